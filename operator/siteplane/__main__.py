@@ -1,0 +1,7 @@
+"""``python -m siteplane``."""
+
+import sys
+
+from siteplane.cli import main
+
+sys.exit(main())

@@ -1,0 +1,129 @@
+"""Shared pieces of the custom resources: the model base, name syntax, conditions, Secret refs.
+
+The regular expressions here are written in the common subset of RE2 (what the kube-apiserver
+uses for CRD ``pattern``) and Rust's regex (what pydantic uses), so one string validates the same
+way in both places.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+API_GROUP = "siteplane.io"
+API_VERSION = "v1alpha1"
+
+# One DNS label: 1-63 characters of lowercase letters, digits and inner hyphens (RFC 1123).
+LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+# A label that may also start with an underscore, as service labels do (_dmarc, _sip._tcp).
+SERVICE_LABEL = r"(_[a-z0-9]([-a-z0-9]{0,60}[a-z0-9])?|" + LABEL + ")"
+
+# A zone name: at least two labels, lowercase, no trailing dot, no wildcard.
+ZONE_NAME_PATTERN = rf"^({LABEL}\.)+{LABEL}$"
+# A site domain: like a zone name, optionally with a wildcard as the first label only.
+DOMAIN_PATTERN = rf"^(\*\.)?({LABEL}\.)+{LABEL}$"
+# A host name inside record data (CNAME/MX/NS/PTR/SRV targets). Always taken as absolute;
+# the trailing dot is optional so that both spellings people use mean the same thing.
+TARGET_PATTERN = rf"^({LABEL}\.)*{LABEL}\.?$"
+# A record owner name relative to its zone: '@' for the apex, '*' or '*.x' for wildcards.
+RECORD_NAME_PATTERN = rf"^(@|\*|(\*\.)?({SERVICE_LABEL}\.)*{SERVICE_LABEL})$"
+# A Kubernetes object name (DNS-1123 subdomain).
+OBJECT_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+# A Kubernetes namespace name (DNS-1123 label).
+NAMESPACE_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+
+MAX_NAME_LENGTH = 253
+MIN_TTL = 1
+MAX_TTL = 604800  # one week: anything longer is almost always a typo, and slow to undo
+
+ZoneName = Annotated[str, Field(pattern=ZONE_NAME_PATTERN, max_length=MAX_NAME_LENGTH)]
+DomainName = Annotated[str, Field(pattern=DOMAIN_PATTERN, max_length=MAX_NAME_LENGTH)]
+TargetName = Annotated[str, Field(pattern=TARGET_PATTERN, max_length=MAX_NAME_LENGTH + 1)]
+RecordName = Annotated[str, Field(pattern=RECORD_NAME_PATTERN, max_length=MAX_NAME_LENGTH)]
+ObjectName = Annotated[str, Field(pattern=OBJECT_NAME_PATTERN, min_length=1, max_length=MAX_NAME_LENGTH)]
+NamespaceName = Annotated[str, Field(pattern=NAMESPACE_PATTERN, min_length=1, max_length=63)]
+TTL = Annotated[int, Field(ge=MIN_TTL, le=MAX_TTL)]
+
+
+def cel(rule: str, message: str, field_path: str | None = None, reason: str | None = None) -> dict[str, str]:
+    """One entry of ``x-kubernetes-validations``; the pydantic models enforce the same rule."""
+    entry = {"rule": rule, "message": message}
+    if field_path:
+        entry["fieldPath"] = field_path
+    if reason:
+        entry["reason"] = reason
+    return entry
+
+
+def immutable(what: str) -> dict[str, Any]:
+    """Schema extra making a required scalar immutable once created (a CEL transition rule)."""
+    return {"x-kubernetes-validations": [cel("self == oldSelf", f"{what} is immutable")]}
+
+
+LIST_SET: dict[str, Any] = {"x-kubernetes-list-type": "set"}
+
+
+class CRModel(BaseModel):
+    """Base of every spec/status model: camelCase on the wire, unknown fields rejected.
+
+    ``extra='forbid'`` mirrors the structural schema, in which unknown fields do not exist.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        populate_by_name=True,
+        alias_generator=to_camel,
+        use_attribute_docstrings=True,
+    )
+
+
+class SecretKeyRef(CRModel):
+    """A key inside a Secret. Credentials reach siteplane only this way, never inline."""
+
+    namespace: NamespaceName
+    """Namespace of the Secret."""
+    name: ObjectName
+    """Name of the Secret."""
+    key: Annotated[str, Field(pattern=r"^[-._a-zA-Z0-9]+$", max_length=253)]
+    """Key within the Secret's data."""
+
+
+ConditionStatus = Literal["True", "False", "Unknown"]
+
+
+class Condition(CRModel):
+    """A standard Kubernetes condition (the shape of metav1.Condition)."""
+
+    type: Annotated[str, Field(pattern=r"^[A-Z][A-Za-z0-9]*$", max_length=316)]
+    """Type of condition, e.g. Ready."""
+    status: ConditionStatus
+    """True, False or Unknown."""
+    reason: Annotated[str, Field(pattern=r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$", max_length=1024)]
+    """Machine-readable CamelCase reason for the last transition."""
+    message: Annotated[str, Field(max_length=32768)] = ""
+    """Human-readable details."""
+    last_transition_time: datetime
+    """When the status last changed."""
+    observed_generation: Annotated[int, Field(ge=0)] | None = None
+    """The .metadata.generation this condition was computed for."""
+
+
+class StatusBase(CRModel):
+    """Status fields every siteplane kind carries."""
+
+    observed_generation: Annotated[int, Field(ge=0)] | None = None
+    """The .metadata.generation the operator last acted on."""
+    conditions: Annotated[
+        list[Condition],
+        Field(
+            max_length=16,
+            json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+        ),
+    ] = []
+    """Standard conditions; Ready is the summary."""
+    kopf: Annotated[dict[str, Any], Field(json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})] = {}
+    """Operator bookkeeping (handler progress); not for people."""

@@ -1,0 +1,5 @@
+"""kopf handlers: the only package that imports kopf. Importing it registers every handler."""
+
+from siteplane.handlers import acceptance, login, settings
+
+__all__ = ["acceptance", "login", "settings"]

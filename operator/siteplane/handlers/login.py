@@ -1,0 +1,18 @@
+"""How the operator authenticates: in a pod by its ServiceAccount, elsewhere by a kubeconfig."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+
+
+@kopf.on.login()
+def login(**kwargs: Any) -> kopf.ConnectionInfo:
+    # In a pod, the mounted ServiceAccount token (the kubelet rotates it; kopf re-logs in on 401).
+    # Elsewhere, $KUBECONFIG (read at login time, unlike the client library, which reads it at
+    # import time) or ~/.kube/config, using its current context.
+    info = kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+    if info is None:
+        raise kopf.LoginError("no in-cluster ServiceAccount and no kubeconfig ($KUBECONFIG or ~/.kube/config)")
+    return info

@@ -1,0 +1,49 @@
+"""Every kopf setting siteplane changes, in one startup handler; each non-default value says why."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from siteplane.config import OperatorConfig
+
+FINALIZER = "siteplane.io/finalizer"
+
+
+def apply_settings(settings: kopf.OperatorSettings, config: OperatorConfig) -> None:
+    # Our own finalizer name, so `kubectl get -o yaml` tells whose finalizer blocks a deletion.
+    settings.persistence.finalizer = FINALIZER
+    # Handler progress and the last-handled spec live in status.kopf (the CRDs preserve that
+    # field) rather than in annotations: status is written through the status subresource together
+    # with our conditions, so a handled change costs one status write and never touches metadata
+    # (which would bump resourceVersion for every GitOps tool watching the object).
+    settings.persistence.progress_storage = kopf.StatusProgressStorage(field="status.kopf.progress")
+    settings.persistence.diffbase_storage = kopf.StatusDiffBaseStorage(field="status.kopf.last-handled-configuration")
+    # Kubernetes Events only for warnings and errors: kopf's default posts one Event per handler
+    # success, an API write per object per change that nobody reads.
+    settings.posting.level = logging.WARNING
+    # Peering is off unless asked for: one operator replica (a Deployment with replicas: 1 and the
+    # Recreate strategy) needs no peering objects. With --peering, replicas coordinate through the
+    # ClusterKopfPeering in manifests/peering/.
+    settings.peering.standalone = config.peering is None
+    if config.peering is not None:
+        settings.peering.name = config.peering
+        settings.peering.priority = config.priority
+        settings.peering.clusterwide = not config.namespaces
+        settings.peering.mandatory = True  # a misconfigured peering must not silently run two leaders
+    # Long-lived watches: the server closes them after 10 minutes (the client gives it one more),
+    # instead of kopf's default of no server timeout, so dead connections are noticed and replaced.
+    settings.watching.server_timeout = 600
+    settings.watching.client_timeout = 660
+    settings.watching.connect_timeout = 30
+    # No single API request may hang a worker forever.
+    settings.networking.request_timeout = 60
+
+
+@kopf.on.startup()
+def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    config = memo.get("config") or OperatorConfig.from_env()
+    memo["config"] = config
+    apply_settings(settings, config)
