@@ -40,8 +40,9 @@ class InvalidCase:
 def invalid_cases() -> list[InvalidCase]:
     cases = []
     for path in sorted(INVALID_DIR.glob("*.yaml")):
-        expect = [line.split(":", 1)[1].strip() for line in path.read_text().splitlines()
-                  if line.startswith("# expect:")]
+        expect = [
+            line.split(":", 1)[1].strip() for line in path.read_text().splitlines() if line.startswith("# expect:")
+        ]
         docs = load_documents(path)
         cases.append(InvalidCase(path.stem, path, docs[:-1], docs[-1], expect))
     return cases

@@ -16,8 +16,7 @@ from siteplane.config import OperatorConfig
 
 
 @contextlib.contextmanager
-def operator_running(kubeconfig: Path, config: OperatorConfig | None = None,
-                     timeout: float = 60) -> Iterator[None]:
+def operator_running(kubeconfig: Path, config: OperatorConfig | None = None, timeout: float = 60) -> Iterator[None]:
     config = config or OperatorConfig()
     # kopf logs in through the kubernetes client, which reads $KUBECONFIG.
     previous = os.environ.get("KUBECONFIG")
@@ -27,10 +26,15 @@ def operator_running(kubeconfig: Path, config: OperatorConfig | None = None,
 
     def serve() -> None:
         try:
-            asyncio.run(kopf.operator(
-                clusterwide=not config.namespaces, namespaces=list(config.namespaces),
-                stop_flag=stop, ready_flag=ready, memo=kopf.Memo(config=config),
-            ))
+            asyncio.run(
+                kopf.operator(
+                    clusterwide=not config.namespaces,
+                    namespaces=list(config.namespaces),
+                    stop_flag=stop,
+                    ready_flag=ready,
+                    memo=kopf.Memo(config=config),
+                )
+            )
         except BaseException as error:  # reported to the test below
             failure.append(error)
             ready.set()

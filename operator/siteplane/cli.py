@@ -51,8 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="run the operator")
-    run.add_argument("-n", "--namespace", action="append", default=[],
-                     help="serve only this namespace (repeatable); all namespaces by default")
+    run.add_argument(
+        "-n",
+        "--namespace",
+        action="append",
+        default=[],
+        help="serve only this namespace (repeatable); all namespaces by default",
+    )
     run.add_argument("--peering", help="coordinate replicas through this kopf peering object (off by default)")
     run.add_argument("--priority", type=int, help="peering priority of this replica")
     run.add_argument("-v", "--verbose", action="store_true", help="debug logging")

@@ -47,23 +47,39 @@ def test_a_spec_change_is_seen_with_its_new_generation(operator: ControlPlane, n
     operator.kubectl("wait", "-n", namespace, "site/smoke", "--for=condition=Accepted", "--timeout=60s")
     changed = {**SITE, "spec": {**SITE["spec"], "serving": {"ipv4": ["192.0.2.8"]}}}
     operator.kubectl("apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(changed))
-    operator.kubectl("wait", "-n", namespace, "site/smoke", "--for=jsonpath={.status.observedGeneration}=2",
-                     "--timeout=60s")
+    operator.kubectl(
+        "wait", "-n", namespace, "site/smoke", "--for=jsonpath={.status.observedGeneration}=2", "--timeout=60s"
+    )
     first = _conditions(operator, namespace, "smoke")["Accepted"]
     assert first["observedGeneration"] == 2
 
 
 def test_every_kind_is_handled(operator: ControlPlane, namespace: str) -> None:
     docs = [
-        {"kind": "DNSZone", "metadata": {"name": "z"},
-         "spec": {"zoneName": "smoke.example", "nameServers": ["ns1.example.net"]}},
-        {"kind": "DNSRecord", "metadata": {"name": "r"},
-         "spec": {"zone": "smoke.example", "name": "www", "type": "A", "a": ["192.0.2.1"]}},
-        {"kind": "AccessGrant", "metadata": {"name": "g"},
-         "spec": {"subjects": [{"kind": "User", "name": "erin"}], "resources": ["sites"], "access": "view"}},
+        {
+            "kind": "DNSZone",
+            "metadata": {"name": "z"},
+            "spec": {"zoneName": "smoke.example", "nameServers": ["ns1.example.net"]},
+        },
+        {
+            "kind": "DNSRecord",
+            "metadata": {"name": "r"},
+            "spec": {"zone": "smoke.example", "name": "www", "type": "A", "a": ["192.0.2.1"]},
+        },
+        {
+            "kind": "AccessGrant",
+            "metadata": {"name": "g"},
+            "spec": {"subjects": [{"kind": "User", "name": "erin"}], "resources": ["sites"], "access": "view"},
+        },
     ]
     for doc in docs:
         doc["apiVersion"] = "siteplane.io/v1alpha1"
         operator.kubectl("apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(doc))
-        operator.kubectl("wait", "-n", namespace, f"{doc['kind'].lower()}/{doc['metadata']['name']}",
-                         "--for=condition=Accepted", "--timeout=60s")
+        operator.kubectl(
+            "wait",
+            "-n",
+            namespace,
+            f"{doc['kind'].lower()}/{doc['metadata']['name']}",
+            "--for=condition=Accepted",
+            "--timeout=60s",
+        )

@@ -19,8 +19,13 @@ CASES = invalid_cases()
 
 
 def _get(plane: ControlPlane, doc: dict[str, Any]) -> dict[str, Any]:
-    args = ["get", f"{doc['kind'].lower()}.{doc['apiVersion'].split('/')[0]}" if "/" in doc["apiVersion"]
-            else doc["kind"].lower(), doc["metadata"]["name"], "-o", "json"]
+    args = [
+        "get",
+        f"{doc['kind'].lower()}.{doc['apiVersion'].split('/')[0]}" if "/" in doc["apiVersion"] else doc["kind"].lower(),
+        doc["metadata"]["name"],
+        "-o",
+        "json",
+    ]
     if doc["metadata"].get("namespace"):
         args += ["-n", doc["metadata"]["namespace"]]
     return dict(json.loads(plane.kubectl(*args).stdout))
@@ -62,8 +67,13 @@ def test_examples_apply_read_back_unchanged_and_show_no_diff(examples_applied: C
     assert plane.kubectl("diff", "-f", str(EXAMPLES_DIR), check=False).returncode == 0
     # The category lists every siteplane kind in one command.
     listing = plane.kubectl("get", "siteplane", "-A").stdout
-    for kind in ("site.siteplane.io/www", "dnszone.siteplane.io/example-com", "dnsrecord.siteplane.io/mx",
-                 "accessgrant.siteplane.io/dns-team-edits-dns", "dnsbackend.siteplane.io/zonefiles"):
+    for kind in (
+        "site.siteplane.io/www",
+        "dnszone.siteplane.io/example-com",
+        "dnsrecord.siteplane.io/mx",
+        "accessgrant.siteplane.io/dns-team-edits-dns",
+        "dnsbackend.siteplane.io/zonefiles",
+    ):
         assert kind in listing
 
 
@@ -101,14 +111,14 @@ def test_invalid_manifest_is_rejected_naming_the_field(
 ) -> None:
     for doc in case.setup:
         control_plane.kubectl("apply", "-n", corpus_namespace, "-f", "-", stdin=yaml.safe_dump(doc))
-    result = control_plane.kubectl("apply", "-n", corpus_namespace, "-f", "-", stdin=yaml.safe_dump(case.manifest),
-                                   check=False)
+    result = control_plane.kubectl(
+        "apply", "-n", corpus_namespace, "-f", "-", stdin=yaml.safe_dump(case.manifest), check=False
+    )
     assert result.returncode != 0, f"{case.name} was accepted"
     for expected in case.expect:
         assert expected in result.stderr, f"{case.name}: {expected!r} not in {result.stderr!r}"
     # Nothing of the rejected manifest was stored.
     if not case.is_update:
         kind = case.manifest["kind"].lower() + ".siteplane.io"
-        got = control_plane.kubectl("get", kind, case.manifest["metadata"]["name"], "-n", corpus_namespace,
-                                    check=False)
+        got = control_plane.kubectl("get", kind, case.manifest["metadata"]["name"], "-n", corpus_namespace, check=False)
         assert got.returncode != 0 and "NotFound" in got.stderr

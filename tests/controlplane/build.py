@@ -92,7 +92,11 @@ def upstream_gomod_text(kube_version: str = KUBE_VERSION) -> str:
     """The go.mod the module proxy serves for k8s.io/kubernetes at ``kube_version``."""
     out = subprocess.run(
         ["go", "mod", "download", "-json", f"k8s.io/kubernetes@{kube_version}"],
-        check=True, capture_output=True, text=True, env=_go_env(), cwd=MODULE_DIR,
+        check=True,
+        capture_output=True,
+        text=True,
+        env=_go_env(),
+        cwd=MODULE_DIR,
     ).stdout
     return Path(json.loads(out)["GoMod"]).read_text()
 
@@ -142,7 +146,9 @@ def build(force: bool = False) -> Path:
         partial = target / f".{name}.partial"
         subprocess.run(
             ["go", "build", "-trimpath", "-ldflags", _ldflags(), "-o", str(partial), f"./cmd/{name}"],
-            check=True, env=_go_env(), cwd=MODULE_DIR,
+            check=True,
+            env=_go_env(),
+            cwd=MODULE_DIR,
         )
         partial.rename(target / name)  # atomic: a half-built binary is never mistaken for a cached one
         print(f"built {name} in {time.monotonic() - started:.0f}s", file=sys.stderr, flush=True)

@@ -138,8 +138,11 @@ class ControlPlane:
         log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
         proc = subprocess.Popen(
             [str(self.bin_dir / name), *args],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True, preexec_fn=_die_with_parent,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         log.close()
         self.processes[name] = proc
@@ -147,49 +150,58 @@ class ControlPlane:
     def _start_etcd(self) -> None:
         client, peer = free_port(), free_port()
         self.etcd_url = f"http://127.0.0.1:{client}"
-        self._spawn("etcd", [
-            "--name=siteplane-test",
-            f"--data-dir={self.workdir / 'etcd'}",
-            f"--listen-client-urls={self.etcd_url}",
-            f"--advertise-client-urls={self.etcd_url}",
-            f"--listen-peer-urls=http://127.0.0.1:{peer}",
-            f"--initial-advertise-peer-urls=http://127.0.0.1:{peer}",
-            f"--initial-cluster=siteplane-test=http://127.0.0.1:{peer}",
-            "--unsafe-no-fsync",  # a throwaway test store: durability would only cost time
-            "--quota-backend-bytes=8589934592",  # benchmarks create tens of thousands of objects
-            "--log-level=warn",
-        ])
+        self._spawn(
+            "etcd",
+            [
+                "--name=siteplane-test",
+                f"--data-dir={self.workdir / 'etcd'}",
+                f"--listen-client-urls={self.etcd_url}",
+                f"--advertise-client-urls={self.etcd_url}",
+                f"--listen-peer-urls=http://127.0.0.1:{peer}",
+                f"--initial-advertise-peer-urls=http://127.0.0.1:{peer}",
+                f"--initial-cluster=siteplane-test=http://127.0.0.1:{peer}",
+                "--unsafe-no-fsync",  # a throwaway test store: durability would only cost time
+                "--quota-backend-bytes=8589934592",  # benchmarks create tens of thousands of objects
+                "--log-level=warn",
+            ],
+        )
 
     def _start_apiserver(self, pki: dict[str, Path]) -> None:
         self.api_port = free_port()
-        self._spawn("kube-apiserver", [
-            f"--etcd-servers={self.etcd_url}",
-            "--bind-address=127.0.0.1",
-            "--advertise-address=127.0.0.1",
-            f"--secure-port={self.api_port}",
-            f"--cert-dir={self.workdir / 'pki'}",
-            f"--tls-cert-file={pki['serving_cert']}",
-            f"--tls-private-key-file={pki['serving_key']}",
-            f"--client-ca-file={pki['ca']}",
-            f"--token-auth-file={self.workdir / 'tokens.csv'}",
-            "--authorization-mode=RBAC",
-            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-            f"--service-account-key-file={pki['sa_pub']}",
-            f"--service-account-signing-key-file={pki['sa_key']}",
-            "--service-cluster-ip-range=10.96.0.0/24",
-            "--profiling=false",
-        ])
+        self._spawn(
+            "kube-apiserver",
+            [
+                f"--etcd-servers={self.etcd_url}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                f"--secure-port={self.api_port}",
+                f"--cert-dir={self.workdir / 'pki'}",
+                f"--tls-cert-file={pki['serving_cert']}",
+                f"--tls-private-key-file={pki['serving_key']}",
+                f"--client-ca-file={pki['ca']}",
+                f"--token-auth-file={self.workdir / 'tokens.csv'}",
+                "--authorization-mode=RBAC",
+                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                f"--service-account-key-file={pki['sa_pub']}",
+                f"--service-account-signing-key-file={pki['sa_key']}",
+                "--service-cluster-ip-range=10.96.0.0/24",
+                "--profiling=false",
+            ],
+        )
 
     def _start_controller_manager(self) -> None:
-        self._spawn("kube-controller-manager", [
-            f"--kubeconfig={self.workdir / 'controller-manager.kubeconfig'}",
-            # Only what the tests rely on: namespaces that really delete, ownerReferences that are
-            # really collected, and the default ServiceAccount in every namespace.
-            "--controllers=namespace-controller,garbage-collector-controller,serviceaccount-controller",
-            "--leader-elect=false",
-            "--secure-port=0",
-            "--use-service-account-credentials=false",
-        ])
+        self._spawn(
+            "kube-controller-manager",
+            [
+                f"--kubeconfig={self.workdir / 'controller-manager.kubeconfig'}",
+                # Only what the tests rely on: namespaces that really delete, ownerReferences that are
+                # really collected, and the default ServiceAccount in every namespace.
+                "--controllers=namespace-controller,garbage-collector-controller,serviceaccount-controller",
+                "--leader-elect=false",
+                "--secure-port=0",
+                "--use-service-account-credentials=false",
+            ],
+        )
 
     # -- configuration files -----------------------------------------------------------------
 
@@ -207,8 +219,12 @@ class ControlPlane:
         return {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": "siteplane-test",
-                          "cluster": {"server": self.server, "certificate-authority": str(self.ca_file)}}],
+            "clusters": [
+                {
+                    "name": "siteplane-test",
+                    "cluster": {"server": self.server, "certificate-authority": str(self.ca_file)},
+                }
+            ],
             "users": [{"name": u, "user": {"token": self.tokens[u]}} for u in users],
             "contexts": [{"name": u, "context": {"cluster": "siteplane-test", "user": u}} for u in users],
             "current-context": current,
@@ -218,8 +234,10 @@ class ControlPlane:
         people = [u.name for u in USERS if not u.name.startswith("system:")]
         for path, content in (
             (self.kubeconfig, self._kubeconfig(people, "admin")),
-            (self.workdir / "controller-manager.kubeconfig",
-             self._kubeconfig(["system:kube-controller-manager"], "system:kube-controller-manager")),
+            (
+                self.workdir / "controller-manager.kubeconfig",
+                self._kubeconfig(["system:kube-controller-manager"], "system:kube-controller-manager"),
+            ),
         ):
             path.write_text(yaml.safe_dump(content, sort_keys=False))
             path.chmod(0o600)
@@ -234,8 +252,9 @@ class ControlPlane:
 
     def _wait_ready(self, timeout: float = 120.0) -> None:
         context = ssl.create_default_context(cafile=str(self.ca_file))
-        request = urllib.request.Request(f"{self.server}/readyz",
-                                         headers={"Authorization": f"Bearer {self.tokens['admin']}"})
+        request = urllib.request.Request(
+            f"{self.server}/readyz", headers={"Authorization": f"Bearer {self.tokens['admin']}"}
+        )
         deadline = time.monotonic() + timeout
         while True:
             self._check_alive()
@@ -251,18 +270,43 @@ class ControlPlane:
 
     # -- conveniences ------------------------------------------------------------------------
 
-    def kubectl(self, *args: str, user: str = "admin", stdin: str | None = None,
-                check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def kubectl(
+        self, *args: str, user: str = "admin", stdin: str | None = None, check: bool = True, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
         cmd = ["kubectl", f"--kubeconfig={self.kubeconfig}", f"--context={user}", *args]
         result = subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=timeout)
         if check and result.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd[3:])} failed ({result.returncode}): {result.stderr.strip()}")
         return result
 
+    def service_account_kubeconfig(self, namespace: str, name: str, path: Path) -> Path:
+        """A kubeconfig that acts as a ServiceAccount, with a token from the TokenRequest API."""
+        token = self.kubectl("create", "token", name, "-n", namespace, "--duration=2h").stdout.strip()
+        self.tokens[f"system:serviceaccount:{namespace}:{name}"] = token
+        user = f"system:serviceaccount:{namespace}:{name}"
+        content = self._kubeconfig([user], user)
+        path.write_text(yaml.safe_dump(content, sort_keys=False))
+        path.chmod(0o600)
+        return path
+
     def install_crds(self, directory: Path) -> None:
         self.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(directory))
-        self.kubectl("wait", "--for=condition=Established", "crd", "-l", "app.kubernetes.io/part-of=siteplane",
-                     "--timeout=60s")
+        self.kubectl(
+            "wait", "--for=condition=Established", "crd", "-l", "app.kubernetes.io/part-of=siteplane", "--timeout=60s"
+        )
+        # Established is not yet servable: until its watch cache has initialised, a new resource
+        # answers 429 "storage is (re)initializing". Wait for every one to list cleanly.
+        resources = ",".join(
+            f"{doc['spec']['names']['plural']}.{doc['spec']['group']}"
+            for path in sorted(directory.glob("*.yaml"))
+            for doc in yaml.safe_load_all(path.read_text())
+            if doc and doc.get("kind") == "CustomResourceDefinition"
+        )
+        deadline = time.monotonic() + 60
+        while self.kubectl("get", resources, "-A", "--request-timeout=5s", check=False).returncode != 0:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"CRDs in {directory} established but not servable after 60s")
+            time.sleep(0.2)
 
 
 @contextlib.contextmanager

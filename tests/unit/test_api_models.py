@@ -16,8 +16,9 @@ from tests.corpus import example_documents, invalid_cases
 SITEPLANE_EXAMPLES = [(f, d) for f, d in example_documents() if d["apiVersion"].startswith("siteplane.io/")]
 
 
-@pytest.mark.parametrize(("filename", "doc"), SITEPLANE_EXAMPLES,
-                         ids=[f"{f}:{d['metadata']['name']}" for f, d in SITEPLANE_EXAMPLES])
+@pytest.mark.parametrize(
+    ("filename", "doc"), SITEPLANE_EXAMPLES, ids=[f"{f}:{d['metadata']['name']}" for f, d in SITEPLANE_EXAMPLES]
+)
 def test_every_example_validates_against_its_model(filename: str, doc: dict[str, Any]) -> None:
     BY_KIND[doc["kind"]].spec.model_validate(doc["spec"])
 
@@ -42,8 +43,10 @@ def test_models_round_trip_to_the_same_wire_form() -> None:
     [
         ({"primaryDomain": "www.example.com", "serving": {"ipv4": ["192.0.2.300"]}}, "spec.serving.ipv4[0]:"),
         ({"primaryDomain": "www.example.com"}, "spec.serving: Field required"),
-        ({"primaryDomain": "x.example.com", "serving": {"cname": "a.b", "ipv4": ["192.0.2.1"]}},
-         "spec.serving: serving needs either a cname target or ipv4/ipv6 addresses, not both"),
+        (
+            {"primaryDomain": "x.example.com", "serving": {"cname": "a.b", "ipv4": ["192.0.2.1"]}},
+            "spec.serving: serving needs either a cname target or ipv4/ipv6 addresses, not both",
+        ),
     ],
 )
 def test_validation_errors_name_the_offending_field(spec: dict[str, Any], message: str) -> None:

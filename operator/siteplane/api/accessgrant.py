@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from siteplane.api.common import LIST_SET, CRModel, NamespaceName, ObjectName, StatusBase, cel
+from siteplane.api.common import LIST_SET, CRModel, NamespaceName, ObjectName, StatusBase, cel, cel_rules
 
 SUBJECT_NAMESPACE_RULE = cel(
     "self.kind == 'ServiceAccount' ? has(self.namespace) : !has(self.namespace)",
@@ -21,7 +21,7 @@ Access = Literal["view", "edit"]
 class Subject(CRModel):
     """Who receives the access."""
 
-    model_config = CRModel.model_config | {"json_schema_extra": {"x-kubernetes-validations": [SUBJECT_NAMESPACE_RULE]}}
+    model_config = cel_rules(SUBJECT_NAMESPACE_RULE)
 
     kind: Literal["User", "Group", "ServiceAccount"]
     """User, Group or ServiceAccount."""
@@ -46,7 +46,9 @@ class AccessGrantSpec(CRModel):
     """Resource types covered: sites, dnszones, dnsrecords."""
     access: Access
     """view (get, list, watch) or edit (also create, update, patch, delete)."""
-    resource_names: Annotated[list[ObjectName], Field(min_length=1, max_length=100, json_schema_extra=LIST_SET)] | None = None
+    resource_names: (
+        Annotated[list[ObjectName], Field(min_length=1, max_length=100, json_schema_extra=LIST_SET)] | None
+    ) = None
     """Limit the grant to these named objects; every object in the namespace when unset."""
 
 

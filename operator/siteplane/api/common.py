@@ -63,6 +63,12 @@ def immutable(what: str) -> dict[str, Any]:
     return {"x-kubernetes-validations": [cel("self == oldSelf", f"{what} is immutable")]}
 
 
+def cel_rules(*rules: dict[str, str]) -> ConfigDict:
+    """model_config for a model carrying CEL rules (pydantic merges it with the parent's config)."""
+    extra: dict[str, Any] = {"x-kubernetes-validations": list(rules)}
+    return ConfigDict(json_schema_extra=extra)
+
+
 LIST_SET: dict[str, Any] = {"x-kubernetes-list-type": "set"}
 
 

@@ -21,8 +21,22 @@ from siteplane.api.kinds import KINDS, Kind
 
 _DROPPED = {"title", "default", "$defs"}
 # Key order in the output: what a reader looks for first.
-_ORDER = ("description", "type", "format", "enum", "pattern", "minLength", "maxLength", "minimum", "maximum",
-          "minItems", "maxItems", "items", "properties", "required")
+_ORDER = (
+    "description",
+    "type",
+    "format",
+    "enum",
+    "pattern",
+    "minLength",
+    "maxLength",
+    "minimum",
+    "maximum",
+    "minItems",
+    "maxItems",
+    "items",
+    "properties",
+    "required",
+)
 
 
 def _resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:

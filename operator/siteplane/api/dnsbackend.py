@@ -6,13 +6,16 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from siteplane.api.common import CRModel, SecretKeyRef, StatusBase, cel
+from siteplane.api.common import CRModel, SecretKeyRef, StatusBase, cel, cel_rules
 
 BackendType = Literal["zonefile", "rfc2136", "powerdns"]
 BACKEND_TYPES: tuple[BackendType, ...] = ("zonefile", "rfc2136", "powerdns")
 TYPE_RULES = [
-    cel(f"(self.type == '{t}') == has(self.{t})", f"{t} settings must be set when type is {t}, and only then",
-        field_path=f".{t}")
+    cel(
+        f"(self.type == '{t}') == has(self.{t})",
+        f"{t} settings must be set when type is {t}, and only then",
+        field_path=f".{t}",
+    )
     for t in BACKEND_TYPES
 ]
 HOST = Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9]([-A-Za-z0-9.:]*[A-Za-z0-9])?$")]
@@ -24,7 +27,9 @@ class ZoneFileSettings(CRModel):
 
     directory: Annotated[str, Field(min_length=1, max_length=4096, pattern=r"^/")]
     """Absolute directory on the operator's filesystem that receives <zone>.zone files."""
-    reload_command: Annotated[list[Annotated[str, Field(max_length=4096)]], Field(min_length=1, max_length=32)] | None = None
+    reload_command: (
+        Annotated[list[Annotated[str, Field(max_length=4096)]], Field(min_length=1, max_length=32)] | None
+    ) = None
     """Command (argv, no shell) run after a zone file changes, e.g. [rndc, reload]; the zone name is appended."""
 
 
@@ -55,7 +60,9 @@ class PowerDNSSettings(CRModel):
 
     api_url: Annotated[str, Field(alias="apiURL", max_length=2048, pattern=r"^https?://[^\s]+$")]
     """Base URL of the API, e.g. http://127.0.0.1:8081."""
-    server_id: Annotated[str | None, Field(alias="serverID", min_length=1, max_length=63, pattern=r"^[-A-Za-z0-9_.]+$")] = None
+    server_id: Annotated[
+        str | None, Field(alias="serverID", min_length=1, max_length=63, pattern=r"^[-A-Za-z0-9_.]+$")
+    ] = None
     """The API's server id (localhost when unset)."""
     api_key_secret_ref: SecretKeyRef
     """The Secret key holding the X-API-Key."""
@@ -64,7 +71,7 @@ class PowerDNSSettings(CRModel):
 class DNSBackendSpec(CRModel):
     """Desired state of a DNS backend."""
 
-    model_config = CRModel.model_config | {"json_schema_extra": {"x-kubernetes-validations": TYPE_RULES}}
+    model_config = cel_rules(*TYPE_RULES)
 
     type: BackendType
     """zonefile, rfc2136 or powerdns; exactly the matching settings block must be set."""

@@ -7,7 +7,18 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field, model_validator
 
-from siteplane.api.common import LIST_SET, TTL, CRModel, RecordName, StatusBase, TargetName, ZoneName, cel, immutable
+from siteplane.api.common import (
+    LIST_SET,
+    TTL,
+    CRModel,
+    RecordName,
+    StatusBase,
+    TargetName,
+    ZoneName,
+    cel,
+    cel_rules,
+    immutable,
+)
 
 RecordType = Literal["A", "AAAA", "CNAME", "MX", "SRV", "CAA", "TXT", "NS", "PTR"]
 RECORD_TYPES: tuple[str, ...] = get_args(RecordType)
@@ -61,7 +72,9 @@ def _values_of(scalars: bool) -> Any:
 TYPE_FIELDS: dict[str, str] = {t: t.lower() for t in RECORD_TYPES}
 
 TYPE_RULES = [
-    cel(f"(self.type == '{t}') == has(self.{f})", f"{f} must be set when type is {t}, and only then", field_path=f".{f}")
+    cel(
+        f"(self.type == '{t}') == has(self.{f})", f"{f} must be set when type is {t}, and only then", field_path=f".{f}"
+    )
     for t, f in TYPE_FIELDS.items()
 ]
 APEX_CNAME_RULE = cel(
@@ -85,9 +98,7 @@ CNAME_ALONE_RULE = cel(
 class DNSRecordSpec(CRModel):
     """Desired state of one record set."""
 
-    model_config = CRModel.model_config | {
-        "json_schema_extra": {"x-kubernetes-validations": [APEX_CNAME_RULE, APEX_NS_RULE, CNAME_ALONE_RULE, *TYPE_RULES]}
-    }
+    model_config = cel_rules(APEX_CNAME_RULE, APEX_NS_RULE, CNAME_ALONE_RULE, *TYPE_RULES)
 
     zone: Annotated[ZoneName, Field(json_schema_extra=immutable("zone"))]
     """The DNS name of the zone (a DNSZone's zoneName) this record set belongs to. Cannot change."""

@@ -61,8 +61,16 @@ class DNSZoneSpec(CRModel):
     """Host names of the zone's authoritative servers, published as NS at the apex."""
     soa: SOA | None = None
     """SOA settings."""
-    publishers: Annotated[list[Publisher], Field(max_length=256, json_schema_extra={
-        "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["namespace"]})] | None = None
+    publishers: (
+        Annotated[
+            list[Publisher],
+            Field(
+                max_length=256,
+                json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["namespace"]},
+            ),
+        ]
+        | None
+    ) = None
     """Other namespaces allowed to publish names in this zone (its own namespace always may)."""
     deletion_policy: Literal["Delete", "Orphan"] | None = None
     """Delete (default) removes the zone from its backend when the DNSZone goes; Orphan leaves it."""

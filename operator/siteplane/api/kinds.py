@@ -61,8 +61,12 @@ def _status_columns() -> tuple[PrinterColumn, ...]:
 
 
 SITE = Kind(
-    kind="Site", plural="sites", short_names=("site",), namespaced=True,
-    spec=SiteSpec, status=SiteStatus,
+    kind="Site",
+    plural="sites",
+    short_names=("site",),
+    namespaced=True,
+    spec=SiteSpec,
+    status=SiteStatus,
     description="A hosted site: its domains and where it is served; siteplane publishes its DNS records.",
     columns=(
         PrinterColumn("Domain", ".spec.primaryDomain", description="Primary domain"),
@@ -73,8 +77,12 @@ SITE = Kind(
     ),
 )
 DNSZONE = Kind(
-    kind="DNSZone", plural="dnszones", short_names=("dz", "zone"), namespaced=True,
-    spec=DNSZoneSpec, status=DNSZoneStatus,
+    kind="DNSZone",
+    plural="dnszones",
+    short_names=("dz", "zone"),
+    namespaced=True,
+    spec=DNSZoneSpec,
+    status=DNSZoneStatus,
     description="An authoritative DNS zone, its SOA and NS, and which namespaces may publish in it.",
     columns=(
         PrinterColumn("Zone", ".spec.zoneName"),
@@ -85,8 +93,12 @@ DNSZONE = Kind(
     ),
 )
 DNSRECORD = Kind(
-    kind="DNSRecord", plural="dnsrecords", short_names=("dr", "rec"), namespaced=True,
-    spec=DNSRecordSpec, status=DNSRecordStatus,
+    kind="DNSRecord",
+    plural="dnsrecords",
+    short_names=("dr", "rec"),
+    namespaced=True,
+    spec=DNSRecordSpec,
+    status=DNSRecordStatus,
     description="One DNS record set (name, type, TTL, values) in a zone.",
     columns=(
         PrinterColumn("Zone", ".spec.zone"),
@@ -98,8 +110,12 @@ DNSRECORD = Kind(
     ),
 )
 ACCESSGRANT = Kind(
-    kind="AccessGrant", plural="accessgrants", short_names=("ag", "grant"), namespaced=True,
-    spec=AccessGrantSpec, status=AccessGrantStatus,
+    kind="AccessGrant",
+    plural="accessgrants",
+    short_names=("ag", "grant"),
+    namespaced=True,
+    spec=AccessGrantSpec,
+    status=AccessGrantStatus,
     description="Gives users, groups or service accounts view or edit access to sites, zones or records.",
     columns=(
         PrinterColumn("Access", ".spec.access"),
@@ -110,8 +126,12 @@ ACCESSGRANT = Kind(
     ),
 )
 DNSBACKEND = Kind(
-    kind="DNSBackend", plural="dnsbackends", short_names=("dbe",), namespaced=False,
-    spec=DNSBackendSpec, status=DNSBackendStatus,
+    kind="DNSBackend",
+    plural="dnsbackends",
+    short_names=("dbe",),
+    namespaced=False,
+    spec=DNSBackendSpec,
+    status=DNSBackendStatus,
     description="Where DNS zones live: zone files, an RFC 2136 server (BIND, Knot) or the PowerDNS API.",
     columns=(
         PrinterColumn("Type", ".spec.type"),

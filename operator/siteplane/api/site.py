@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from siteplane.api.common import LIST_SET, TTL, CRModel, DomainName, StatusBase, TargetName, cel
+from siteplane.api.common import LIST_SET, TTL, CRModel, DomainName, StatusBase, TargetName, cel, cel_rules
 
 SERVING_RULE = cel(
     "has(self.cname) != (has(self.ipv4) || has(self.ipv6))",
@@ -23,7 +23,7 @@ ALIASES_RULE = cel(
 class Serving(CRModel):
     """Where the site is served: addresses (A/AAAA) or a CNAME target, never both."""
 
-    model_config = CRModel.model_config | {"json_schema_extra": {"x-kubernetes-validations": [SERVING_RULE]}}
+    model_config = cel_rules(SERVING_RULE)
 
     ipv4: Annotated[list[IPv4Address], Field(min_length=1, max_length=32, json_schema_extra=LIST_SET)] | None = None
     """IPv4 addresses published as A records."""
@@ -42,7 +42,7 @@ class Serving(CRModel):
 class SiteSpec(CRModel):
     """Desired state of a hosted site."""
 
-    model_config = CRModel.model_config | {"json_schema_extra": {"x-kubernetes-validations": [ALIASES_RULE]}}
+    model_config = cel_rules(ALIASES_RULE)
 
     primary_domain: DomainName
     """The site's main domain, e.g. www.example.com."""

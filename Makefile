@@ -1,0 +1,53 @@
+# siteplane developer commands. Everything a command needs, it installs itself.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
+
+.PHONY: help venv controlplane lint test demo cluster crds clean
+
+help:
+	@echo "make test     install what is needed, lint, type-check and run the whole suite"
+	@echo "make demo     local control plane + operator + examples, then stop everything"
+	@echo "make cluster  start the local control plane and print its KUBECONFIG"
+	@echo "make lint     ruff, mypy, and a check that crds/ matches the API models"
+	@echo "make crds     regenerate crds/ from operator/siteplane/api"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+venv: $(STAMP)
+
+# etcd, kube-apiserver and kube-controller-manager, built from Go modules into a cache outside
+# the repository (~/.cache/siteplane), only when missing.
+controlplane: venv
+	$(PY) tests/controlplane/build.py build
+
+lint: venv
+	$(VENV)/bin/ruff check operator tests
+	$(VENV)/bin/ruff format --check operator tests
+	$(VENV)/bin/mypy
+	$(PY) -m siteplane crds --check
+
+test: lint controlplane
+	$(VENV)/bin/pytest
+
+demo: controlplane
+	$(PY) -m tests.demo
+
+cluster: controlplane
+	$(PY) -m tests.controlplane.cluster
+
+crds: venv
+	$(PY) -m siteplane crds
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .demo
