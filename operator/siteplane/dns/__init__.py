@@ -1,0 +1,1 @@
+"""DNS backends behind one small interface. Only this package speaks the wire or writes zones."""

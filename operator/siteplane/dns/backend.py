@@ -1,0 +1,84 @@
+"""The interface every DNS backend implements, small enough for zone files, BIND/Knot and PowerDNS.
+
+A backend knows how to read a zone's record sets, apply a change set to it, and create or remove
+a zone. It does not decide what the zone should hold (planning does) and does not serialise
+writers (the caller guarantees one writer per zone at a time).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from siteplane.domain.records import RecordKey, RecordSet
+from siteplane.planning.changes import ChangeSet
+
+
+@dataclass(frozen=True)
+class SOASettings:
+    """The SOA fields siteplane manages; the serial is the backend's business."""
+
+    mname: str  # absolute host name, trailing dot
+    rname: str  # absolute mailbox in DNS form, trailing dot
+    refresh: int = 3600
+    retry: int = 600
+    expire: int = 1209600
+    minimum: int = 300  # negative-answer TTL
+    ttl: int = 3600
+
+
+@dataclass(frozen=True)
+class ZoneConfig:
+    """What a backend needs to know about a zone besides its record sets."""
+
+    name: str  # normalised: lowercase, no trailing dot
+    soa: SOASettings
+
+
+@dataclass(frozen=True)
+class ZoneContent:
+    """A zone as the backend serves it: the SOA serial and every record set except the SOA."""
+
+    serial: int
+    record_sets: Mapping[RecordKey, RecordSet]
+    soa: SOASettings | None = None
+
+
+class BackendError(Exception):
+    """A backend operation failed. ``retryable`` says whether trying again later may help."""
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class ZoneMissing(BackendError):
+    """The zone does not exist on the backend."""
+
+    def __init__(self, zone: str) -> None:
+        super().__init__(f"zone {zone} does not exist on the backend", retryable=False)
+
+
+class Backend(Protocol):
+    """One DNS backend. Implementations: zonefile (embedded default); rfc2136 and powerdns later."""
+
+    def read_zone(self, zone: str) -> ZoneContent | None:
+        """The zone as served, or None when the backend has no such zone."""
+        ...
+
+    def create_zone(self, zone: ZoneConfig, record_sets: Iterable[RecordSet]) -> int:
+        """Create the zone holding ``record_sets``; returns its serial. Replaces nothing that exists."""
+        ...
+
+    def apply(self, zone: ZoneConfig, changes: ChangeSet) -> int:
+        """Apply ``changes`` (and any SOA settings change) in one write; returns the serial.
+
+        An empty change set with unchanged SOA settings writes nothing and returns the current
+        serial: the serial rises on every change and never on a no-op.
+        """
+        ...
+
+    def remove_zone(self, zone: str) -> None:
+        """Remove the zone; removing a zone that does not exist is not an error."""
+        ...

@@ -1,0 +1,1 @@
+"""Value types: normalised DNS names and record sets with typed rdata (dnspython)."""
