@@ -4,30 +4,55 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from siteplane import __version__
 from siteplane.config import OperatorConfig
+
+
+def _config(args: argparse.Namespace) -> OperatorConfig:
+    config = OperatorConfig.from_env()
+    overrides: dict[str, Any] = {
+        "namespaces": tuple(getattr(args, "namespace", None) or ()) or None,
+        "peering": getattr(args, "peering", None),
+        "priority": getattr(args, "priority", None),
+        "database_url": getattr(args, "database_url", None),
+        "zone_dir": getattr(args, "zone_dir", None),
+        "default_backend": getattr(args, "default_backend", None),
+    }
+    return replace(config, **{k: v for k, v in overrides.items() if v is not None})
 
 
 def _run(args: argparse.Namespace) -> int:
     import kopf
 
     import siteplane.handlers  # noqa: F401 - registers the handlers
+    from siteplane.store.database import make_engine
+    from siteplane.store.migrate import SchemaOutOfDate, ensure_current
 
-    base = OperatorConfig.from_env()
-    config = OperatorConfig(
-        namespaces=tuple(args.namespace) or base.namespaces,
-        peering=args.peering or base.peering,
-        priority=args.priority if args.priority is not None else base.priority,
-        log_level="DEBUG" if args.verbose else base.log_level,
-    )
+    config = _config(args)
+    engine = make_engine(config.database_url)
+    try:
+        ensure_current(engine)  # fail fast, before talking to Kubernetes at all
+    except SchemaOutOfDate as error:
+        print(f"siteplane: {error}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat.FULL)
-    kopf.run(
-        clusterwide=not config.namespaces,
-        namespaces=list(config.namespaces),
-        memo=kopf.Memo(config=config),
-    )
+    kopf.run(clusterwide=not config.namespaces, namespaces=list(config.namespaces), memo=kopf.Memo(config=config))
+    return 0
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    from siteplane.store.database import redact
+    from siteplane.store.migrate import head_revision, upgrade
+
+    config = _config(args)
+    upgrade(config.database_url)
+    print(f"database {redact(config.database_url)} is at revision {head_revision()}")
     return 0
 
 
@@ -45,8 +70,16 @@ def _crds(args: argparse.Namespace) -> int:
     return 0
 
 
+def _database_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--database-url",
+        help="SQLAlchemy URL (default: $SITEPLANE_DATABASE_URL or "
+        "sqlite:///siteplane.db); postgresql://... uses psycopg 3",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="siteplane", description=__doc__)
+    parser = argparse.ArgumentParser(prog="siteplane", description="hosted sites and DNS zones on Kubernetes")
     parser.add_argument("--version", action="version", version=f"siteplane {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -60,8 +93,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--peering", help="coordinate replicas through this kopf peering object (off by default)")
     run.add_argument("--priority", type=int, help="peering priority of this replica")
+    _database_option(run)
+    run.add_argument("--zone-dir", help="directory of the embedded zone-file backend (default: ./zones)")
+    run.add_argument("--default-backend", help="DNSBackend for zones that name none (default: embedded zone files)")
     run.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     run.set_defaults(func=_run)
+
+    db = commands.add_parser("db", help="database schema")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_upgrade = db_commands.add_parser("upgrade", help="migrate the database schema to this version")
+    _database_option(db_upgrade)
+    db_upgrade.set_defaults(func=_db_upgrade)
 
     crds = commands.add_parser("crds", help="generate the CRDs from the API models")
     crds.add_argument("--out", default="crds", help="directory to write (default: crds)")

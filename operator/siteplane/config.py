@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass
+
+from siteplane.store.database import DEFAULT_URL
 
 
 @dataclass(frozen=True)
@@ -14,15 +18,24 @@ class OperatorConfig:
     """Name of the kopf peering object; None runs standalone (one operator replica at a time)."""
     priority: int = 0
     """Peering priority of this replica."""
-    log_level: str = "INFO"
+    database_url: str = DEFAULT_URL
+    """SQLAlchemy URL of the application database (SQLite file by default, or PostgreSQL)."""
+    default_backend: str | None = None
+    """DNSBackend used by zones that name none; None means the embedded zone-file backend."""
+    zone_dir: str = "zones"
+    """Directory of the embedded zone-file backend."""
+    zone_reload_command: tuple[str, ...] = ()
+    """Command run after the embedded backend writes a zone file (the zone name is appended)."""
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> OperatorConfig:
-        env = dict(os.environ if environ is None else environ)
-        namespaces = tuple(n for n in env.get("SITEPLANE_NAMESPACES", "").split(",") if n)
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> OperatorConfig:
+        env = os.environ if environ is None else environ
         return cls(
-            namespaces=namespaces,
+            namespaces=tuple(n for n in env.get("SITEPLANE_NAMESPACES", "").split(",") if n),
             peering=env.get("SITEPLANE_PEERING") or None,
             priority=int(env.get("SITEPLANE_PEERING_PRIORITY", "0")),
-            log_level=env.get("SITEPLANE_LOG_LEVEL", "INFO").upper(),
+            database_url=env.get("SITEPLANE_DATABASE_URL", DEFAULT_URL),
+            default_backend=env.get("SITEPLANE_DEFAULT_BACKEND") or None,
+            zone_dir=env.get("SITEPLANE_ZONE_DIR", "zones"),
+            zone_reload_command=tuple(shlex.split(env.get("SITEPLANE_ZONE_RELOAD_COMMAND", ""))),
         )

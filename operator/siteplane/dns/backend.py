@@ -68,7 +68,8 @@ class Backend(Protocol):
         ...
 
     def create_zone(self, zone: ZoneConfig, record_sets: Iterable[RecordSet]) -> int:
-        """Create the zone holding ``record_sets``; returns its serial. Replaces nothing that exists."""
+        """Create the zone holding exactly ``record_sets``; returns its serial. Idempotent: if the zone
+        exists, it is brought to exactly ``record_sets``."""
         ...
 
     def apply(self, zone: ZoneConfig, changes: ChangeSet) -> int:

@@ -60,16 +60,21 @@ class RecordSet:
         return cls(str(data["name"]), str(data["type"]), int(data["ttl"]), tuple(data["rdata"]))
 
 
+def canonical_rdata(rdtype: str | int, text: str) -> str:
+    """The one spelling siteplane stores, compares and sends for some rdata: dnspython's text form,
+    with host names absolute (trailing dot). Every source spelling of the same data ('::1' vs
+    '0::1', 'Host.' vs 'host.') ends up identical."""
+    kind = dns.rdatatype.from_text(rdtype) if isinstance(rdtype, str) else dns.rdatatype.RdataType(rdtype)
+    rdata = dns.rdata.from_text(dns.rdataclass.IN, kind, text, origin=dns.name.root, relativize=False)
+    return rdata.to_text(relativize=False)
+
+
 def _canonical(rdtype: str, rdata: dns.rdata.Rdata) -> str:
-    # Round-trip through the wire-independent text form so that every source spelling of the
-    # same data (e.g. '::1' vs '0::1', 'Host.' vs 'host.') ends up identical.
-    return dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.from_text(rdtype), rdata.to_text(),
-                               origin=dns.name.root).to_text()
+    return canonical_rdata(rdtype, rdata.to_text())
 
 
 def _from_text(rdtype: str, text: str) -> str:
-    rdata = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.from_text(rdtype), text, origin=dns.name.root)
-    return rdata.to_text()
+    return canonical_rdata(rdtype, text)
 
 
 def txt_rdata(value: str) -> str:
@@ -80,7 +85,8 @@ def txt_rdata(value: str) -> str:
 
 
 def caa_rdata(flags: int, tag: str, value: str) -> str:
-    return _canonical("CAA", CAA(dns.rdataclass.IN, dns.rdatatype.CAA, flags, tag.encode(), value.encode()))
+    caa = CAA(dns.rdataclass.IN, dns.rdatatype.CAA, flags, tag.encode(), value.encode())  # type: ignore[no-untyped-call]
+    return _canonical("CAA", caa)
 
 
 def typed_rdata(rdtype: str, value: Any) -> str:
@@ -95,8 +101,9 @@ def typed_rdata(rdtype: str, value: Any) -> str:
         case "MX":
             return _from_text("MX", f"{int(value.preference)} {absolute(value.host)}")
         case "SRV":
-            return _from_text("SRV", f"{int(value.priority)} {int(value.weight)} {int(value.port)} "
-                                     f"{absolute(value.target)}")
+            return _from_text(
+                "SRV", f"{int(value.priority)} {int(value.weight)} {int(value.port)} {absolute(value.target)}"
+            )
         case "CAA":
             return caa_rdata(int(value.flags or 0), value.tag, value.value)
         case "TXT":

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from typing import Any
 
 import kopf
+import kubernetes.client
 
+from siteplane.api.common import API_GROUP, API_VERSION
 from siteplane.config import OperatorConfig
+from siteplane.handlers.nudge import StatusNudger, api_client
+from siteplane.reconcile.services import build_services
+from siteplane.store.database import redact
+from siteplane.store.migrate import SchemaOutOfDate
 
 FINALIZER = "siteplane.io/finalizer"
 
@@ -43,7 +51,32 @@ def apply_settings(settings: kopf.OperatorSettings, config: OperatorConfig) -> N
 
 
 @kopf.on.startup()
-def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: Any, **_: Any) -> None:
     config = memo.get("config") or OperatorConfig.from_env()
     memo["config"] = config
     apply_settings(settings, config)
+    try:
+        services = await asyncio.to_thread(build_services, config)
+    except SchemaOutOfDate as error:
+        raise kopf.PermanentError(str(error)) from error
+    client = await asyncio.to_thread(api_client)
+    memo["services"] = services
+    memo["nudger"] = StatusNudger(services, client)
+    # Know every DNSBackend before the first zone is handled, so no zone waits for a retry.
+    backends: Any = await asyncio.to_thread(
+        kubernetes.client.CustomObjectsApi(client).list_cluster_custom_object, API_GROUP, API_VERSION, "dnsbackends"
+    )
+    for item in backends.get("items", []):
+        with contextlib.suppress(ValueError):
+            services.backends.remember(item["metadata"]["name"], item.get("spec") or {})
+    logger.info(
+        "siteplane started: database %s, %d DNSBackend(s) known",
+        redact(config.database_url),
+        len(backends.get("items", [])),
+    )
+
+
+@kopf.on.cleanup()
+async def close(memo: kopf.Memo, **_: Any) -> None:
+    if "services" in memo:
+        memo["services"].close()

@@ -1,0 +1,94 @@
+"""Pieces every reconcile service shares: status rendering, invalid specs, database outages."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from siteplane.api.conditions import ConditionChange, describe_validation_error, merge_conditions, status_patch
+from siteplane.domain.objects import ObjectRef
+from siteplane.reconcile.inputs import ObjectInput, Outcome
+from siteplane.reconcile.status import READY, STORED, StatusReport
+from siteplane.reconcile.zone_sync import SyncResult
+from siteplane.reconcile.zone_writer import ZoneWriter
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+DB_RETRY = 5.0
+
+
+def render(obj: ObjectInput, report: StatusReport) -> dict[str, Any]:
+    """The status patch for ``obj``: only fields that differ from its current status."""
+    # The generation the stored state reflects: for an object reported on because another object
+    # changed, that may be older than what the API server holds now.
+    generation = report.generation if report.generation is not None else obj.generation
+    desired: dict[str, Any] = {
+        "observedGeneration": generation,
+        "conditions": merge_conditions(obj.status.get("conditions") or [], report.conditions, generation),
+        **report.fields,
+    }
+    return status_patch(obj.status, desired)
+
+
+def invalid_spec(obj: ObjectInput, error: ValidationError) -> Outcome:
+    """A spec the schema let through but the model refuses: say which field, write nothing."""
+    message = describe_validation_error(error)
+    report = StatusReport([ConditionChange(READY, "False", "InvalidSpec", message)])
+    return Outcome(render(obj, report))
+
+
+def database_unavailable(obj: ObjectInput, error: Exception) -> Outcome:
+    # The message deliberately omits the error text: it may carry the database URL.
+    log.warning("database unavailable while reconciling %s: %s", obj.ref, type(error).__name__)
+    message = "the application database is unavailable; retrying"
+    report = StatusReport(
+        [
+            ConditionChange(STORED, "False", "DatabaseUnavailable", message),
+            ConditionChange(READY, "False", "DatabaseUnavailable", message),
+        ]
+    )
+    return Outcome(render(obj, report), retry_after=DB_RETRY, retry_reason=message)
+
+
+def in_transaction(work: Callable[[], T], attempts: int = 5) -> T:
+    """Run ``work`` (one unit of work), again if a concurrent writer made a unique index refuse it."""
+    for attempt in range(attempts):
+        try:
+            return work()
+        except IntegrityError:
+            if attempt == attempts - 1:
+                raise
+            log.info("lost a race on a unique index; retrying on fresh data")
+    raise AssertionError("unreachable")
+
+
+async def sync_zones(writer: ZoneWriter, zones: Iterable[str]) -> list[SyncResult]:
+    return list(await asyncio.gather(*(writer.sync(z) for z in sorted(set(zones)))))
+
+
+def affected_by(results: Iterable[SyncResult], extra: Iterable[ObjectRef], me: ObjectRef) -> set[ObjectRef]:
+    affected = set(extra)
+    for result in results:
+        affected |= result.affected
+    return {ref for ref in affected if ref.uid != me.uid}
+
+
+def sync_errors(results: Iterable[SyncResult]) -> list[str]:
+    return [r.error for r in results if r.error]
+
+
+__all__ = [
+    "SQLAlchemyError",
+    "affected_by",
+    "database_unavailable",
+    "in_transaction",
+    "invalid_spec",
+    "render",
+    "sync_errors",
+    "sync_zones",
+]

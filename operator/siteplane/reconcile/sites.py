@@ -1,0 +1,181 @@
+"""Site reconciliation: store the site and its domain claims, settle them, sync their zones."""
+
+from __future__ import annotations
+
+import asyncio
+
+from pydantic import ValidationError
+
+from siteplane.api.site import SiteSpec
+from siteplane.reconcile.common import (
+    SQLAlchemyError,
+    affected_by,
+    database_unavailable,
+    in_transaction,
+    invalid_spec,
+    render,
+    sync_errors,
+    sync_zones,
+)
+from siteplane.reconcile.inputs import ObjectInput, Outcome, backoff
+from siteplane.reconcile.placement import Settled, settle_domains
+from siteplane.reconcile.status import StatusReport, site_status
+from siteplane.reconcile.zone_writer import ZoneWriter
+from siteplane.store.models import Site, SiteDomain, utcnow
+from siteplane.store.unit_of_work import Store, UnitOfWork
+
+
+def _apply_spec(site: Site, obj: ObjectInput, spec: SiteSpec) -> bool:
+    """Copy the spec onto the row; True when anything changed."""
+    values = {
+        "namespace": obj.ref.namespace,
+        "name": obj.ref.name,
+        "created": obj.created,
+        "generation": obj.generation,
+        "primary_domain": spec.primary_domain,
+        "customer": spec.customer,
+        "plan": spec.plan,
+        "suspended": bool(spec.suspended),
+        "ttl": spec.ttl,
+        "ipv4": [str(a) for a in spec.serving.ipv4 or []],
+        "ipv6": [str(a) for a in spec.serving.ipv6 or []],
+        "cname": spec.serving.cname,
+    }
+    changed = False
+    for key, value in values.items():
+        if getattr(site, key) != value:
+            setattr(site, key, value)
+            changed = True
+    return changed
+
+
+def _apply_domains(uow: UnitOfWork, site: Site, domains: list[str]) -> set[str]:
+    """Make the site's live domain rows match ``domains``; returns every domain touched."""
+    live = {d.domain: d for d in site.domains if d.deleted_at is None}
+    touched: set[str] = set()
+    for domain, row in live.items():
+        if domain not in domains:
+            row.deleted_at, row.is_owner = utcnow(), False
+            touched.add(domain)
+    uow.flush()
+    for position, domain in enumerate(domains):
+        existing = live.get(domain)
+        if existing is None:
+            site.domains.append(SiteDomain(domain=domain, position=position))
+            touched.add(domain)
+        elif existing.position != position:
+            existing.position = position
+    return touched
+
+
+class SiteService:
+    def __init__(self, store: Store, writer: ZoneWriter) -> None:
+        self.store = store
+        self.writer = writer
+
+    async def reconcile(self, obj: ObjectInput, retry: int = 0) -> Outcome:
+        try:
+            spec = SiteSpec.model_validate(dict(obj.spec))
+        except ValidationError as error:
+            return invalid_spec(obj, error)
+        try:
+            settled = await asyncio.to_thread(in_transaction, lambda: self._store(obj, spec))
+            results = await sync_zones(self.writer, settled.zones)
+            report = await asyncio.to_thread(self._report, obj.ref.uid)
+        except SQLAlchemyError as error:
+            return database_unavailable(obj, error)
+        outcome = Outcome(render(obj, report), affected_by(results, settled.sites, obj.ref))
+        if errors := sync_errors(results):
+            outcome.retry_after, outcome.retry_reason = backoff(retry), "; ".join(errors)
+        return outcome
+
+    async def delete(self, obj: ObjectInput, retry: int = 0) -> Outcome:
+        """Withdraw the site's records; the caller keeps the finalizer until this succeeds."""
+        try:
+            settled = await asyncio.to_thread(in_transaction, lambda: self._delete(obj))
+            results = await sync_zones(self.writer, settled.zones)
+        except SQLAlchemyError as error:
+            return database_unavailable(obj, error)
+        outcome = Outcome({}, affected_by(results, settled.sites, obj.ref))
+        if errors := sync_errors(results):
+            outcome.retry_after, outcome.retry_reason = backoff(retry), "; ".join(errors)
+        return outcome
+
+    def _store(self, obj: ObjectInput, spec: SiteSpec) -> Settled:
+        with self.store.unit_of_work() as uow:
+            site = uow.sites.by_uid(obj.ref.uid)
+            if site is None:
+                site = Site(uid=obj.ref.uid)
+                uow.sites.add(site)
+            changed = _apply_spec(site, obj, spec)
+            if site.deleted_at is not None:  # a finalizer was removed by hand and the uid came back
+                site.deleted_at, changed = None, True
+            touched = _apply_domains(uow, site, spec.domains)
+            uow.flush()
+            settled = settle_domains(uow, {d.domain for d in site.domains})
+            if changed or touched:
+                settled.zones.update(d.zone_name for d in site.domains if d.zone_name)
+                uow.history.record(
+                    object_kind="Site",
+                    object_namespace=site.namespace,
+                    object_name=site.name,
+                    object_uid=site.uid,
+                    generation=site.generation,
+                    action="stored",
+                    detail={"domains": spec.domains, "suspended": site.suspended},
+                )
+            settled.zones.update(self._zones_needing_work(uow, site))
+            uow.commit()
+            return settled
+
+    @staticmethod
+    def _zones_needing_work(uow: UnitOfWork, site: Site) -> set[str]:
+        """Zones of this site that have unapplied or failed work: a restart must finish it."""
+        names = {d.zone_name for d in site.domains if d.zone_name and d.deleted_at is None}
+        zones = uow.zones.owners_named(names)
+        pending = any(r.applied_serial is None for r in uow.record_sets.live_of_owner(site.uid))
+        failed = {z.zone_name for z in zones if z.sync_error or z.serial is None}
+        unplanned = {
+            d.zone_name
+            for d in site.domains
+            if d.zone_name and d.deleted_at is None and d.is_owner and d.publish_state is None and not site.suspended
+        }
+        return (names if pending else set()) | failed | {z for z in unplanned if z}
+
+    def _delete(self, obj: ObjectInput) -> Settled:
+        with self.store.unit_of_work() as uow:
+            site = uow.sites.by_uid(obj.ref.uid)
+            if site is None or site.deleted_at is not None:
+                return Settled()
+            zones = {d.zone_name for d in site.domains if d.zone_name and d.deleted_at is None}
+            domains = {d.domain for d in site.domains if d.deleted_at is None}
+            now = utcnow()
+            site.deleted_at = now
+            for row in site.domains:
+                if row.deleted_at is None:
+                    row.deleted_at, row.is_owner = now, False
+            uow.flush()
+            settled = settle_domains(uow, domains)
+            settled.zones |= zones
+            uow.history.record(
+                object_kind="Site",
+                object_namespace=site.namespace,
+                object_name=site.name,
+                object_uid=site.uid,
+                generation=site.generation,
+                action="deleted",
+                detail={},
+            )
+            uow.commit()
+            return settled
+
+    def _report(self, uid: str) -> StatusReport:
+        with self.store.unit_of_work() as uow:
+            site = uow.sites.by_uid(uid)
+            assert site is not None
+            return site_status(uow, site)
+
+    def report_for(self, uid: str) -> StatusReport | None:
+        with self.store.unit_of_work() as uow:
+            site = uow.sites.by_uid(uid)
+            return None if site is None or site.deleted_at is not None else site_status(uow, site)

@@ -1,0 +1,226 @@
+"""DNSZone reconciliation: claim the zone name, place the domains it now holds, create and serve it."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+
+from siteplane.api.conditions import ConditionChange
+from siteplane.api.dnszone import DNSZoneSpec
+from siteplane.domain.objects import ObjectRef
+from siteplane.reconcile.backends import BackendResolver, BackendUnavailable
+from siteplane.reconcile.common import (
+    SQLAlchemyError,
+    affected_by,
+    database_unavailable,
+    in_transaction,
+    invalid_spec,
+    render,
+    sync_errors,
+    sync_zones,
+)
+from siteplane.reconcile.inputs import ObjectInput, Outcome, backoff
+from siteplane.reconcile.placement import settle_domains
+from siteplane.reconcile.status import READY, StatusReport, zone_status
+from siteplane.reconcile.views import zone_ref
+from siteplane.reconcile.zone_writer import ZoneWriter
+from siteplane.store.models import Zone, utcnow
+from siteplane.store.unit_of_work import Store, UnitOfWork
+
+DEFAULT_TTL = 3600
+
+
+@dataclass
+class ZoneWork:
+    zones: set[str] = field(default_factory=set)
+    affected: set[ObjectRef] = field(default_factory=set)
+    publishers: int = 0  # for deletion: objects still publishing in the zone
+    remove: tuple[str, str | None] | None = None  # (zone name, backend) to remove from its backend
+
+
+def _claim_zone_name(uow: UnitOfWork, zone_name: str, work: ZoneWork) -> None:
+    """The oldest live DNSZone for a name owns it; enforced by the partial unique index."""
+    claims = uow.zones.live_claims(zone_name)
+    if not claims:
+        return
+    winner = min(claims, key=lambda z: (z.created, z.namespace, z.name))
+    for zone in claims:
+        if zone is not winner and zone.is_owner:
+            zone.is_owner = False
+            work.affected.add(zone_ref(zone))
+    uow.flush()
+    if not winner.is_owner:
+        winner.is_owner = True
+        work.affected.add(zone_ref(winner))
+        uow.flush()
+
+
+def _resettle_below(uow: UnitOfWork, zone_name: str, work: ZoneWork) -> None:
+    settled = settle_domains(uow, uow.sites.live_domains_within(zone_name))
+    work.zones |= settled.zones
+    work.affected |= settled.sites
+
+
+class ZoneService:
+    def __init__(self, store: Store, writer: ZoneWriter, backends: BackendResolver) -> None:
+        self.store = store
+        self.writer = writer
+        self.backends = backends
+
+    async def reconcile(self, obj: ObjectInput, retry: int = 0) -> Outcome:
+        try:
+            spec = DNSZoneSpec.model_validate(dict(obj.spec))
+        except ValidationError as error:
+            return invalid_spec(obj, error)
+        try:
+            self.backends.for_zone(spec.backend)
+        except BackendUnavailable as error:
+            # Nothing is stored for a zone whose backend cannot be used: no half-created zone.
+            report = StatusReport([ConditionChange(READY, "False", "BackendUnavailable", str(error))])
+            return Outcome(render(obj, report), retry_after=backoff(retry, base=10), retry_reason=str(error))
+        try:
+            work = await asyncio.to_thread(in_transaction, lambda: self._store(obj, spec))
+            results = await sync_zones(self.writer, work.zones)
+            report = await asyncio.to_thread(self._report, obj.ref.uid)
+        except SQLAlchemyError as error:
+            return database_unavailable(obj, error)
+        outcome = Outcome(render(obj, report), affected_by(results, work.affected, obj.ref))
+        if errors := sync_errors(results):
+            outcome.retry_after, outcome.retry_reason = backoff(retry), "; ".join(errors)
+        return outcome
+
+    def _store(self, obj: ObjectInput, spec: DNSZoneSpec) -> ZoneWork:
+        soa = spec.soa.model_dump(by_alias=True, exclude_none=True) if spec.soa else {}
+        publishers = [p.model_dump(by_alias=True, exclude_none=True) for p in spec.publishers or []]
+        values = {
+            "namespace": obj.ref.namespace,
+            "name": obj.ref.name,
+            "created": obj.created,
+            "generation": obj.generation,
+            "zone_name": spec.zone_name,
+            "backend": spec.backend,
+            "default_ttl": spec.default_ttl or DEFAULT_TTL,
+            "soa": soa,
+            "name_servers": list(spec.name_servers),
+            "publishers": publishers,
+            "deletion_policy": spec.deletion_policy or "Delete",
+        }
+        work = ZoneWork()
+        with self.store.unit_of_work() as uow:
+            zone = uow.zones.by_uid(obj.ref.uid)
+            if zone is None:
+                zone = Zone(uid=obj.ref.uid, is_owner=False)
+                uow.zones.add(zone)
+            changed = zone.deleted_at is not None
+            zone.deleted_at = None
+            for key, value in values.items():
+                if getattr(zone, key) != value:
+                    setattr(zone, key, value)
+                    changed = True
+            uow.flush()
+            was_owner = zone.is_owner
+            _claim_zone_name(uow, spec.zone_name, work)
+            if zone.is_owner and (changed or not was_owner):
+                _resettle_below(uow, spec.zone_name, work)
+            if zone.is_owner and (changed or not was_owner or zone.serial is None or zone.sync_error):
+                work.zones.add(spec.zone_name)
+            if changed and spec.backend:
+                work.affected.add(ObjectRef("DNSBackend", "", spec.backend))
+            if changed:
+                uow.history.record(
+                    object_kind="DNSZone",
+                    object_namespace=zone.namespace,
+                    object_name=zone.name,
+                    object_uid=zone.uid,
+                    generation=zone.generation,
+                    zone_name=zone.zone_name,
+                    action="stored",
+                    detail={"owner": zone.is_owner},
+                )
+            uow.commit()
+        return work
+
+    async def delete(self, obj: ObjectInput, retry: int = 0) -> Outcome:
+        """Remove the zone once nothing publishes in it; until then say how many still do."""
+        try:
+            work = await asyncio.to_thread(self._count_publishers, obj)
+            if work.publishers:
+                message = (
+                    f"{work.publishers} object(s) still publish in this zone; it is removed once they are "
+                    "deleted or moved"
+                )
+                report = StatusReport([ConditionChange(READY, "False", "DeletionBlocked", message)])
+                return Outcome(render(obj, report), retry_after=backoff(retry, base=5, cap=60), retry_reason=message)
+            if work.remove is not None:
+                zone_name, backend = work.remove
+                await self.writer.exclusive(zone_name, lambda: self.backends.for_zone(backend).remove_zone(zone_name))
+            work = await asyncio.to_thread(in_transaction, lambda: self._delete(obj))
+            results = await sync_zones(self.writer, work.zones)
+        except BackendUnavailable as error:
+            report = StatusReport([ConditionChange(READY, "False", "BackendUnavailable", str(error))])
+            return Outcome(render(obj, report), retry_after=backoff(retry), retry_reason=str(error))
+        except SQLAlchemyError as error:
+            return database_unavailable(obj, error)
+        except OSError as error:
+            return Outcome({}, retry_after=backoff(retry), retry_reason=f"removing the zone failed: {error}")
+        outcome = Outcome({}, affected_by(results, work.affected, obj.ref))
+        if errors := sync_errors(results):
+            outcome.retry_after, outcome.retry_reason = backoff(retry), "; ".join(errors)
+        return outcome
+
+    def _count_publishers(self, obj: ObjectInput) -> ZoneWork:
+        work = ZoneWork()
+        with self.store.unit_of_work() as uow:
+            zone = uow.zones.by_uid(obj.ref.uid)
+            if zone is None or zone.deleted_at is not None or not zone.is_owner:
+                return work
+            sites = {row.site_id for row in uow.sites.owned_in_zone(zone.zone_name)}
+            work.publishers = len(sites) + uow.records.count_live_in_zone(zone.zone_name)
+            if zone.deletion_policy != "Orphan" and zone.serial is not None:
+                work.remove = (zone.zone_name, zone.backend)
+            return work
+
+    def _delete(self, obj: ObjectInput) -> ZoneWork:
+        work = ZoneWork()
+        with self.store.unit_of_work() as uow:
+            zone = uow.zones.by_uid(obj.ref.uid)
+            if zone is None or zone.deleted_at is not None:
+                return work
+            was_owner = zone.is_owner
+            now = utcnow()
+            zone.deleted_at, zone.is_owner = now, False
+            uow.record_sets.withdraw(uow.record_sets.live_in_zone(zone.id))
+            uow.history.record(
+                object_kind="DNSZone",
+                object_namespace=zone.namespace,
+                object_name=zone.name,
+                object_uid=zone.uid,
+                generation=zone.generation,
+                zone_name=zone.zone_name,
+                action="deleted",
+                detail={"deletionPolicy": zone.deletion_policy},
+                serial=zone.serial,
+            )
+            uow.flush()
+            if was_owner:
+                # The next DNSZone claiming the name (if any) takes over without anyone touching it,
+                # and domains below fall back to whichever zone now encloses them.
+                _claim_zone_name(uow, zone.zone_name, work)
+                _resettle_below(uow, zone.zone_name, work)
+                if uow.zones.owner_of(zone.zone_name) is not None:
+                    work.zones.add(zone.zone_name)
+            uow.commit()
+        return work
+
+    def _report(self, uid: str) -> StatusReport:
+        with self.store.unit_of_work() as uow:
+            zone = uow.zones.by_uid(uid)
+            assert zone is not None
+            return zone_status(uow, zone)
+
+    def report_for(self, uid: str) -> StatusReport | None:
+        with self.store.unit_of_work() as uow:
+            zone = uow.zones.by_uid(uid)
+            return None if zone is None or zone.deleted_at is not None else zone_status(uow, zone)

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy models, repositories (never commit), a unit of work (commits), migrations."""

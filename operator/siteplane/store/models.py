@@ -1,0 +1,199 @@
+"""Tables of the application database, the dashboard's source of truth.
+
+Rows are never deleted: deleting a custom resource sets ``deleted_at`` and history keeps what
+happened. Uniqueness that decides conflicts (one owner per zone name, per site domain, per record
+name/type in a zone) is enforced here with partial unique indexes over the live rows, so two
+operator workers can never both win, whatever they believe in memory.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, MetaData, String, Text, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+K8S_NAME = 253
+TIMESTAMP = 32  # Kubernetes timestamps are stored as their RFC 3339 text: it sorts correctly
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _live(condition: str = "") -> dict[str, Any]:
+    """Partial-index predicate over live rows, for both dialects."""
+    predicate = text("deleted_at IS NULL" + (f" AND {condition}" if condition else ""))
+    return {"sqlite_where": predicate, "postgresql_where": predicate}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: DateTime(timezone=True)}
+
+
+class ObjectColumns:
+    """Identity of the custom resource a row mirrors."""
+
+    uid: Mapped[str] = mapped_column(String(64))
+    namespace: Mapped[str] = mapped_column(String(63))
+    name: Mapped[str] = mapped_column(String(K8S_NAME))
+    created: Mapped[str] = mapped_column(String(TIMESTAMP))  # metadata.creationTimestamp: the claim's age
+    generation: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Zone(ObjectColumns, Base):
+    __tablename__ = "zones"
+    __table_args__ = (
+        Index("uq_zones_uid", "uid", unique=True),
+        Index("uq_zones_live_zone_name", "zone_name", unique=True, **_live("is_owner")),
+        Index("ix_zones_zone_name", "zone_name"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    zone_name: Mapped[str] = mapped_column(String(K8S_NAME))
+    is_owner: Mapped[bool] = mapped_column(Boolean, default=False)
+    """True for the one DNSZone that owns zone_name (the oldest claim)."""
+    backend: Mapped[str | None] = mapped_column(String(K8S_NAME))
+    default_ttl: Mapped[int] = mapped_column(Integer)
+    soa: Mapped[dict[str, Any]] = mapped_column(JSON)
+    name_servers: Mapped[list[Any]] = mapped_column(JSON)
+    publishers: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    deletion_policy: Mapped[str] = mapped_column(String(16), default="Delete")
+    serial: Mapped[int | None] = mapped_column(default=None)
+    record_count: Mapped[int] = mapped_column(Integer, default=0)
+    synced_at: Mapped[datetime | None] = mapped_column(default=None)
+    sync_error: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class Site(ObjectColumns, Base):
+    __tablename__ = "sites"
+    __table_args__ = (Index("uq_sites_uid", "uid", unique=True), Index("ix_sites_namespace_name", "namespace", "name"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    primary_domain: Mapped[str] = mapped_column(String(K8S_NAME))
+    customer: Mapped[str | None] = mapped_column(String(128))
+    plan: Mapped[str | None] = mapped_column(String(63))
+    suspended: Mapped[bool] = mapped_column(Boolean, default=False)
+    ttl: Mapped[int | None] = mapped_column(Integer)
+    ipv4: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    ipv6: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    cname: Mapped[str | None] = mapped_column(String(K8S_NAME + 1))
+
+    domains: Mapped[list[SiteDomain]] = relationship(back_populates="site", order_by="SiteDomain.position")
+
+
+class SiteDomain(Base):
+    """One domain a Site claims. ``is_owner`` marks the claim that owns the domain cluster-wide."""
+
+    __tablename__ = "site_domains"
+    __table_args__ = (
+        Index("uq_site_domains_live_owner_domain", "domain", unique=True, **_live("is_owner")),
+        Index("ix_site_domains_domain", "domain"),
+        Index("ix_site_domains_site_id", "site_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    domain: Mapped[str] = mapped_column(String(K8S_NAME))
+    position: Mapped[int] = mapped_column(Integer)  # 0 = primary domain, then aliases in order
+    zone_name: Mapped[str | None] = mapped_column(String(K8S_NAME))  # where it is placed, if anywhere
+    is_owner: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(String(32), default="Pending")
+    """Placement: Owned, DomainConflict or NotPermitted (decided across the cluster)."""
+    publish_state: Mapped[str | None] = mapped_column(String(32), default=None)
+    """What its zone's plan made of it: Published, NameConflict, CNAMEAtApex; NULL if not planned."""
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    site: Mapped[Site] = relationship(back_populates="domains")
+
+
+class Record(ObjectColumns, Base):
+    """A DNSRecord custom resource: one record set it asks for."""
+
+    __tablename__ = "dns_records"
+    __table_args__ = (Index("uq_dns_records_uid", "uid", unique=True), Index("ix_dns_records_zone_name", "zone_name"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    zone_name: Mapped[str] = mapped_column(String(K8S_NAME))
+    record_name: Mapped[str] = mapped_column(String(K8S_NAME))
+    type: Mapped[str] = mapped_column(String(10))
+    ttl: Mapped[int | None] = mapped_column(Integer)
+    rdata: Mapped[list[Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(32), default="Pending")
+
+
+class RecordSetRow(Base):
+    """A record set a zone should serve, with its one owning object; what the planner decided."""
+
+    __tablename__ = "record_sets"
+    __table_args__ = (
+        Index("uq_record_sets_live_zone_name_type", "zone_id", "name", "type", unique=True, **_live()),
+        Index("ix_record_sets_owner_uid", "owner_uid"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    zone_id: Mapped[int] = mapped_column(ForeignKey("zones.id"))
+    name: Mapped[str] = mapped_column(String(K8S_NAME))
+    type: Mapped[str] = mapped_column(String(10))
+    ttl: Mapped[int] = mapped_column(Integer)
+    rdata: Mapped[list[Any]] = mapped_column(JSON)
+    owner_kind: Mapped[str] = mapped_column(String(32))
+    owner_namespace: Mapped[str] = mapped_column(String(63))
+    owner_name: Mapped[str] = mapped_column(String(K8S_NAME))
+    owner_uid: Mapped[str] = mapped_column(String(64))
+    owner_generation: Mapped[int] = mapped_column(Integer)
+    applied_serial: Mapped[int | None] = mapped_column(default=None)
+    """The zone serial with which the backend was seen serving this set; NULL while pending."""
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Grant(Base):
+    """A permission mirrored from Kubernetes RBAC (filled by the permissions work)."""
+
+    __tablename__ = "grants"
+    __table_args__ = (Index("ix_grants_subject", "subject_kind", "subject_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_kind: Mapped[str] = mapped_column(String(32))
+    subject_name: Mapped[str] = mapped_column(String(K8S_NAME))
+    namespace: Mapped[str | None] = mapped_column(String(63))  # NULL = cluster-wide
+    resource_type: Mapped[str] = mapped_column(String(32))
+    access: Mapped[str] = mapped_column(String(8))
+    resource_names: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    source_kind: Mapped[str] = mapped_column(String(32))
+    source_namespace: Mapped[str | None] = mapped_column(String(63))
+    source_name: Mapped[str] = mapped_column(String(K8S_NAME))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class History(Base):
+    """Append-only record of every change applied: what, for which object and generation, when."""
+
+    __tablename__ = "history"
+    __table_args__ = (Index("ix_history_object_uid", "object_uid"), Index("ix_history_zone_name", "zone_name"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    object_kind: Mapped[str] = mapped_column(String(32))
+    object_namespace: Mapped[str | None] = mapped_column(String(63))
+    object_name: Mapped[str] = mapped_column(String(K8S_NAME))
+    object_uid: Mapped[str | None] = mapped_column(String(64))
+    generation: Mapped[int | None] = mapped_column(Integer)
+    zone_name: Mapped[str | None] = mapped_column(String(K8S_NAME))
+    action: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    serial: Mapped[int | None] = mapped_column(default=None)

@@ -1,0 +1,149 @@
+"""Repositories: queries and staged changes over one session. They never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, joinedload
+
+from siteplane.store.models import Grant, History, Record, RecordSetRow, Site, SiteDomain, Zone, utcnow
+
+
+class _Repository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, row: Any) -> None:
+        self.session.add(row)
+
+
+class SiteRepository(_Repository):
+    def by_uid(self, uid: str) -> Site | None:
+        return (
+            self.session.scalars(select(Site).where(Site.uid == uid).options(joinedload(Site.domains))).unique().first()
+        )
+
+    def live_claims(self, domains: Iterable[str]) -> list[SiteDomain]:
+        """Every live claim on any of ``domains``, with its live Site."""
+        domains = list(set(domains))
+        if not domains:
+            return []
+        stmt = (
+            select(SiteDomain)
+            .join(Site)
+            .where(SiteDomain.domain.in_(domains), SiteDomain.deleted_at.is_(None), Site.deleted_at.is_(None))
+            .options(joinedload(SiteDomain.site))
+        )
+        return list(self.session.scalars(stmt))
+
+    def live_domains_within(self, zone_name: str) -> list[str]:
+        """Distinct live claimed domains at or below ``zone_name``."""
+        stmt = (
+            select(SiteDomain.domain)
+            .join(Site)
+            .where(
+                SiteDomain.deleted_at.is_(None),
+                Site.deleted_at.is_(None),
+                or_(SiteDomain.domain == zone_name, SiteDomain.domain.like(f"%.{zone_name}")),
+            )
+            .distinct()
+        )
+        return list(self.session.scalars(stmt))
+
+    def owned_in_zone(self, zone_name: str) -> list[SiteDomain]:
+        stmt = (
+            select(SiteDomain)
+            .join(Site)
+            .where(
+                SiteDomain.zone_name == zone_name,
+                SiteDomain.is_owner.is_(True),
+                SiteDomain.deleted_at.is_(None),
+                Site.deleted_at.is_(None),
+            )
+            .options(joinedload(SiteDomain.site).joinedload(Site.domains))
+        )
+        return list(self.session.scalars(stmt).unique())
+
+    def count_live(self) -> int:
+        return int(self.session.scalar(select(func.count()).select_from(Site).where(Site.deleted_at.is_(None))) or 0)
+
+
+class ZoneRepository(_Repository):
+    def by_uid(self, uid: str) -> Zone | None:
+        return self.session.scalars(select(Zone).where(Zone.uid == uid)).first()
+
+    def owner_of(self, zone_name: str) -> Zone | None:
+        stmt = select(Zone).where(Zone.zone_name == zone_name, Zone.is_owner.is_(True), Zone.deleted_at.is_(None))
+        return self.session.scalars(stmt).first()
+
+    def live_claims(self, zone_name: str) -> list[Zone]:
+        return list(self.session.scalars(select(Zone).where(Zone.zone_name == zone_name, Zone.deleted_at.is_(None))))
+
+    def owners_named(self, zone_names: Iterable[str]) -> list[Zone]:
+        names = list(set(zone_names))
+        if not names:
+            return []
+        stmt = select(Zone).where(Zone.zone_name.in_(names), Zone.is_owner.is_(True), Zone.deleted_at.is_(None))
+        return list(self.session.scalars(stmt))
+
+    def live_owners(self) -> list[Zone]:
+        return list(self.session.scalars(select(Zone).where(Zone.is_owner.is_(True), Zone.deleted_at.is_(None))))
+
+
+class RecordRepository(_Repository):
+    def by_uid(self, uid: str) -> Record | None:
+        return self.session.scalars(select(Record).where(Record.uid == uid)).first()
+
+    def live_in_zone(self, zone_name: str) -> list[Record]:
+        stmt = select(Record).where(Record.zone_name == zone_name, Record.deleted_at.is_(None))
+        return list(self.session.scalars(stmt))
+
+    def count_live_in_zone(self, zone_name: str) -> int:
+        stmt = (
+            select(func.count()).select_from(Record).where(Record.zone_name == zone_name, Record.deleted_at.is_(None))
+        )
+        return int(self.session.scalar(stmt) or 0)
+
+
+class RecordSetRepository(_Repository):
+    def live_in_zone(self, zone_id: int) -> list[RecordSetRow]:
+        stmt = select(RecordSetRow).where(RecordSetRow.zone_id == zone_id, RecordSetRow.deleted_at.is_(None))
+        return list(self.session.scalars(stmt))
+
+    def live_of_owner(self, owner_uid: str) -> list[RecordSetRow]:
+        stmt = select(RecordSetRow).where(RecordSetRow.owner_uid == owner_uid, RecordSetRow.deleted_at.is_(None))
+        return list(self.session.scalars(stmt))
+
+    def withdrawn_in_zone(self, zone_id: int) -> list[RecordSetRow]:
+        """Withdrawn rows of a zone, oldest withdrawal first (so the latest wins in a dict)."""
+        stmt = (
+            select(RecordSetRow)
+            .where(RecordSetRow.zone_id == zone_id, RecordSetRow.deleted_at.is_not(None))
+            .order_by(RecordSetRow.deleted_at, RecordSetRow.id)
+        )
+        return list(self.session.scalars(stmt))
+
+    def withdraw(self, rows: Sequence[RecordSetRow]) -> None:
+        now = utcnow()
+        for row in rows:
+            row.deleted_at = now
+
+
+class GrantRepository(_Repository):
+    def live(self) -> list[Grant]:
+        return list(self.session.scalars(select(Grant).where(Grant.deleted_at.is_(None))))
+
+
+class HistoryRepository(_Repository):
+    def record(self, **fields: Any) -> History:
+        entry = History(**fields)
+        self.session.add(entry)
+        return entry
+
+    def count(self) -> int:
+        return int(self.session.scalar(select(func.count()).select_from(History)) or 0)
+
+    def for_object(self, uid: str) -> list[History]:
+        return list(self.session.scalars(select(History).where(History.object_uid == uid).order_by(History.id)))
