@@ -1,13 +1,18 @@
-"""Session-wide fixtures: the real control plane, and namespaces that clean up after themselves."""
+"""Session-wide fixtures: the real control plane, a real PostgreSQL, and fresh databases."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from siteplane.store.migrate import upgrade
 from tests.controlplane.cluster import ControlPlane, running
+from tests.postgres import PostgresServer, running_postgres
+
+DATABASES = ["sqlite", "postgresql"]
 
 
 @pytest.fixture(scope="session")
@@ -24,3 +29,27 @@ def namespace(control_plane: ControlPlane) -> Iterator[str]:
     control_plane.kubectl("create", "namespace", name)
     yield name
     control_plane.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server on a loopback port, for the whole session."""
+    with running_postgres() as server:
+        yield server
+
+
+def fresh_database_url(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """An empty database of ``kind``, migrated to the current schema."""
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path / 'siteplane.db'}"
+    else:
+        server: PostgresServer = request.getfixturevalue("postgres")
+        url = server.create_database(f"t_{uuid.uuid4().hex[:12]}")
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, migrated database: each test using it runs against SQLite and against PostgreSQL."""
+    return fresh_database_url(str(request.param), tmp_path, request)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,3 +55,56 @@ def operator_running(kubeconfig: Path, config: OperatorConfig | None = None, tim
             os.environ.pop("KUBECONFIG", None)
         else:
             os.environ["KUBECONFIG"] = previous
+
+
+class OperatorProcess:
+    """``python -m siteplane run`` as its own process, the way it runs anywhere else; killable."""
+
+    def __init__(
+        self, kubeconfig: Path, database_url: str, zone_dir: Path, namespaces: tuple[str, ...], log_path: Path
+    ) -> None:
+        self.env = {
+            **os.environ,
+            "KUBECONFIG": str(kubeconfig),
+            "SITEPLANE_DATABASE_URL": database_url,
+            "SITEPLANE_ZONE_DIR": str(zone_dir),
+            "SITEPLANE_NAMESPACES": ",".join(namespaces),
+        }
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> OperatorProcess:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "siteplane", "run"],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup, no last status write, as when a node dies."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=30)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def __enter__(self) -> OperatorProcess:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()

@@ -66,7 +66,10 @@ def canonical_rdata(rdtype: str | int, text: str) -> str:
     '0::1', 'Host.' vs 'host.') ends up identical."""
     kind = dns.rdatatype.from_text(rdtype) if isinstance(rdtype, str) else dns.rdatatype.RdataType(rdtype)
     rdata = dns.rdata.from_text(dns.rdataclass.IN, kind, text, origin=dns.name.root, relativize=False)
-    return rdata.to_text(relativize=False)
+    # Through the DNSSEC canonical wire form (RFC 4034 6.2), which lowercases the host names inside
+    # CNAME, MX, NS, PTR, SRV... data: 'Host.' and 'host.' are the same name.
+    wire = rdata.to_digestable(dns.name.root)
+    return dns.rdata.from_wire(dns.rdataclass.IN, kind, wire, 0, len(wire)).to_text(relativize=False)
 
 
 def _canonical(rdtype: str, rdata: dns.rdata.Rdata) -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from siteplane.domain.objects import ObjectRef
@@ -11,6 +13,46 @@ from siteplane.planning.placement import DomainClaim, settle_domain
 from siteplane.reconcile.views import site_ref, zone_views_enclosing
 from siteplane.store.models import SiteDomain
 from siteplane.store.unit_of_work import UnitOfWork
+
+
+class PlacementLock:
+    """Many Site transactions at once, or one DNSZone transaction alone.
+
+    Two Sites claiming one domain at the same moment are caught by the unique index on owners.
+    A zone appearing while a Site is stored is not: each transaction would miss the other's
+    uncommitted row (the zone placing no domains, the Site finding no zone) and nothing would
+    ever settle them. Zones change rarely, so they simply wait for exclusive use.
+    """
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._readers = 0
+        self._writer = False
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        with self._condition:
+            self._condition.wait_for(lambda: not self._writer)
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._readers -= 1
+                self._condition.notify_all()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._condition:
+            self._condition.wait_for(lambda: not self._writer)
+            self._writer = True  # new readers wait from now on
+            self._condition.wait_for(lambda: self._readers == 0)
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._writer = False
+                self._condition.notify_all()
 
 
 @dataclass

@@ -9,6 +9,7 @@ from siteplane.config import OperatorConfig
 from siteplane.domain.objects import ObjectRef
 from siteplane.reconcile.backends import BackendResolver
 from siteplane.reconcile.dnsbackends import DNSBackendService
+from siteplane.reconcile.placement import PlacementLock
 from siteplane.reconcile.records import RecordService
 from siteplane.reconcile.sites import SiteService
 from siteplane.reconcile.status import StatusReport
@@ -53,12 +54,13 @@ def build_services(config: OperatorConfig, check_schema: bool = True) -> Service
     store = Store(engine)
     backends = BackendResolver(Path(config.zone_dir), config.zone_reload_command, config.default_backend)
     writer = ZoneWriter(ZoneSynchronizer(store, backends).sync)
+    placement = PlacementLock()
     return Services(
         store=store,
         backends=backends,
         writer=writer,
-        sites=SiteService(store, writer),
-        zones=ZoneService(store, writer, backends),
+        sites=SiteService(store, writer, placement),
+        zones=ZoneService(store, writer, backends, placement),
         records=RecordService(store, writer),
         dnsbackends=DNSBackendService(store, backends),
     )

@@ -18,7 +18,7 @@ from siteplane.reconcile.common import (
     sync_zones,
 )
 from siteplane.reconcile.inputs import ObjectInput, Outcome, backoff
-from siteplane.reconcile.placement import Settled, settle_domains
+from siteplane.reconcile.placement import PlacementLock, Settled, settle_domains
 from siteplane.reconcile.status import StatusReport, site_status
 from siteplane.reconcile.zone_writer import ZoneWriter
 from siteplane.store.models import Site, SiteDomain, utcnow
@@ -69,9 +69,10 @@ def _apply_domains(uow: UnitOfWork, site: Site, domains: list[str]) -> set[str]:
 
 
 class SiteService:
-    def __init__(self, store: Store, writer: ZoneWriter) -> None:
+    def __init__(self, store: Store, writer: ZoneWriter, placement: PlacementLock) -> None:
         self.store = store
         self.writer = writer
+        self.placement = placement
 
     async def reconcile(self, obj: ObjectInput, retry: int = 0) -> Outcome:
         try:
@@ -102,7 +103,7 @@ class SiteService:
         return outcome
 
     def _store(self, obj: ObjectInput, spec: SiteSpec) -> Settled:
-        with self.store.unit_of_work() as uow:
+        with self.placement.shared(), self.store.unit_of_work() as uow:
             site = uow.sites.by_uid(obj.ref.uid)
             if site is None:
                 site = Site(uid=obj.ref.uid)
@@ -143,7 +144,7 @@ class SiteService:
         return (names if pending else set()) | failed | {z for z in unplanned if z}
 
     def _delete(self, obj: ObjectInput) -> Settled:
-        with self.store.unit_of_work() as uow:
+        with self.placement.shared(), self.store.unit_of_work() as uow:
             site = uow.sites.by_uid(obj.ref.uid)
             if site is None or site.deleted_at is not None:
                 return Settled()

@@ -22,7 +22,7 @@ from siteplane.reconcile.common import (
     sync_zones,
 )
 from siteplane.reconcile.inputs import ObjectInput, Outcome, backoff
-from siteplane.reconcile.placement import settle_domains
+from siteplane.reconcile.placement import PlacementLock, settle_domains
 from siteplane.reconcile.status import READY, StatusReport, zone_status
 from siteplane.reconcile.views import zone_ref
 from siteplane.reconcile.zone_writer import ZoneWriter
@@ -64,10 +64,11 @@ def _resettle_below(uow: UnitOfWork, zone_name: str, work: ZoneWork) -> None:
 
 
 class ZoneService:
-    def __init__(self, store: Store, writer: ZoneWriter, backends: BackendResolver) -> None:
+    def __init__(self, store: Store, writer: ZoneWriter, backends: BackendResolver, placement: PlacementLock) -> None:
         self.store = store
         self.writer = writer
         self.backends = backends
+        self.placement = placement
 
     async def reconcile(self, obj: ObjectInput, retry: int = 0) -> Outcome:
         try:
@@ -108,7 +109,7 @@ class ZoneService:
             "deletion_policy": spec.deletion_policy or "Delete",
         }
         work = ZoneWork()
-        with self.store.unit_of_work() as uow:
+        with self.placement.exclusive(), self.store.unit_of_work() as uow:
             zone = uow.zones.by_uid(obj.ref.uid)
             if zone is None:
                 zone = Zone(uid=obj.ref.uid, is_owner=False)
@@ -184,7 +185,7 @@ class ZoneService:
 
     def _delete(self, obj: ObjectInput) -> ZoneWork:
         work = ZoneWork()
-        with self.store.unit_of_work() as uow:
+        with self.placement.exclusive(), self.store.unit_of_work() as uow:
             zone = uow.zones.by_uid(obj.ref.uid)
             if zone is None or zone.deleted_at is not None:
                 return work

@@ -1,0 +1,230 @@
+"""End to end on the real control plane, against SQLite and PostgreSQL: Sites, zones and records
+land in the database and in zone files, follow changes and deletions, and survive restarts."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.controlplane.cluster import ControlPlane
+from tests.operator_runner import OperatorProcess
+from tests.reconcile_support import (
+    Database,
+    apply,
+    condition,
+    objects,
+    record_doc,
+    serial,
+    served,
+    site_doc,
+    wait_all,
+    wait_until,
+    zone_doc,
+)
+
+pytestmark = pytest.mark.cluster
+NS_RECORD = ("@", "NS", "ns1.hosting.example.net.")
+
+
+@dataclass
+class World:
+    plane: ControlPlane
+    namespace: str
+    zone_dir: Path
+    db: Database
+    operator: OperatorProcess
+
+
+@pytest.fixture
+def world(control_plane: ControlPlane, database_url: str, tmp_path: Path) -> Iterator[World]:
+    namespace = f"e2e-{uuid.uuid4().hex[:8]}"
+    control_plane.kubectl("create", "namespace", namespace)
+    zone_dir = tmp_path / "zones"
+    operator = OperatorProcess(
+        control_plane.kubeconfig, database_url, zone_dir, (namespace,), tmp_path / "operator.log"
+    )
+    db = Database(database_url)
+    operator.start()
+    try:
+        yield World(control_plane, namespace, zone_dir, db, operator)
+    finally:
+        operator.stop()
+        db.close()
+        print(operator.log()[-5000:])
+
+
+def _zone(ns: str, i: int) -> str:
+    return f"z{i}.{ns}.example"
+
+
+def _fleet(
+    ns: str, zones: int = 5, per_zone: int = 10
+) -> tuple[list[dict[str, object]], dict[str, set[tuple[str, str, str]]]]:
+    """Zones, Sites (one A record each) and a DNSRecord per zone; and what each zone file must hold."""
+    docs: list[dict[str, object]] = []
+    expected: dict[str, set[tuple[str, str, str]]] = {}
+    for z in range(zones):
+        zone = _zone(ns, z)
+        docs.append(zone_doc(f"zone-{z}", zone))
+        expected[zone] = {NS_RECORD, ("@", "MX", "10 mx.example.net.")}
+        docs.append(record_doc(f"mx-{z}", zone, "@", "MX", [{"preference": 10, "host": "mx.example.net"}]))
+        for s in range(per_zone):
+            address = f"192.0.2.{z * per_zone + s + 1}"
+            docs.append(site_doc(f"site-{z}-{s}", f"s{s}.{zone}", address))
+            expected[zone].add((f"s{s}", "A", address))
+    return docs, expected
+
+
+def test_fifty_sites_in_five_zones_converge_follow_changes_and_deletions(world: World) -> None:
+    docs, expected = _fleet(world.namespace)
+    apply(world.plane, world.namespace, docs)
+    wait_all(world.plane, world.namespace, "dnszones")
+    wait_all(world.plane, world.namespace, "sites")
+    wait_all(world.plane, world.namespace, "dnsrecords")
+    for zone, records in expected.items():
+        assert served(world.zone_dir, zone) == records
+    assert world.db.live_sites() == 50
+    zone_status = objects(world.plane, world.namespace, "dnszones")
+    assert {z["status"]["recordCount"] for z in zone_status} == {12}  # NS, MX and 10 sites
+    # `kubectl wait` works on the Ready condition, as Flux and Argo CD health checks do.
+    world.plane.kubectl("wait", "-n", world.namespace, "site", "--all", "--for=condition=Ready", "--timeout=10s")
+
+    # Handling everything again (an operator restart resumes every object) writes nothing new.
+    history, serials = world.db.history_count(), {z: serial(world.zone_dir, z) for z in expected}
+    files = {z: (world.zone_dir / f"{z}.zone").read_bytes() for z in expected}
+    world.operator.stop()
+    world.operator.start()
+    wait_until(lambda: world.operator.log().count("siteplane started") >= 2, 60, "operator restart")
+    wait_all(world.plane, world.namespace, "sites")
+    time.sleep(5)  # resume handlers for 60 objects have run by now
+    assert world.db.history_count() == history
+    assert {z: serial(world.zone_dir, z) for z in expected} == serials
+    assert {z: (world.zone_dir / f"{z}.zone").read_bytes() for z in expected} == files
+
+    # Change five sites' addresses: records follow, serials rise.
+    zone0 = _zone(world.namespace, 0)
+    changed = [site_doc(f"site-0-{s}", f"s{s}.{zone0}", f"198.51.100.{s + 1}") for s in range(5)]
+    apply(world.plane, world.namespace, changed)
+    wait_all(world.plane, world.namespace, "sites")
+    for s in range(5):
+        expected[zone0].discard((f"s{s}", "A", f"192.0.2.{s + 1}"))
+        expected[zone0].add((f"s{s}", "A", f"198.51.100.{s + 1}"))
+    assert served(world.zone_dir, zone0) == expected[zone0]
+    assert serial(world.zone_dir, zone0) > serials[zone0]
+
+    # Delete five sites of zone 1: their records are withdrawn, their rows marked deleted.
+    zone1 = _zone(world.namespace, 1)
+    before = serial(world.zone_dir, zone1)
+    world.plane.kubectl("delete", "-n", world.namespace, "site", *[f"site-1-{s}" for s in range(5)], "--timeout=60s")
+    for s in range(5):
+        expected[zone1].discard((f"s{s}", "A", f"192.0.2.{10 + s + 1}"))
+    assert served(world.zone_dir, zone1) == expected[zone1]
+    assert serial(world.zone_dir, zone1) > before
+    assert world.db.live_sites() == 45
+    assert world.db.deleted_sites() == 5
+
+
+def _ready(world: World, plural: str, name: str, namespace: str | None = None) -> dict[str, object]:
+    for obj in objects(world.plane, namespace or world.namespace, plural):
+        if obj["metadata"]["name"] == name:
+            return condition(obj)
+    return {}
+
+
+def _wait_reason(world: World, plural: str, name: str, reason: str, namespace: str | None = None) -> dict[str, object]:
+    found: dict[str, object] = {}
+
+    def check() -> bool:
+        nonlocal found
+        found = _ready(world, plural, name, namespace)
+        return found.get("reason") == reason
+
+    wait_until(check, 90, f"{plural}/{name} reason {reason}", lambda: str(found))
+    return found
+
+
+def test_oldest_claim_wins_and_the_next_takes_over_when_it_goes(world: World) -> None:
+    zone = f"conflict.{world.namespace}.example"
+    apply(world.plane, world.namespace, [zone_doc("zone", zone), site_doc("first", f"www.{zone}", "192.0.2.1")])
+    wait_all(world.plane, world.namespace, "sites")
+    time.sleep(1.1)  # creation timestamps have one-second resolution: make "second" strictly younger
+    apply(
+        world.plane,
+        world.namespace,
+        [
+            site_doc("second", f"www.{zone}", "192.0.2.2"),
+            record_doc("api-old", zone, "api", "A", ["192.0.2.10"]),
+        ],
+    )
+    time.sleep(1.1)
+    apply(world.plane, world.namespace, [record_doc("api-new", zone, "api", "A", ["192.0.2.20"])])
+    conflict = _wait_reason(world, "sites", "second", "DomainConflict")
+    assert "spec.primaryDomain" in str(conflict["message"]) and "Site " in str(conflict["message"])
+    _wait_reason(world, "dnsrecords", "api-new", "NameConflict")
+    assert ("www", "A", "192.0.2.1") in served(world.zone_dir, zone)
+    assert ("api", "A", "192.0.2.10") in served(world.zone_dir, zone)
+
+    # The winners go; the next claimants take over without anyone touching them.
+    world.plane.kubectl("delete", "-n", world.namespace, "site/first", "dnsrecord/api-old", "--timeout=60s")
+    _wait_reason(world, "sites", "second", "Published")
+    _wait_reason(world, "dnsrecords", "api-new", "Published")
+    records = served(world.zone_dir, zone)
+    assert ("www", "A", "192.0.2.2") in records and ("www", "A", "192.0.2.1") not in records
+    assert ("api", "A", "192.0.2.20") in records and ("api", "A", "192.0.2.10") not in records
+
+
+def test_bad_input_gets_a_condition_naming_the_field_and_writes_nothing(world: World) -> None:
+    zone = f"bad.{world.namespace}.example"
+    apply(
+        world.plane,
+        world.namespace,
+        [
+            zone_doc("unknown-backend", zone, backend="no-such-backend"),
+            site_doc("nowhere", f"www.{world.namespace}.nowhere.example", "192.0.2.1"),
+            {
+                **site_doc("apex-cname", zone, "192.0.2.1"),
+                "spec": {"primaryDomain": f"apex.{world.namespace}.example", "serving": {"cname": "lb.example.net"}},
+            },
+            zone_doc("apex-zone", f"apex.{world.namespace}.example"),
+        ],
+    )
+    backend = _wait_reason(world, "dnszones", "unknown-backend", "BackendUnavailable")
+    assert "spec.backend" in str(backend["message"])
+    nowhere = _wait_reason(world, "sites", "nowhere", "NotPermitted")
+    assert "spec.primaryDomain" in str(nowhere["message"])
+    apex = _wait_reason(world, "sites", "apex-cname", "CNAMEAtApex")
+    assert "spec.serving.cname" in str(apex["message"])
+    assert not (world.zone_dir / f"{zone}.zone").exists()
+    assert served(world.zone_dir, f"apex.{world.namespace}.example") == {NS_RECORD}
+
+
+def test_zone_deletion_waits_for_its_publishers_then_removes_the_zone(world: World) -> None:
+    zone = f"doomed.{world.namespace}.example"
+    apply(
+        world.plane,
+        world.namespace,
+        [
+            zone_doc("doomed", zone),
+            site_doc("a", f"a.{zone}", "192.0.2.1"),
+            record_doc("txt", zone, "t", "TXT", ["hello"]),
+        ],
+    )
+    wait_all(world.plane, world.namespace, "sites")
+    world.plane.kubectl("delete", "-n", world.namespace, "dnszone/doomed", "--wait=false")
+    blocked = _wait_reason(world, "dnszones", "doomed", "DeletionBlocked")
+    assert str(blocked["message"]).startswith("2 object(s) still publish")
+    assert (world.zone_dir / f"{zone}.zone").exists()
+    world.plane.kubectl("delete", "-n", world.namespace, "site/a", "dnsrecord/txt", "--timeout=60s")
+    world.plane.kubectl("wait", "-n", world.namespace, "--for=delete", "dnszone/doomed", "--timeout=120s")
+    assert not (world.zone_dir / f"{zone}.zone").exists()
+
+    kept = f"kept.{world.namespace}.example"
+    apply(world.plane, world.namespace, [zone_doc("kept", kept, deletionPolicy="Orphan")])
+    wait_all(world.plane, world.namespace, "dnszones")
+    world.plane.kubectl("delete", "-n", world.namespace, "dnszone/kept", "--timeout=60s")
+    assert served(world.zone_dir, kept) == {NS_RECORD}, "an orphaned zone stays on its backend"
