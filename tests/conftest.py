@@ -38,12 +38,12 @@ def postgres() -> Iterator[PostgresServer]:
         yield server
 
 
-def fresh_database_url(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+def fresh_database_url(kind: str, tmp_path: Path, request: pytest.FixtureRequest | PostgresServer | None) -> str:
     """An empty database of ``kind``, migrated to the current schema."""
     if kind == "sqlite":
         url = f"sqlite:///{tmp_path / 'siteplane.db'}"
     else:
-        server: PostgresServer = request.getfixturevalue("postgres")
+        server = request if isinstance(request, PostgresServer) else request.getfixturevalue("postgres")  # type: ignore[union-attr]
         url = server.create_database(f"t_{uuid.uuid4().hex[:12]}")
     upgrade(url)
     return url

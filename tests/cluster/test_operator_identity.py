@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import yaml
 
-from siteplane.config import OperatorConfig
+from tests.cluster.test_operator_smoke import embedded_config
 from tests.controlplane.cluster import ControlPlane
 from tests.operator_runner import operator_running
 
@@ -31,8 +32,15 @@ def test_operator_works_with_only_its_service_account_rbac_and_peering(
         "metadata": {"name": "as-sa"},
         "spec": {"primaryDomain": "www.sa.example", "serving": {"cname": "lb.example.net"}},
     }
-    with operator_running(kubeconfig, OperatorConfig(peering="siteplane")):
-        control_plane.kubectl("apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(site))
-        control_plane.kubectl("wait", "-n", namespace, "site/as-sa", "--for=condition=Accepted", "--timeout=60s")
+    zone = {
+        "apiVersion": "siteplane.io/v1alpha1",
+        "kind": "DNSZone",
+        "metadata": {"name": "sa"},
+        "spec": {"zoneName": "sa.example", "nameServers": ["ns1.example.net"]},
+    }
+    config = replace(embedded_config(tmp_path), peering="siteplane")
+    with operator_running(kubeconfig, config):
+        control_plane.kubectl("apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump_all([zone, site]))
+        control_plane.kubectl("wait", "-n", namespace, "site/as-sa", "--for=condition=Ready", "--timeout=60s")
         peers = control_plane.kubectl("get", "clusterkopfpeering", "siteplane", "-o", "jsonpath={.status}").stdout
         assert peers not in ("", "{}"), "the operator announced itself in the peering object"

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import fresh_database_url
 from tests.controlplane.cluster import ControlPlane
 from tests.operator_runner import OperatorProcess
+from tests.postgres import PostgresServer
 from tests.reconcile_support import (
     Database,
     apply,
@@ -228,3 +230,117 @@ def test_zone_deletion_waits_for_its_publishers_then_removes_the_zone(world: Wor
     wait_all(world.plane, world.namespace, "dnszones")
     world.plane.kubectl("delete", "-n", world.namespace, "dnszone/kept", "--timeout=60s")
     assert served(world.zone_dir, kept) == {NS_RECORD}, "an orphaned zone stays on its backend"
+
+
+def test_tenants_publish_only_where_a_zone_lets_them_and_learn_nothing_of_others(
+    control_plane: ControlPlane, database_url: str, tmp_path: Path
+) -> None:
+    owner, tenant = f"own-{uuid.uuid4().hex[:6]}", f"ten-{uuid.uuid4().hex[:6]}"
+    for ns in (owner, tenant):
+        control_plane.kubectl("create", "namespace", ns)
+    zone = f"{owner}.example"
+    operator = OperatorProcess(
+        control_plane.kubeconfig, database_url, tmp_path / "zones", (owner, tenant), tmp_path / "operator.log"
+    )
+    db = Database(database_url)
+    world = World(control_plane, tenant, tmp_path / "zones", db, operator)
+    with operator:
+        apply(
+            control_plane,
+            owner,
+            [zone_doc("secret-zone-object", zone, publishers=[{"namespace": tenant, "names": ["shop", "*.shop"]}])],
+        )
+        wait_all(control_plane, owner, "dnszones")
+        apply(
+            control_plane,
+            tenant,
+            [
+                site_doc("shop", f"shop.{zone}", "198.51.100.1"),
+                site_doc("hijack", f"www.{zone}", "198.51.100.66"),
+                record_doc("mx-hijack", zone, "@", "MX", [{"preference": 1, "host": "evil.example.net"}]),
+                zone_doc("second-copy", zone),
+            ],
+        )
+        _wait_reason(world, "sites", "shop", "Published")
+        hijacks = [
+            _wait_reason(world, "sites", "hijack", "NotPermitted"),
+            _wait_reason(world, "dnsrecords", "mx-hijack", "NotPermitted"),
+            _wait_reason(world, "dnszones", "second-copy", "NameConflict"),
+        ]
+        for cond in hijacks:
+            message = str(cond["message"])
+            assert owner not in message.replace(zone, ""), f"leaks the owner's namespace: {message}"
+            assert "secret-zone-object" not in message
+        records = served(world.zone_dir, zone)
+        assert ("shop", "A", "198.51.100.1") in records
+        assert not any("198.51.100.66" in r[2] or "evil" in r[2] for r in records)
+
+        # The zone stops allowing the tenant: its records are withdrawn.
+        apply(control_plane, owner, [zone_doc("secret-zone-object", zone)])
+        _wait_reason(world, "sites", "shop", "NotPermitted")
+        assert ("shop", "A", "198.51.100.1") not in served(world.zone_dir, zone)
+    db.close()
+
+
+def test_database_outage_gives_a_condition_and_converges_when_it_returns(
+    control_plane: ControlPlane, postgres: PostgresServer, tmp_path: Path, namespace: str
+) -> None:
+    url = fresh_database_url("postgresql", tmp_path, postgres)
+    operator = OperatorProcess(
+        control_plane.kubeconfig, url, tmp_path / "zones", (namespace,), tmp_path / "operator.log"
+    )
+    db = Database(url)
+    world = World(control_plane, namespace, tmp_path / "zones", db, operator)
+    zone = f"outage.{namespace}.example"
+    with operator:
+        apply(control_plane, namespace, [zone_doc("zone", zone), site_doc("before", f"a.{zone}", "192.0.2.1")])
+        wait_all(control_plane, namespace, "sites")
+        postgres.stop()
+        try:
+            apply(
+                control_plane,
+                namespace,
+                [site_doc("during", f"b.{zone}", "192.0.2.2"), site_doc("before", f"a.{zone}", "192.0.2.3")],
+            )
+            cond = _wait_reason(world, "sites", "during", "DatabaseUnavailable")
+            assert "postgresql" not in str(cond["message"]), "no URL in a condition"
+        finally:
+            postgres.start()
+        wait_all(control_plane, namespace, "sites", timeout=120)
+        assert served(world.zone_dir, zone) == {NS_RECORD, ("a", "A", "192.0.2.3"), ("b", "A", "192.0.2.2")}
+        assert db.live_sites() == 2
+        owners = [row for row in db.live_record_sets() if row[2] == "A"]
+        assert len(owners) == 2, "nothing lost, nothing duplicated"
+    db.close()
+
+
+@pytest.mark.parametrize("kill_after", [0.5, 2.0, 4.0], ids=["early", "middle", "late"])
+def test_killing_the_operator_at_any_point_converges_to_the_same_state(
+    control_plane: ControlPlane, tmp_path: Path, request: pytest.FixtureRequest, kill_after: float
+) -> None:
+    namespace = f"kill-{uuid.uuid4().hex[:8]}"
+    control_plane.kubectl("create", "namespace", namespace)
+    url = fresh_database_url("sqlite", tmp_path, request)
+    operator = OperatorProcess(
+        control_plane.kubeconfig, url, tmp_path / "zones", (namespace,), tmp_path / "operator.log"
+    )
+    db = Database(url)
+    docs, expected = _fleet(namespace, zones=3, per_zone=10)
+    operator.start()
+    wait_until(lambda: "siteplane started" in operator.log(), 60, "operator start")
+    apply(control_plane, namespace, docs)
+    time.sleep(kill_after)
+    operator.kill()
+    operator.start()
+    try:
+        wait_all(control_plane, namespace, "sites")
+        wait_all(control_plane, namespace, "dnsrecords")
+        for zone, records in expected.items():
+            assert served(tmp_path / "zones", zone) == records
+        assert db.live_sites() == 30
+        # The database holds exactly what the zone files serve: one live row per record set.
+        rows = db.live_record_sets()
+        assert len(rows) == len(set(rows)) == sum(len(r) for r in expected.values())
+    finally:
+        operator.stop()
+        db.close()
