@@ -8,7 +8,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
-.PHONY: help venv controlplane lint test demo cluster crds clean
+.PHONY: help venv deps controlplane lint test demo cluster crds clean
 
 help:
 	@echo "make test     install what is needed, lint, type-check and run the whole suite"
@@ -26,6 +26,10 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# Debian packages the tests run for real: PostgreSQL, BIND's named-checkzone. Only when missing.
+deps:
+	bash tests/system_deps.sh
+
 # etcd, kube-apiserver and kube-controller-manager, built from Go modules into a cache outside
 # the repository (~/.cache/siteplane), only when missing.
 controlplane: venv
@@ -37,7 +41,7 @@ lint: venv
 	$(VENV)/bin/mypy
 	$(PY) -m siteplane crds --check
 
-test: lint controlplane
+test: lint deps controlplane
 	$(VENV)/bin/pytest
 
 demo: controlplane

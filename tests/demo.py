@@ -1,8 +1,10 @@
 """``make demo``: the whole product on embedded defaults, started and stopped in one go.
 
-Starts the local control plane, runs the operator (as its own process, the way it runs anywhere
-else), applies manifests/examples/, waits until the operator has handled every object, prints
-``kubectl get siteplane``, and stops everything it started.
+Starts the local control plane, migrates a SQLite database, runs the operator (as its own
+process, the way it runs anywhere else) with zone files, applies manifests/examples/ (a few
+zones, sites and records, and one deliberate conflict), waits until everything is Ready, prints
+``kubectl get siteplane``, one rendered zone file and a summary from the database, and stops
+everything it started.
 """
 
 from __future__ import annotations
@@ -15,45 +17,69 @@ import time
 
 from tests.controlplane.cluster import running
 from tests.corpus import EXAMPLES_DIR, REPO_ROOT
+from tests.operator_runner import OperatorProcess
 
 DEMO_DIR = REPO_ROOT / ".demo"
-KINDS = "sites,dnszones,dnsrecords,accessgrants,dnsbackends"
+ZONE_DIR = DEMO_DIR / "zones"
+DATABASE_URL = f"sqlite:///{DEMO_DIR / 'siteplane.db'}"
 
 
 def _step(message: str) -> None:
     print(f"\n==> {message}", flush=True)
 
 
+def _siteplane(*args: str) -> str:
+    env = {**os.environ, "SITEPLANE_DATABASE_URL": DATABASE_URL}
+    return subprocess.run(
+        [sys.executable, "-m", "siteplane", *args], env=env, check=True, capture_output=True, text=True
+    ).stdout
+
+
 def main() -> int:
     shutil.rmtree(DEMO_DIR, ignore_errors=True)
     DEMO_DIR.mkdir()
     started = time.monotonic()
+    _step("siteplane db upgrade (SQLite)")
+    print(_siteplane("db", "upgrade"), end="")
     _step("starting the local control plane (etcd, kube-apiserver, kube-controller-manager)")
     with running(DEMO_DIR / "cluster") as plane:
         print(f"up in {plane.startup_seconds:.1f}s at {plane.server}; KUBECONFIG={plane.kubeconfig}")
-        _step("starting the operator: siteplane run")
-        log = open(DEMO_DIR / "operator.log", "wb")  # noqa: SIM115 - handed to the child
-        operator = subprocess.Popen(
-            [sys.executable, "-m", "siteplane", "run"],
-            env={**os.environ, "KUBECONFIG": str(plane.kubeconfig)},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
+        _step("starting the operator: siteplane run (zone files in .demo/zones)")
+        with OperatorProcess(plane.kubeconfig, DATABASE_URL, ZONE_DIR, (), DEMO_DIR / "operator.log"):
             _step(f"applying {EXAMPLES_DIR.relative_to(REPO_ROOT)}/")
             print(plane.kubectl("apply", "-f", str(EXAMPLES_DIR)).stdout, end="")
-            _step("waiting until the operator has handled every object")
-            plane.kubectl("wait", KINDS, "--all", "-A", "--for=condition=Accepted", "--timeout=120s")
+            _step("waiting until zones, records and sites are Ready (www-new is a deliberate conflict)")
+            for kind in ("dnszones", "dnsrecords"):
+                plane.kubectl("wait", kind, "--all", "-A", "--for=condition=Ready", "--timeout=120s")
+            for namespace, site in (("team-a", "www"), ("team-a", "blog"), ("team-b", "shop"), ("team-b", "landing")):
+                plane.kubectl("wait", "-n", namespace, f"site/{site}", "--for=condition=Ready", "--timeout=120s")
+            plane.kubectl(
+                "wait",
+                "-n",
+                "team-a",
+                "site/www-new",
+                '--for=jsonpath={.status.conditions[?(@.type=="Ready")].reason}=DomainConflict',
+                "--timeout=120s",
+            )
             _step("kubectl get siteplane -A")
             print(plane.kubectl("get", "siteplane", "-A").stdout, end="")
-        finally:
+            _step("kubectl get site www-new -n team-a: why it is not Ready")
+            print(
+                plane.kubectl(
+                    "get",
+                    "site",
+                    "www-new",
+                    "-n",
+                    "team-a",
+                    "-o",
+                    'jsonpath={.status.conditions[?(@.type=="Ready")].message}',
+                ).stdout
+            )
+            _step(f"the rendered zone file {(ZONE_DIR / 'example.com.zone').relative_to(REPO_ROOT)}")
+            print((ZONE_DIR / "example.com.zone").read_text(), end="")
+            _step("siteplane db summary")
+            print(_siteplane("db", "summary"), end="")
             _step("stopping the operator and the control plane")
-            operator.terminate()
-            try:
-                operator.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                operator.kill()
-            log.close()
     print(f"done in {time.monotonic() - started:.0f}s; operator log: {DEMO_DIR / 'operator.log'}")
     return 0
 

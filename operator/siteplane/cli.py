@@ -56,6 +56,20 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _db_summary(args: argparse.Namespace) -> int:
+    from siteplane.store.database import make_engine, redact
+    from siteplane.store.summary import summarise
+
+    config = _config(args)
+    engine = make_engine(config.database_url)
+    try:
+        print(f"database {redact(config.database_url)}")
+        print(summarise(engine))
+    finally:
+        engine.dispose()
+    return 0
+
+
 def _crds(args: argparse.Namespace) -> int:
     from siteplane.api import crdgen
 
@@ -104,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     db_upgrade = db_commands.add_parser("upgrade", help="migrate the database schema to this version")
     _database_option(db_upgrade)
     db_upgrade.set_defaults(func=_db_upgrade)
+    db_summary = db_commands.add_parser("summary", help="what the database holds, as the dashboard sees it")
+    _database_option(db_summary)
+    db_summary.set_defaults(func=_db_summary)
 
     crds = commands.add_parser("crds", help="generate the CRDs from the API models")
     crds.add_argument("--out", default="crds", help="directory to write (default: crds)")
