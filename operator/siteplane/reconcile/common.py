@@ -5,20 +5,23 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from siteplane.api.conditions import ConditionChange, describe_validation_error, merge_conditions, status_patch
 from siteplane.domain.objects import ObjectRef
-from siteplane.reconcile.inputs import ObjectInput, Outcome
+from siteplane.reconcile.inputs import ObjectInput, Outcome, backoff
 from siteplane.reconcile.status import READY, STORED, StatusReport
 from siteplane.reconcile.zone_sync import SyncResult
 from siteplane.reconcile.zone_writer import ZoneWriter
+from siteplane.store.models import ObjectColumns
+from siteplane.store.unit_of_work import Store, UnitOfWork
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+Row = TypeVar("Row", bound=ObjectColumns)
 DB_RETRY = 5.0
 
 
@@ -82,13 +85,75 @@ def sync_errors(results: Iterable[SyncResult]) -> list[str]:
     return [r.error for r in results if r.error]
 
 
+def concluded(
+    obj: ObjectInput,
+    report: StatusReport | None,
+    results: Iterable[SyncResult],
+    extra: Iterable[ObjectRef],
+    retry: int,
+) -> Outcome:
+    """The outcome of a reconcile: the status to write, who else changed, and a retry if a zone failed."""
+    results = list(results)
+    outcome = Outcome(render(obj, report) if report else {}, affected_by(results, extra, obj.ref))
+    if errors := sync_errors(results):
+        outcome.retry_after, outcome.retry_reason = backoff(retry), "; ".join(errors)
+    return outcome
+
+
+def record_history(
+    uow: UnitOfWork,
+    kind: str,
+    row: ObjectColumns,
+    action: str,
+    zone_name: str | None = None,
+    detail: dict[str, Any] | None = None,
+    serial: int | None = None,
+) -> None:
+    uow.history.record(
+        object_kind=kind,
+        object_namespace=row.namespace,
+        object_name=row.name,
+        object_uid=row.uid,
+        generation=row.generation,
+        zone_name=zone_name,
+        action=action,
+        detail=detail or {},
+        serial=serial,
+    )
+
+
+class ReportingService(Generic[Row]):
+    """Status of one kind from the database, for its own handler and for objects another change affected."""
+
+    store: Store
+
+    def _load(self, uow: UnitOfWork, uid: str) -> Row | None:
+        raise NotImplementedError
+
+    def _status(self, uow: UnitOfWork, row: Row) -> StatusReport:
+        raise NotImplementedError
+
+    def _report(self, uid: str) -> StatusReport:
+        with self.store.unit_of_work() as uow:
+            row = self._load(uow, uid)
+            assert row is not None, "reported right after being stored"
+            return self._status(uow, row)
+
+    def report_for(self, uid: str) -> StatusReport | None:
+        with self.store.unit_of_work() as uow:
+            row = self._load(uow, uid)
+            return None if row is None or row.deleted_at is not None else self._status(uow, row)
+
+
 __all__ = [
+    "ReportingService",
     "SQLAlchemyError",
     "affected_by",
+    "concluded",
     "database_unavailable",
     "in_transaction",
     "invalid_spec",
+    "record_history",
     "render",
-    "sync_errors",
     "sync_zones",
 ]

@@ -9,23 +9,23 @@ from pydantic import ValidationError
 from siteplane.api.dnsrecord import DNSRecordSpec
 from siteplane.domain.records import typed_rdata
 from siteplane.reconcile.common import (
+    ReportingService,
     SQLAlchemyError,
-    affected_by,
+    concluded,
     database_unavailable,
     in_transaction,
     invalid_spec,
-    render,
-    sync_errors,
+    record_history,
     sync_zones,
 )
-from siteplane.reconcile.inputs import ObjectInput, Outcome, backoff
+from siteplane.reconcile.inputs import ObjectInput, Outcome
 from siteplane.reconcile.status import StatusReport, record_status
 from siteplane.reconcile.zone_writer import ZoneWriter
 from siteplane.store.models import Record, utcnow
-from siteplane.store.unit_of_work import Store
+from siteplane.store.unit_of_work import Store, UnitOfWork
 
 
-class RecordService:
+class RecordService(ReportingService[Record]):
     def __init__(self, store: Store, writer: ZoneWriter) -> None:
         self.store = store
         self.writer = writer
@@ -41,10 +41,7 @@ class RecordService:
             report = await asyncio.to_thread(self._report, obj.ref.uid)
         except SQLAlchemyError as error:
             return database_unavailable(obj, error)
-        outcome = Outcome(render(obj, report), affected_by(results, (), obj.ref))
-        if errors := sync_errors(results):
-            outcome.retry_after, outcome.retry_reason = backoff(retry), "; ".join(errors)
-        return outcome
+        return concluded(obj, report, results, (), retry)
 
     async def delete(self, obj: ObjectInput, retry: int = 0) -> Outcome:
         try:
@@ -52,10 +49,7 @@ class RecordService:
             results = await sync_zones(self.writer, zones)
         except SQLAlchemyError as error:
             return database_unavailable(obj, error)
-        outcome = Outcome({}, affected_by(results, (), obj.ref))
-        if errors := sync_errors(results):
-            outcome.retry_after, outcome.retry_reason = backoff(retry), "; ".join(errors)
-        return outcome
+        return concluded(obj, None, results, (), retry)
 
     def _store(self, obj: ObjectInput, spec: DNSRecordSpec) -> set[str]:
         rdata = sorted({typed_rdata(spec.type, value) for value in spec.values()})
@@ -85,15 +79,13 @@ class RecordService:
                     setattr(record, key, value)
                     changed = True
             if changed:
-                uow.history.record(
-                    object_kind="DNSRecord",
-                    object_namespace=record.namespace,
-                    object_name=record.name,
-                    object_uid=record.uid,
-                    generation=record.generation,
-                    zone_name=spec.zone,
-                    action="stored",
-                    detail={"name": spec.name, "type": spec.type, "rdata": rdata},
+                record_history(
+                    uow,
+                    "DNSRecord",
+                    record,
+                    "stored",
+                    spec.zone,
+                    {"name": spec.name, "type": spec.type, "rdata": rdata},
                 )
             else:
                 zone = uow.zones.owner_of(spec.zone)
@@ -110,26 +102,12 @@ class RecordService:
             if record is None or record.deleted_at is not None:
                 return set()
             record.deleted_at = utcnow()
-            uow.history.record(
-                object_kind="DNSRecord",
-                object_namespace=record.namespace,
-                object_name=record.name,
-                object_uid=record.uid,
-                generation=record.generation,
-                zone_name=record.zone_name,
-                action="deleted",
-                detail={},
-            )
+            record_history(uow, "DNSRecord", record, "deleted", record.zone_name)
             uow.commit()
             return {record.zone_name}
 
-    def _report(self, uid: str) -> StatusReport:
-        with self.store.unit_of_work() as uow:
-            record = uow.records.by_uid(uid)
-            assert record is not None
-            return record_status(uow, record)
+    def _load(self, uow: UnitOfWork, uid: str) -> Record | None:
+        return uow.records.by_uid(uid)
 
-    def report_for(self, uid: str) -> StatusReport | None:
-        with self.store.unit_of_work() as uow:
-            record = uow.records.by_uid(uid)
-            return None if record is None or record.deleted_at is not None else record_status(uow, record)
+    def _status(self, uow: UnitOfWork, row: Record) -> StatusReport:
+        return record_status(uow, row)

@@ -8,16 +8,16 @@ from pydantic import ValidationError
 
 from siteplane.api.site import SiteSpec
 from siteplane.reconcile.common import (
+    ReportingService,
     SQLAlchemyError,
-    affected_by,
+    concluded,
     database_unavailable,
     in_transaction,
     invalid_spec,
-    render,
-    sync_errors,
+    record_history,
     sync_zones,
 )
-from siteplane.reconcile.inputs import ObjectInput, Outcome, backoff
+from siteplane.reconcile.inputs import ObjectInput, Outcome
 from siteplane.reconcile.placement import PlacementLock, Settled, settle_domains
 from siteplane.reconcile.status import StatusReport, site_status
 from siteplane.reconcile.zone_writer import ZoneWriter
@@ -68,7 +68,7 @@ def _apply_domains(uow: UnitOfWork, site: Site, domains: list[str]) -> set[str]:
     return touched
 
 
-class SiteService:
+class SiteService(ReportingService[Site]):
     def __init__(self, store: Store, writer: ZoneWriter, placement: PlacementLock) -> None:
         self.store = store
         self.writer = writer
@@ -85,10 +85,7 @@ class SiteService:
             report = await asyncio.to_thread(self._report, obj.ref.uid)
         except SQLAlchemyError as error:
             return database_unavailable(obj, error)
-        outcome = Outcome(render(obj, report), affected_by(results, settled.sites, obj.ref))
-        if errors := sync_errors(results):
-            outcome.retry_after, outcome.retry_reason = backoff(retry), "; ".join(errors)
-        return outcome
+        return concluded(obj, report, results, settled.sites, retry)
 
     async def delete(self, obj: ObjectInput, retry: int = 0) -> Outcome:
         """Withdraw the site's records; the caller keeps the finalizer until this succeeds."""
@@ -97,10 +94,7 @@ class SiteService:
             results = await sync_zones(self.writer, settled.zones)
         except SQLAlchemyError as error:
             return database_unavailable(obj, error)
-        outcome = Outcome({}, affected_by(results, settled.sites, obj.ref))
-        if errors := sync_errors(results):
-            outcome.retry_after, outcome.retry_reason = backoff(retry), "; ".join(errors)
-        return outcome
+        return concluded(obj, None, results, settled.sites, retry)
 
     def _store(self, obj: ObjectInput, spec: SiteSpec) -> Settled:
         with self.placement.shared(), self.store.unit_of_work() as uow:
@@ -116,14 +110,8 @@ class SiteService:
             settled = settle_domains(uow, {d.domain for d in site.domains})
             if changed or touched:
                 settled.zones.update(d.zone_name for d in site.domains if d.zone_name)
-                uow.history.record(
-                    object_kind="Site",
-                    object_namespace=site.namespace,
-                    object_name=site.name,
-                    object_uid=site.uid,
-                    generation=site.generation,
-                    action="stored",
-                    detail={"domains": spec.domains, "suspended": site.suspended},
+                record_history(
+                    uow, "Site", site, "stored", detail={"domains": spec.domains, "suspended": site.suspended}
                 )
             settled.zones.update(self._zones_needing_work(uow, site))
             uow.commit()
@@ -158,25 +146,12 @@ class SiteService:
             uow.flush()
             settled = settle_domains(uow, domains)
             settled.zones |= zones
-            uow.history.record(
-                object_kind="Site",
-                object_namespace=site.namespace,
-                object_name=site.name,
-                object_uid=site.uid,
-                generation=site.generation,
-                action="deleted",
-                detail={},
-            )
+            record_history(uow, "Site", site, "deleted")
             uow.commit()
             return settled
 
-    def _report(self, uid: str) -> StatusReport:
-        with self.store.unit_of_work() as uow:
-            site = uow.sites.by_uid(uid)
-            assert site is not None
-            return site_status(uow, site)
+    def _load(self, uow: UnitOfWork, uid: str) -> Site | None:
+        return uow.sites.by_uid(uid)
 
-    def report_for(self, uid: str) -> StatusReport | None:
-        with self.store.unit_of_work() as uow:
-            site = uow.sites.by_uid(uid)
-            return None if site is None or site.deleted_at is not None else site_status(uow, site)
+    def _status(self, uow: UnitOfWork, row: Site) -> StatusReport:
+        return site_status(uow, row)

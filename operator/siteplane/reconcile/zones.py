@@ -12,13 +12,14 @@ from siteplane.api.dnszone import DNSZoneSpec
 from siteplane.domain.objects import ObjectRef
 from siteplane.reconcile.backends import BackendResolver, BackendUnavailable
 from siteplane.reconcile.common import (
+    ReportingService,
     SQLAlchemyError,
-    affected_by,
+    concluded,
     database_unavailable,
     in_transaction,
     invalid_spec,
+    record_history,
     render,
-    sync_errors,
     sync_zones,
 )
 from siteplane.reconcile.inputs import ObjectInput, Outcome, backoff
@@ -63,7 +64,7 @@ def _resettle_below(uow: UnitOfWork, zone_name: str, work: ZoneWork) -> None:
     work.affected |= settled.sites
 
 
-class ZoneService:
+class ZoneService(ReportingService[Zone]):
     def __init__(self, store: Store, writer: ZoneWriter, backends: BackendResolver, placement: PlacementLock) -> None:
         self.store = store
         self.writer = writer
@@ -87,10 +88,7 @@ class ZoneService:
             report = await asyncio.to_thread(self._report, obj.ref.uid)
         except SQLAlchemyError as error:
             return database_unavailable(obj, error)
-        outcome = Outcome(render(obj, report), affected_by(results, work.affected, obj.ref))
-        if errors := sync_errors(results):
-            outcome.retry_after, outcome.retry_reason = backoff(retry), "; ".join(errors)
-        return outcome
+        return concluded(obj, report, results, work.affected, retry)
 
     def _store(self, obj: ObjectInput, spec: DNSZoneSpec) -> ZoneWork:
         soa = spec.soa.model_dump(by_alias=True, exclude_none=True) if spec.soa else {}
@@ -130,16 +128,7 @@ class ZoneService:
             if changed and spec.backend:
                 work.affected.add(ObjectRef("DNSBackend", "", spec.backend))
             if changed:
-                uow.history.record(
-                    object_kind="DNSZone",
-                    object_namespace=zone.namespace,
-                    object_name=zone.name,
-                    object_uid=zone.uid,
-                    generation=zone.generation,
-                    zone_name=zone.zone_name,
-                    action="stored",
-                    detail={"owner": zone.is_owner},
-                )
+                record_history(uow, "DNSZone", zone, "stored", zone.zone_name, {"owner": zone.is_owner})
             uow.commit()
         return work
 
@@ -166,10 +155,7 @@ class ZoneService:
             return database_unavailable(obj, error)
         except OSError as error:
             return Outcome({}, retry_after=backoff(retry), retry_reason=f"removing the zone failed: {error}")
-        outcome = Outcome({}, affected_by(results, work.affected, obj.ref))
-        if errors := sync_errors(results):
-            outcome.retry_after, outcome.retry_reason = backoff(retry), "; ".join(errors)
-        return outcome
+        return concluded(obj, None, results, work.affected, retry)
 
     def _count_publishers(self, obj: ObjectInput) -> ZoneWork:
         work = ZoneWork()
@@ -193,16 +179,8 @@ class ZoneService:
             now = utcnow()
             zone.deleted_at, zone.is_owner = now, False
             uow.record_sets.withdraw(uow.record_sets.live_in_zone(zone.id))
-            uow.history.record(
-                object_kind="DNSZone",
-                object_namespace=zone.namespace,
-                object_name=zone.name,
-                object_uid=zone.uid,
-                generation=zone.generation,
-                zone_name=zone.zone_name,
-                action="deleted",
-                detail={"deletionPolicy": zone.deletion_policy},
-                serial=zone.serial,
+            record_history(
+                uow, "DNSZone", zone, "deleted", zone.zone_name, {"deletionPolicy": zone.deletion_policy}, zone.serial
             )
             uow.flush()
             if was_owner:
@@ -215,13 +193,8 @@ class ZoneService:
             uow.commit()
         return work
 
-    def _report(self, uid: str) -> StatusReport:
-        with self.store.unit_of_work() as uow:
-            zone = uow.zones.by_uid(uid)
-            assert zone is not None
-            return zone_status(uow, zone)
+    def _load(self, uow: UnitOfWork, uid: str) -> Zone | None:
+        return uow.zones.by_uid(uid)
 
-    def report_for(self, uid: str) -> StatusReport | None:
-        with self.store.unit_of_work() as uow:
-            zone = uow.zones.by_uid(uid)
-            return None if zone is None or zone.deleted_at is not None else zone_status(uow, zone)
+    def _status(self, uow: UnitOfWork, row: Zone) -> StatusReport:
+        return zone_status(uow, row)
