@@ -344,3 +344,17 @@ def test_killing_the_operator_at_any_point_converges_to_the_same_state(
     finally:
         operator.stop()
         db.close()
+
+
+def test_a_second_zone_for_a_name_waits_and_takes_over_when_the_first_goes(world: World) -> None:
+    zone = f"twice.{world.namespace}.example"
+    apply(world.plane, world.namespace, [zone_doc("first", zone), site_doc("site", f"www.{zone}", "192.0.2.5")])
+    wait_all(world.plane, world.namespace, "sites")
+    time.sleep(1.1)
+    apply(world.plane, world.namespace, [zone_doc("second", zone, defaultTTL=600)])
+    conflict = _wait_reason(world, "dnszones", "second", "NameConflict")
+    assert "DNSZone " + world.namespace + "/first" in str(conflict["message"])
+    world.plane.kubectl("delete", "-n", world.namespace, "site/site", "--timeout=60s")
+    world.plane.kubectl("delete", "-n", world.namespace, "dnszone/first", "--timeout=90s")
+    _wait_reason(world, "dnszones", "second", "Served")
+    assert served(world.zone_dir, zone) == {NS_RECORD}

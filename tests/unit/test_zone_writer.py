@@ -1,0 +1,90 @@
+"""One writer per zone, coalescing: a burst of requests for one zone becomes a few syncs."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+from siteplane.reconcile.zone_sync import SyncResult
+from siteplane.reconcile.zone_writer import ZoneWriter
+
+
+class CountingSync:
+    """A zone sync that takes a little time and records how many ran at once per zone."""
+
+    def __init__(self, seconds: float = 0.05) -> None:
+        self.seconds = seconds
+        self.calls: dict[str, int] = {}
+        self.running: dict[str, int] = {}
+        self.max_parallel_per_zone = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, zone: str) -> SyncResult:
+        with self._lock:
+            self.calls[zone] = self.calls.get(zone, 0) + 1
+            self.running[zone] = self.running.get(zone, 0) + 1
+            self.max_parallel_per_zone = max(self.max_parallel_per_zone, self.running[zone])
+        time.sleep(self.seconds)
+        with self._lock:
+            self.running[zone] -= 1
+        return SyncResult(zone, serial=self.calls[zone])
+
+
+def test_a_burst_of_five_hundred_requests_for_one_zone_costs_a_few_syncs() -> None:
+    sync = CountingSync()
+
+    async def burst() -> list[SyncResult]:
+        writer = ZoneWriter(sync)
+        return await asyncio.gather(*(writer.sync("example.com") for _ in range(500)))
+
+    results = asyncio.run(burst())
+    assert len(results) == 500
+    assert sync.calls["example.com"] <= 3
+    assert sync.max_parallel_per_zone == 1
+
+
+def test_requests_arriving_during_a_sync_are_served_by_a_later_one() -> None:
+    sync = CountingSync(seconds=0.2)
+
+    async def staggered() -> tuple[SyncResult, SyncResult]:
+        writer = ZoneWriter(sync, gather_seconds=0.01)
+        first = asyncio.create_task(writer.sync("example.com"))
+        await asyncio.sleep(0.1)  # the first sync is running now
+        second = await writer.sync("example.com")
+        return await first, second
+
+    first, second = asyncio.run(staggered())
+    assert second.serial is not None and first.serial is not None and second.serial > first.serial
+
+
+def test_zones_are_written_in_parallel_but_each_by_one_writer() -> None:
+    sync = CountingSync()
+
+    async def many_zones() -> None:
+        writer = ZoneWriter(sync)
+        await asyncio.gather(*(writer.sync(f"z{i % 5}.example") for i in range(100)))
+
+    asyncio.run(many_zones())
+    assert set(sync.calls) == {f"z{i}.example" for i in range(5)}
+    assert sync.max_parallel_per_zone == 1
+
+
+def test_a_failing_sync_reaches_every_waiter_and_the_writer_goes_on() -> None:
+    calls = 0
+
+    def flaky(zone: str) -> SyncResult:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise OSError("disk full")
+        return SyncResult(zone, serial=calls)
+
+    async def run() -> tuple[list[BaseException | SyncResult], SyncResult]:
+        writer = ZoneWriter(flaky)
+        failed = await asyncio.gather(*(writer.sync("example.com") for _ in range(3)), return_exceptions=True)
+        return failed, await writer.sync("example.com")
+
+    failed, recovered = asyncio.run(run())
+    assert all(isinstance(f, OSError) for f in failed)
+    assert recovered.serial == 2
