@@ -316,11 +316,11 @@ def test_database_outage_gives_a_condition_and_converges_when_it_returns(
 
 @pytest.mark.parametrize("kill_after", [0.5, 2.0, 4.0], ids=["early", "middle", "late"])
 def test_killing_the_operator_at_any_point_converges_to_the_same_state(
-    control_plane: ControlPlane, tmp_path: Path, request: pytest.FixtureRequest, kill_after: float
+    control_plane: ControlPlane, tmp_path: Path, database_url: str, kill_after: float
 ) -> None:
     namespace = f"kill-{uuid.uuid4().hex[:8]}"
     control_plane.kubectl("create", "namespace", namespace)
-    url = fresh_database_url("sqlite", tmp_path, request)
+    url = database_url
     operator = OperatorProcess(
         control_plane.kubeconfig, url, tmp_path / "zones", (namespace,), tmp_path / "operator.log"
     )
