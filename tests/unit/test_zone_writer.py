@@ -88,3 +88,21 @@ def test_a_failing_sync_reaches_every_waiter_and_the_writer_goes_on() -> None:
     failed, recovered = asyncio.run(run())
     assert all(isinstance(f, OSError) for f in failed)
     assert recovered.serial == 2
+
+
+def test_objects_a_sync_affected_are_reported_once_and_never_to_themselves() -> None:
+    from siteplane.domain.objects import ObjectRef
+
+    refs = [ObjectRef("Site", "ns", f"s{i}", f"uid-{i}") for i in range(5)]
+    bystander = ObjectRef("Site", "ns", "other", "uid-other")
+
+    def sync(zone: str) -> SyncResult:
+        return SyncResult(zone, serial=1, affected={*refs, bystander})
+
+    async def burst() -> list[SyncResult]:
+        writer = ZoneWriter(sync)
+        return await asyncio.gather(*(writer.sync("example.com", ref) for ref in refs))
+
+    results = asyncio.run(burst())
+    reported = [r.affected for r in results if r.affected]
+    assert reported == [{bystander}], "one waiter re-reads the bystander; nobody re-reads a requester"

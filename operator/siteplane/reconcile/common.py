@@ -70,8 +70,8 @@ def in_transaction(work: Callable[[], T], attempts: int = 5) -> T:
     raise AssertionError("unreachable")
 
 
-async def sync_zones(writer: ZoneWriter, zones: Iterable[str]) -> list[SyncResult]:
-    return list(await asyncio.gather(*(writer.sync(z) for z in sorted(set(zones)))))
+async def sync_zones(writer: ZoneWriter, zones: Iterable[str], requester: ObjectRef | None = None) -> list[SyncResult]:
+    return list(await asyncio.gather(*(writer.sync(z, requester) for z in sorted(set(zones)))))
 
 
 def affected_by(results: Iterable[SyncResult], extra: Iterable[ObjectRef], me: ObjectRef) -> set[ObjectRef]:

@@ -37,7 +37,7 @@ class RecordService(ReportingService[Record]):
             return invalid_spec(obj, error)
         try:
             zones = await asyncio.to_thread(in_transaction, lambda: self._store(obj, spec))
-            results = await sync_zones(self.writer, zones)
+            results = await sync_zones(self.writer, zones, obj.ref)
             report = await asyncio.to_thread(self._report, obj.ref.uid)
         except SQLAlchemyError as error:
             return database_unavailable(obj, error)
@@ -46,7 +46,7 @@ class RecordService(ReportingService[Record]):
     async def delete(self, obj: ObjectInput, retry: int = 0) -> Outcome:
         try:
             zones = await asyncio.to_thread(in_transaction, lambda: self._delete(obj))
-            results = await sync_zones(self.writer, zones)
+            results = await sync_zones(self.writer, zones, obj.ref)
         except SQLAlchemyError as error:
             return database_unavailable(obj, error)
         return concluded(obj, None, results, (), retry)

@@ -81,7 +81,7 @@ class SiteService(ReportingService[Site]):
             return invalid_spec(obj, error)
         try:
             settled = await asyncio.to_thread(in_transaction, lambda: self._store(obj, spec))
-            results = await sync_zones(self.writer, settled.zones)
+            results = await sync_zones(self.writer, settled.zones, obj.ref)
             report = await asyncio.to_thread(self._report, obj.ref.uid)
         except SQLAlchemyError as error:
             return database_unavailable(obj, error)
@@ -91,7 +91,7 @@ class SiteService(ReportingService[Site]):
         """Withdraw the site's records; the caller keeps the finalizer until this succeeds."""
         try:
             settled = await asyncio.to_thread(in_transaction, lambda: self._delete(obj))
-            results = await sync_zones(self.writer, settled.zones)
+            results = await sync_zones(self.writer, settled.zones, obj.ref)
         except SQLAlchemyError as error:
             return database_unavailable(obj, error)
         return concluded(obj, None, results, settled.sites, retry)

@@ -84,7 +84,7 @@ class ZoneService(ReportingService[Zone]):
             return Outcome(render(obj, report), retry_after=backoff(retry, base=10), retry_reason=str(error))
         try:
             work = await asyncio.to_thread(in_transaction, lambda: self._store(obj, spec))
-            results = await sync_zones(self.writer, work.zones)
+            results = await sync_zones(self.writer, work.zones, obj.ref)
             report = await asyncio.to_thread(self._report, obj.ref.uid)
         except SQLAlchemyError as error:
             return database_unavailable(obj, error)
@@ -147,7 +147,7 @@ class ZoneService(ReportingService[Zone]):
                 zone_name, backend = work.remove
                 await self.writer.exclusive(zone_name, lambda: self.backends.for_zone(backend).remove_zone(zone_name))
             work = await asyncio.to_thread(in_transaction, lambda: self._delete(obj))
-            results = await sync_zones(self.writer, work.zones)
+            results = await sync_zones(self.writer, work.zones, obj.ref)
         except BackendUnavailable as error:
             report = StatusReport([ConditionChange(READY, "False", "BackendUnavailable", str(error))])
             return Outcome(render(obj, report), retry_after=backoff(retry), retry_reason=str(error))
