@@ -8,15 +8,17 @@
 set -euo pipefail
 
 # One "path-glob package" pair per line. The glob names a file the tests need; the package is
-# installed when nothing matches it. Several pairs may name the same package. Later additions:
-#   /usr/sbin/named        bind9
-#   /usr/sbin/pdns_server  pdns-server
-#   /usr/lib/x86_64-linux-gnu/pdns/libgsqlite3backend.so  pdns-backend-sqlite3
+# installed when nothing matches it. Several pairs may name the same package.
 REQUIREMENTS=(
     # tests/postgres.py runs initdb and postgres directly from the newest version's bin dir.
     "/usr/lib/postgresql/*/bin/initdb postgresql"
     # The zone-file tests check generated zones with it when it is there.
     "/usr/bin/named-checkzone bind9-utils"
+    # The live-backend tests run a real BIND 9 (RFC 2136 + TSIG, rndc addzone) and PowerDNS.
+    "/usr/sbin/named bind9"
+    "/usr/sbin/rndc bind9-utils"
+    "/usr/sbin/pdns_server pdns-server"
+    "/usr/lib/*/pdns/libgsqlite3backend.so pdns-backend-sqlite3"
 )
 
 missing=()
