@@ -1,0 +1,526 @@
+"""A DNS server driven over the wire: SOA queries, AXFR and TSIG-signed RFC 2136 UPDATE messages.
+
+Works with any primary that takes dynamic updates (BIND 9, Knot, PowerDNS with dnsupdate). Reads
+are cheap: a signed SOA query, and a full zone transfer only when the serial moved since the last
+read. Writes are optimistic: every replaced or deleted RRset carries an RFC 2136 prerequisite
+requiring exactly what was last read (or its absence), so a change made behind our back fails the
+update (NXRRSET/YXRRSET, nothing written) instead of being silently overwritten.
+
+The TSIG secret lives only inside the dnspython keyring: never in repr(), messages or logs.
+"""
+
+from __future__ import annotations
+
+import binascii
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import dns.exception
+import dns.message
+import dns.name
+import dns.query
+import dns.rcode
+import dns.rdata
+import dns.rdataclass
+import dns.rdataset
+import dns.rdatatype
+import dns.tsig
+import dns.tsigkeyring
+import dns.update
+import dns.xfr
+import dns.zone
+from dns.rdataclass import IN
+from dns.rdtypes.ANY.SOA import SOA
+
+from siteplane.dns.backend import BackendError, SOASettings, ZoneConfig, ZoneContent, ZoneMissing
+from siteplane.dns.zonefile import zone_name
+from siteplane.domain.names import APEX
+from siteplane.domain.records import RecordKey, RecordSet, canonical_rdata
+from siteplane.planning.changes import ChangeSet, apply_to, diff
+
+log = logging.getLogger(__name__)
+
+SERIAL_MODULO = 2**32
+SOA_KEY = RecordKey(APEX, "SOA")
+# Answers to the SOA query meaning "no such zone here" rather than "you may not".
+_MISSING = {dns.rcode.REFUSED, dns.rcode.NOTAUTH, dns.rcode.NXDOMAIN}
+_DRIFT = {dns.rcode.NXRRSET, dns.rcode.YXRRSET, dns.rcode.NXDOMAIN, dns.rcode.YXDOMAIN}
+_FATAL = {dns.rcode.NOTAUTH, dns.rcode.NOTZONE, dns.rcode.FORMERR, dns.rcode.NOTIMP}
+
+
+class DriftDetected(BackendError):
+    """The zone changed on the server since it was last read: a prerequisite failed, nothing of that
+    message was written. Read the zone again and re-plan."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=True)
+
+
+class PartiallyApplied(BackendError):
+    """The server refused some record sets (``refused``); every other change was applied (``serial``)."""
+
+    def __init__(self, zone: str, refused: Sequence[RecordKey], serial: int) -> None:
+        keys = ", ".join(str(k) for k in refused)
+        super().__init__(f"server refused record sets {keys} in zone {zone}; the rest was applied", retryable=False)
+        self.refused = list(refused)
+        self.serial = serial
+
+
+@dataclass(frozen=True)
+class _Op:
+    """One RRset change with its prerequisite: ``new`` None deletes; ``previous`` None requires absence."""
+
+    key: RecordKey
+    name: dns.name.Name
+    rdtype: dns.rdatatype.RdataType
+    new: dns.rdataset.Rdataset | None
+    previous: dns.rdataset.Rdataset | None
+
+    def add_to(self, msg: dns.update.UpdateMessage) -> None:
+        if self.previous is None:
+            msg.absent(self.name, self.rdtype)
+        else:
+            msg.present(self.name, self.previous)
+        if self.new is None:
+            msg.delete(self.name, self.rdtype)
+        else:
+            msg.replace(self.name, self.new)
+
+
+@dataclass
+class _Run:
+    """What one apply has done so far."""
+
+    zone: str
+    applied: list[_Op]
+    refused: list[RecordKey]
+    ok_messages: int = 0
+    probed: bool = False
+
+
+class RFC2136Backend:
+    """A primary server taking TSIG-signed dynamic updates and zone transfers (implements ``Backend``)."""
+
+    def __init__(
+        self,
+        server: str,
+        port: int,
+        tsig_name: str,
+        tsig_secret: str,
+        tsig_algorithm: str = "hmac-sha256",
+        timeout: float = 5.0,
+        zone_creator: Callable[[ZoneConfig, Iterable[RecordSet]], None] | None = None,
+        zone_remover: Callable[[str], None] | None = None,
+        max_message_bytes: int = 16000,
+    ) -> None:
+        self.server = server
+        self.port = port
+        self.tsig_name = tsig_name
+        self.tsig_algorithm = tsig_algorithm
+        self.timeout = timeout
+        self.zone_creator = zone_creator
+        self.zone_remover = zone_remover
+        self.max_message_bytes = max_message_bytes
+        try:
+            self._keyname = dns.name.from_text(tsig_name)
+            self._keyring: dict[dns.name.Name, dns.tsig.Key] = {
+                self._keyname: dns.tsig.Key(self._keyname, tsig_secret, tsig_algorithm)
+            }
+        except (dns.exception.DNSException, binascii.Error, ValueError, TypeError, NotImplementedError):
+            # The exception text might quote the secret: say what is wrong without it.
+            raise BackendError(
+                f"invalid TSIG key {tsig_name!r} (algorithm {tsig_algorithm}): secret is not valid base64 "
+                "or the algorithm is unknown",
+                retryable=False,
+            ) from None
+        self._cache: dict[str, ZoneContent] = {}
+        self.messages_sent = 0  # UPDATE messages, for tests and metrics
+        self.transfers = 0  # AXFRs
+
+    def __repr__(self) -> str:
+        return (
+            f"RFC2136Backend(server={self.server!r}, port={self.port}, tsig_name={self.tsig_name!r}, "
+            f"tsig_algorithm={self.tsig_algorithm!r})"
+        )
+
+    __str__ = __repr__
+
+    # -- Backend ------------------------------------------------------------------------------
+
+    def read_zone(self, zone: str) -> ZoneContent | None:
+        name = zone_name(zone)
+        soa = self._query_soa(name)
+        if soa is None:
+            self._cache.pop(name, None)
+            return None
+        cached = self._cache.get(name)
+        if cached is not None and cached.serial == soa.serial:
+            return cached
+        content = self._transfer(name)
+        self._cache[name] = content
+        return content
+
+    def create_zone(self, zone: ZoneConfig, record_sets: Iterable[RecordSet]) -> int:
+        name = zone_name(zone.name)
+        desired: dict[RecordKey, RecordSet] = {}
+        for rs in record_sets:
+            if rs.key in desired:
+                raise BackendError(f"record set {rs.key} given twice for zone {name}", retryable=False)
+            desired[rs.key] = rs
+        current = self.read_zone(name)
+        if current is None:
+            if self.zone_creator is None:
+                raise BackendError(f"this backend cannot create zones; create {name} on the server", retryable=False)
+            try:
+                self.zone_creator(zone, list(desired.values()))
+            except BackendError:
+                raise
+            except Exception as exc:
+                raise BackendError(f"creating zone {name} failed: {exc}") from exc
+            current = self.read_zone(name)
+            if current is None:
+                raise BackendError(f"zone {name} was created but the server does not serve it yet")
+        return self.apply(zone, diff(current.record_sets, desired))
+
+    def apply(self, zone: ZoneConfig, changes: ChangeSet) -> int:
+        name = zone_name(zone.name)
+        current = self._cache.get(name)
+        if current is None:
+            current = self.read_zone(name)
+            if current is None:
+                raise ZoneMissing(name)
+        soa = _canonical_soa(zone.soa)
+        soa_changed = current.soa != soa
+        if not changes and not soa_changed:
+            fresh = self._query_soa(name)
+            if fresh is None:
+                raise ZoneMissing(name)
+            return fresh.serial
+
+        origin = _origin(name)
+        ops = self._ops(name, origin, current, changes)
+        if soa_changed:
+            ops.insert(0, self._soa_op(origin, current, soa))
+        run = _Run(name, [], [])
+        try:
+            for batch in self._batches(origin, ops):
+                self._send(origin, batch, run)
+        except BackendError:
+            self._cache.pop(name, None)
+            raise
+        fresh = self._query_soa(name)
+        if fresh is None:
+            self._cache.pop(name, None)
+            raise ZoneMissing(name)
+        # BIND raises the serial by exactly one per UPDATE that changed something: any other
+        # serial means someone else wrote meanwhile, so what we would cache cannot be trusted.
+        if fresh.serial == (current.serial + run.ok_messages) % SERIAL_MODULO:
+            done = ChangeSet(
+                tuple(_to_record_set(op) for op in run.applied if op.new is not None and op.key != SOA_KEY),
+                tuple(op.key for op in run.applied if op.new is None),
+            )
+            soa_done = soa if any(op.key == SOA_KEY for op in run.applied) else current.soa
+            self._cache[name] = ZoneContent(fresh.serial, apply_to(current.record_sets, done), soa_done)
+        else:
+            self._cache.pop(name, None)
+        if run.refused:
+            raise PartiallyApplied(name, sorted(run.refused), fresh.serial)
+        return fresh.serial
+
+    def remove_zone(self, zone: str) -> None:
+        name = zone_name(zone)
+        if self._query_soa(name) is None:
+            self._cache.pop(name, None)
+            return
+        if self.zone_remover is None:
+            raise BackendError(f"this backend cannot remove zones; remove {name} on the server", retryable=False)
+        try:
+            self.zone_remover(name)
+        except BackendError:
+            raise
+        except Exception as exc:
+            raise BackendError(f"removing zone {name} failed: {exc}") from exc
+        finally:
+            self._cache.pop(name, None)
+
+    # -- building updates ---------------------------------------------------------------------
+
+    def _ops(self, zone: str, origin: dns.name.Name, current: ZoneContent, changes: ChangeSet) -> list[_Op]:
+        """Deletes first (a type change at a name must free it before a CNAME arrives), then upserts."""
+        upserts = {rs.key: rs for rs in changes.upserts}
+        if len(upserts) != len(changes.upserts):
+            raise BackendError(f"a record set is upserted twice in one change set for zone {zone}", retryable=False)
+        if set(upserts) & set(changes.deletes):
+            raise BackendError(f"a record set is both upserted and deleted for zone {zone}", retryable=False)
+        ops = []
+        for key in sorted(set(changes.deletes)):
+            ops.append(self._op(zone, origin, key, None, current.record_sets.get(key)))
+        for key in sorted(upserts):
+            ops.append(self._op(zone, origin, key, upserts[key], current.record_sets.get(key)))
+        return ops
+
+    def _op(
+        self, zone: str, origin: dns.name.Name, key: RecordKey, new: RecordSet | None, previous: RecordSet | None
+    ) -> _Op:
+        try:
+            rdtype = dns.rdatatype.from_text(key.type)
+            owner = origin if key.name == APEX else dns.name.from_text(key.name, origin=origin)
+        except dns.exception.DNSException as exc:
+            raise BackendError(f"invalid record set key {key} for zone {zone}: {exc}", retryable=False) from exc
+        if rdtype == dns.rdatatype.SOA:
+            raise BackendError(f"the SOA of zone {zone} is managed through the SOA settings", retryable=False)
+        if not owner.is_subdomain(origin):
+            raise BackendError(f"record set {key} is outside zone {zone}", retryable=False)
+        return _Op(
+            key,
+            owner,
+            rdtype,
+            None if new is None else _rdataset(zone, new, new.ttl),
+            # RFC 2136 3.2.3: a value-dependent prerequisite carries TTL zero; the RRset must match exactly.
+            None if previous is None else _rdataset(zone, previous, 0),
+        )
+
+    def _soa_op(self, origin: dns.name.Name, current: ZoneContent, soa: SOASettings) -> _Op:
+        """Replace the SOA fields, requiring the SOA exactly as last read (any write since then is drift).
+
+        BIND ignores an SOA update whose serial is not higher than the current one, so the new SOA
+        carries the next serial: the same one BIND would have picked for this update anyway.
+        """
+        if current.soa is None:
+            raise BackendError(f"zone {origin} has no SOA as last read", retryable=False)
+        new_soa = _soa_rdata(soa, (current.serial + 1) % SERIAL_MODULO)
+        old_soa = _soa_rdata(current.soa, current.serial)
+        return _Op(
+            SOA_KEY,
+            origin,
+            dns.rdatatype.SOA,
+            dns.rdataset.from_rdata(soa.ttl, new_soa),
+            dns.rdataset.from_rdata(0, old_soa),
+        )
+
+    def _message(self, origin: dns.name.Name, ops: Sequence[_Op]) -> dns.update.UpdateMessage:
+        msg = dns.update.UpdateMessage(
+            origin, keyring=self._keyring, keyname=self._keyname, keyalgorithm=self.tsig_algorithm
+        )
+        for op in ops:
+            op.add_to(msg)
+        return msg
+
+    def _batches(self, origin: dns.name.Name, ops: Sequence[_Op]) -> list[list[_Op]]:
+        """``ops`` in order, cut greedily wherever the signed wire form would pass max_message_bytes.
+
+        An op too big on its own still goes alone; the server decides whether to take it.
+        """
+        batches: list[list[_Op]] = []
+        batch: list[_Op] = []
+        msg = self._message(origin, ())
+        for op in ops:
+            op.add_to(msg)
+            if batch and len(msg.to_wire()) > self.max_message_bytes:
+                batches.append(batch)
+                batch = []
+                msg = self._message(origin, (op,))
+            batch.append(op)
+        if batch:
+            batches.append(batch)
+        return batches
+
+    # -- sending ------------------------------------------------------------------------------
+
+    def _send(self, origin: dns.name.Name, batch: list[_Op], run: _Run) -> None:
+        """Send one UPDATE; on REFUSED bisect so that one bad RRset does not hold back the others."""
+        rcode = self._update(run.zone, self._message(origin, batch))
+        if rcode == dns.rcode.NOERROR:
+            run.applied.extend(batch)
+            run.ok_messages += 1
+            return
+        if rcode in _DRIFT:
+            raise DriftDetected(
+                f"zone {run.zone} changed on the server since it was last read ({dns.rcode.to_text(rcode)}): "
+                f"{len(run.applied)} record set changes were applied before, the rest not; read it again"
+            )
+        if rcode == dns.rcode.REFUSED:
+            if not run.probed:
+                # An empty signed UPDATE tells a zone-wide refusal (key not allowed, zone not ours)
+                # from one the server made about some record set; the server changes nothing for it.
+                run.probed = True
+                probe = self._update(run.zone, self._message(origin, ()))
+                if probe != dns.rcode.NOERROR:
+                    raise BackendError(
+                        f"server refused updates to zone {run.zone} ({dns.rcode.to_text(probe)})", retryable=False
+                    )
+            if len(batch) == 1:
+                log.warning("server refused %s in zone %s", batch[0].key, run.zone)
+                run.refused.append(batch[0].key)
+                return
+            half = len(batch) // 2
+            self._send(origin, batch[:half], run)
+            self._send(origin, batch[half:], run)
+            return
+        raise BackendError(
+            f"update of zone {run.zone} failed with {dns.rcode.to_text(rcode)}", retryable=rcode not in _FATAL
+        )
+
+    def _update(self, zone: str, msg: dns.update.UpdateMessage) -> dns.rcode.Rcode:
+        self.messages_sent += 1
+        try:
+            response = dns.query.tcp(msg, self.server, timeout=self.timeout, port=self.port)
+        except Exception as exc:
+            raise self._transport_error("update", zone, exc) from exc
+        log.debug("update of zone %s: %s", zone, dns.rcode.to_text(response.rcode()))
+        return response.rcode()
+
+    def _query_soa(self, zone: str) -> _Soa | None:
+        """The zone's SOA as served, or None when the server is not authoritative for ``zone``."""
+        origin = _origin(zone)
+        query = dns.message.make_query(origin, dns.rdatatype.SOA)
+        query.use_tsig(self._keyring, keyname=self._keyname, algorithm=self.tsig_algorithm)
+        try:
+            response, _ = dns.query.udp_with_fallback(query, self.server, timeout=self.timeout, port=self.port)
+        except Exception as exc:
+            raise self._transport_error("SOA query", zone, exc) from exc
+        rcode = response.rcode()
+        if rcode in _MISSING:
+            return None
+        if rcode != dns.rcode.NOERROR:
+            raise BackendError(f"SOA query for zone {zone} failed with {dns.rcode.to_text(rcode)}")
+        for rrset in response.answer:
+            if rrset.name == origin and rrset.rdtype == dns.rdatatype.SOA and len(rrset):
+                rdata = rrset[0]
+                assert isinstance(rdata, SOA)
+                return _Soa(rdata.serial)
+        return None  # a name inside some other zone, not a zone apex
+
+    def _transfer(self, zone: str) -> ZoneContent:
+        self.transfers += 1
+        try:
+            messages = dns.query.xfr(
+                self.server,
+                _origin(zone),
+                timeout=self.timeout,
+                port=self.port,
+                keyring=self._keyring,
+                keyname=self._keyname,
+                keyalgorithm=self.tsig_algorithm,
+                relativize=True,
+            )
+            transferred = dns.zone.from_xfr(messages, relativize=True)
+        except dns.xfr.TransferError as exc:
+            retryable = exc.rcode not in (dns.rcode.REFUSED, dns.rcode.NOTAUTH)
+            raise BackendError(
+                f"zone transfer of {zone} failed with {dns.rcode.to_text(exc.rcode)}", retryable=retryable
+            ) from exc
+        except Exception as exc:
+            raise self._transport_error("zone transfer", zone, exc) from exc
+        return _content(transferred)
+
+    def _transport_error(self, what: str, zone: str, exc: Exception) -> BackendError:
+        where = f"{self.server} port {self.port}"
+        if isinstance(exc, dns.tsig.PeerBadKey):
+            return BackendError(
+                f"{what} for zone {zone}: {where} does not know TSIG key {self.tsig_name} (BADKEY)", retryable=False
+            )
+        if isinstance(exc, dns.tsig.PeerBadSignature):
+            return BackendError(
+                f"{what} for zone {zone}: {where} rejected the signature of TSIG key {self.tsig_name} (BADSIG); "
+                "wrong secret or algorithm",
+                retryable=False,
+            )
+        if isinstance(exc, dns.tsig.PeerError):
+            return BackendError(
+                f"{what} for zone {zone}: {where} rejected TSIG ({type(exc).__name__})", retryable=False
+            )
+        if isinstance(exc, dns.exception.Timeout):
+            return BackendError(f"{what} for zone {zone}: {where} timed out after {self.timeout}s")
+        if isinstance(exc, OSError | EOFError):
+            return BackendError(f"{what} for zone {zone}: cannot reach {where}: {type(exc).__name__}")
+        if isinstance(exc, dns.exception.DNSException):
+            return BackendError(f"{what} for zone {zone}: bad answer from {where}: {type(exc).__name__}")
+        return BackendError(f"{what} for zone {zone} at {where} failed: {type(exc).__name__}")
+
+
+@dataclass(frozen=True)
+class _Soa:
+    serial: int
+
+
+def _origin(zone: str) -> dns.name.Name:
+    return dns.name.from_text(zone, origin=dns.name.root)
+
+
+def _rdataset(zone: str, rs: RecordSet, ttl: int) -> dns.rdataset.Rdataset:
+    rdtype = dns.rdatatype.from_text(rs.type)
+    if not rs.rdata:
+        raise BackendError(f"record set {rs.key} in zone {zone} has no data", retryable=False)
+    try:
+        # relativize=False with the root as origin: the canonical texts hold absolute host names.
+        rdatas = [dns.rdata.from_text(IN, rdtype, text, origin=dns.name.root, relativize=False) for text in rs.rdata]
+    except (dns.exception.DNSException, ValueError) as exc:
+        raise BackendError(f"record set {rs.key} in zone {zone} has invalid data: {exc}", retryable=False) from exc
+    return dns.rdataset.from_rdata_list(ttl, rdatas)
+
+
+def _to_record_set(op: _Op) -> RecordSet:
+    assert op.new is not None
+    texts = tuple(canonical_rdata(op.rdtype, rd.to_text(relativize=False)) for rd in op.new)
+    return RecordSet(op.key.name, op.key.type, op.new.ttl, texts)
+
+
+def _content(z: dns.zone.Zone) -> ZoneContent:
+    """A transferred zone as ZoneContent, converted exactly like the zone-file backend reads files."""
+    assert z.origin is not None
+    serial = 0
+    soa: SOASettings | None = None
+    records: dict[RecordKey, RecordSet] = {}
+    for name, node in z.nodes.items():
+        owner = APEX if name == dns.name.empty else name.canonicalize().to_text()
+        for rds in node:
+            if rds.rdtype == dns.rdatatype.SOA and owner == APEX:
+                soa_rdata = rds[0]
+                assert isinstance(soa_rdata, SOA)
+                serial = soa_rdata.serial
+                soa = SOASettings(
+                    mname=soa_rdata.mname.derelativize(z.origin).canonicalize().to_text(),
+                    rname=soa_rdata.rname.derelativize(z.origin).canonicalize().to_text(),
+                    refresh=soa_rdata.refresh,
+                    retry=soa_rdata.retry,
+                    expire=soa_rdata.expire,
+                    minimum=soa_rdata.minimum,
+                    ttl=rds.ttl,
+                )
+                continue
+            rdata = tuple(canonical_rdata(rds.rdtype, rd.to_text(origin=z.origin, relativize=False)) for rd in rds)
+            rs = RecordSet(owner, dns.rdatatype.to_text(rds.rdtype), rds.ttl, rdata)
+            records[rs.key] = rs
+    return ZoneContent(serial, records, soa)
+
+
+def _soa_rdata(soa: SOASettings, serial: int) -> SOA:
+    try:
+        return SOA(  # type: ignore[no-untyped-call]  # dnspython leaves rdata constructors unannotated
+            IN,
+            dns.rdatatype.SOA,
+            dns.name.from_text(soa.mname, origin=dns.name.root),
+            dns.name.from_text(soa.rname, origin=dns.name.root),
+            serial,
+            soa.refresh,
+            soa.retry,
+            soa.expire,
+            soa.minimum,
+        )
+    except (dns.exception.DNSException, ValueError, TypeError) as exc:
+        raise BackendError(f"invalid SOA settings {soa}: {exc}", retryable=False) from exc
+
+
+def _canonical_soa(soa: SOASettings) -> SOASettings:
+    rdata = _soa_rdata(soa, 0)
+    return SOASettings(
+        mname=rdata.mname.canonicalize().to_text(),
+        rname=rdata.rname.canonicalize().to_text(),
+        refresh=soa.refresh,
+        retry=soa.retry,
+        expire=soa.expire,
+        minimum=soa.minimum,
+        ttl=soa.ttl,
+    )
