@@ -1,0 +1,368 @@
+"""PowerDNS Authoritative through its HTTP API: one connection, one lock, one PATCH per change set.
+
+Record data is sent exactly as siteplane stores it (dnspython's canonical presentation text, host
+names absolute), which PowerDNS parses; what PowerDNS hands back is run through ``canonical_rdata``
+again, so a zone read back compares equal to the record sets written.
+
+Zones are created with ``soa_edit_api`` DEFAULT: on every change made through the API PowerDNS sets
+the serial to ``YYYYMMDD01`` when that is higher, else to the old serial plus one. Serials so stay
+conventional, rise on every write without us computing them, and a zone removed and created again
+starts at today's date rather than at 1, below what secondaries may still hold (INCREASE would).
+When the SOA settings change, the SOA is replaced carrying the current serial, which PowerDNS then
+bumps the same way.
+
+PowerDNS 4.7 with the gsqlite3 backend fails under parallel writes, so every operation holds one lock
+for its whole read-modify-write. The API key travels only in the X-API-Key header: it is never part
+of repr(), error messages or log lines.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import re
+import ssl
+import threading
+import urllib.parse
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import dns.exception
+import dns.name
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+from dns.rdtypes.ANY.SOA import SOA
+
+from siteplane.dns.backend import BackendError, SOASettings, ZoneConfig, ZoneContent, ZoneMissing
+from siteplane.domain.names import APEX, fqdn, normalise, relative_to
+from siteplane.domain.records import RecordKey, RecordSet, canonical_rdata
+from siteplane.planning.changes import ChangeSet, diff
+
+log = logging.getLogger(__name__)
+
+SOA_EDIT_API = "DEFAULT"
+# soa_edit_api kinds that raise the serial on every API change; an existing zone with another one is switched.
+_BUMPING_SOA_EDITS = {"DEFAULT", "INCREASE", "EPOCH"}
+_ZONE_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
+_HEADER_UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
+ERROR_TEXT_MAX = 500
+# The peer closed a kept-alive connection: the request most likely never reached it, so one retry is safe.
+_DROPPED = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
+
+
+class PowerDNSBackend:
+    """One PowerDNS Authoritative server (``api_url`` like ``http://127.0.0.1:8081``), one server id."""
+
+    def __init__(self, api_url: str, api_key: str, server_id: str = "localhost", timeout: float = 10.0) -> None:
+        parts = urllib.parse.urlsplit(api_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("api_url must be an http:// or https:// URL with a host")
+        if parts.username is not None or parts.password is not None:
+            raise ValueError("api_url must not carry credentials; the API key is passed separately")
+        if not api_key or _HEADER_UNSAFE.search(api_key):
+            raise ValueError("the PowerDNS API key is empty or contains control characters")
+        self.api_url = urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+        self.server_id = server_id
+        self.timeout = timeout
+        self.requests_sent = 0  # HTTP requests sent, retries included
+        self.patches_sent = 0  # PATCH requests among them
+        self._api_key = api_key
+        self._https = parts.scheme == "https"
+        self._host = parts.hostname
+        self._port = parts.port
+        self._zones_path = f"{parts.path.rstrip('/')}/api/v1/servers/{urllib.parse.quote(server_id, safe='')}/zones"
+        self._conn: http.client.HTTPConnection | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"PowerDNSBackend(api_url={self.api_url!r}, server_id={self.server_id!r}, timeout={self.timeout!r})"
+
+    __str__ = __repr__
+
+    # -- Backend -------------------------------------------------------------------------------
+
+    def read_zone(self, zone: str) -> ZoneContent | None:
+        name = _zone_name(zone)
+        with self._lock:
+            found = self._get_zone(name)
+        return None if found is None else _parse_zone(name, found)
+
+    def create_zone(self, zone: ZoneConfig, record_sets: Iterable[RecordSet]) -> int:
+        name = _zone_name(zone.name)
+        soa = _canonical_soa(zone.soa)
+        desired: dict[RecordKey, RecordSet] = {}
+        for rs in record_sets:
+            if rs.key in desired:
+                raise BackendError(f"record set {rs.key} given twice for zone {name}", retryable=False)
+            desired[rs.key] = rs
+        rrsets = [_rrset(name, rs) for rs in sorted(desired.values(), key=lambda r: r.key)]
+        rrsets.append(_soa_rrset(name, soa, 0))
+        body = {
+            "name": name + ".",
+            "kind": "Native",
+            "nameservers": [],  # the apex NS comes as a record set from the planner
+            "soa_edit_api": SOA_EDIT_API,
+            "rrsets": rrsets,
+        }
+        with self._lock:
+            status, payload = self._request("POST", self._zones_path, body)
+            if status in (200, 201) and isinstance(payload, dict):
+                return _parse_zone(name, payload).serial
+            if status == 409 or (status == 422 and "exist" in _error_text(payload).lower()):
+                # Idempotent create: bring the existing zone to exactly ``record_sets``.
+                found = self._get_zone(name)
+                if found is None:
+                    raise BackendError(f"zone {name} vanished while being created on PowerDNS")
+                if str(found.get("soa_edit_api", "")).upper() not in _BUMPING_SOA_EDITS:
+                    self._set_soa_edit_api(name)
+                current = _parse_zone(name, found)
+                return self._patch(name, soa, diff(current.record_sets, desired), current.serial, current.soa)
+            raise self._error(status, payload, f"creating zone {name}")
+
+    def apply(self, zone: ZoneConfig, changes: ChangeSet) -> int:
+        name = _zone_name(zone.name)
+        soa = _canonical_soa(zone.soa)
+        with self._lock:
+            serial, current_soa = self._read_soa(name)
+            return self._patch(name, soa, changes, serial, current_soa)
+
+    def remove_zone(self, zone: str) -> None:
+        name = _zone_name(zone)
+        with self._lock:
+            status, payload = self._request("DELETE", self._zone_path(name))
+            if status in (200, 204) or _not_found(status, payload):
+                return
+            raise self._error(status, payload, f"removing zone {name}")
+
+    # -- operations, called with the lock held -------------------------------------------------
+
+    def _patch(
+        self, name: str, soa: SOASettings, changes: ChangeSet, serial: int, current_soa: SOASettings | None
+    ) -> int:
+        soa_changed = current_soa != soa
+        if not changes and not soa_changed:
+            return serial
+        upserted = {rs.key for rs in changes.upserts}
+        rrsets: list[dict[str, Any]] = []
+        # Deletes first: PowerDNS applies the rrsets in order, so A -> CNAME at one name works in one PATCH.
+        for key in sorted(set(changes.deletes) - upserted):
+            if key.type.upper() == "SOA":
+                raise BackendError(f"the SOA of zone {name} is managed by the backend", retryable=False)
+            rrsets.append({"name": _owner(name, key.name), "type": key.type.upper(), "changetype": "DELETE"})
+        for rs in sorted(changes.upserts, key=lambda r: r.key):
+            rrsets.append({**_rrset(name, rs), "changetype": "REPLACE"})
+        if soa_changed:
+            # The current serial: soa_edit_api raises it from there (a lower one could make it fall).
+            rrsets.append({**_soa_rrset(name, soa, serial), "changetype": "REPLACE"})
+        self.patches_sent += 1
+        status, payload = self._request("PATCH", self._zone_path(name), {"rrsets": rrsets})
+        if _not_found(status, payload):
+            raise ZoneMissing(name)
+        if status not in (200, 204):
+            raise self._error(status, payload, f"changing zone {name}")
+        return self._read_soa(name)[0]
+
+    def _get_zone(self, name: str) -> dict[str, Any] | None:
+        status, payload = self._request("GET", self._zone_path(name))
+        if _not_found(status, payload):
+            return None
+        if status != 200 or not isinstance(payload, dict):
+            raise self._error(status, payload, f"reading zone {name}")
+        return payload
+
+    def _read_soa(self, name: str) -> tuple[int, SOASettings | None]:
+        """The zone's serial and SOA settings, fetching only the SOA rrset; ZoneMissing when there is no zone."""
+        query = urllib.parse.urlencode({"rrset_name": name + ".", "rrset_type": "SOA"})
+        status, payload = self._request("GET", f"{self._zone_path(name)}?{query}")
+        if _not_found(status, payload):
+            raise ZoneMissing(name)
+        if status != 200 or not isinstance(payload, dict):
+            raise self._error(status, payload, f"reading the SOA of zone {name}")
+        content = _parse_zone(name, payload)
+        return content.serial, content.soa
+
+    def _set_soa_edit_api(self, name: str) -> None:
+        status, payload = self._request("PUT", self._zone_path(name), {"soa_edit_api": SOA_EDIT_API})
+        if status not in (200, 204):
+            raise self._error(status, payload, f"setting soa_edit_api of zone {name}")
+
+    # -- HTTP ----------------------------------------------------------------------------------
+
+    def _zone_path(self, name: str) -> str:
+        return f"{self._zones_path}/{urllib.parse.quote(name + '.', safe='')}"
+
+    def _connection(self) -> http.client.HTTPConnection:
+        if self._conn is None:
+            assert self._host is not None  # checked in __init__
+            if self._https:
+                self._conn = http.client.HTTPSConnection(
+                    self._host, self._port, timeout=self.timeout, context=ssl.create_default_context()
+                )
+            else:
+                self._conn = http.client.HTTPConnection(self._host, self._port, timeout=self.timeout)
+        return self._conn
+
+    def _close(self) -> None:
+        # The object stays: http.client opens a new socket on the next request (auto_open).
+        if self._conn is not None:
+            self._conn.close()
+
+    def _request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        """One API call on the shared connection: (status, decoded JSON or None). Transport failures
+        raise a retryable BackendError; a kept-alive connection the server dropped is reopened once."""
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"X-API-Key": self._api_key, "Accept": "application/json"}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        for attempt in range(2):
+            conn = self._connection()
+            reused = conn.sock is not None
+            self.requests_sent += 1
+            try:
+                conn.request(method, path, body=data, headers=headers)
+                response = conn.getresponse()
+                payload = response.read()
+            except _DROPPED as exc:
+                self._close()
+                if reused and attempt == 0:
+                    log.debug("PowerDNS %s dropped the connection; reconnecting", self.api_url)
+                    continue
+                raise self._transport_error(method, path, exc) from None
+            except (OSError, http.client.HTTPException) as exc:
+                self._close()
+                raise self._transport_error(method, path, exc) from None
+            # With "Connection: close" (PowerDNS 4.7 answers every request so) http.client has
+            # already closed the socket; the next request on this object reconnects.
+            log.debug("PowerDNS %s %s -> %s", method, path, response.status)
+            try:
+                return response.status, json.loads(payload) if payload.strip() else None
+            except ValueError:
+                return response.status, payload.decode("utf-8", "replace")
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _transport_error(self, method: str, path: str, exc: BaseException) -> BackendError:
+        reason = self._scrub(str(exc) or type(exc).__name__)
+        return BackendError(f"PowerDNS at {self.api_url} unreachable ({method} {path}): {reason}", retryable=True)
+
+    def _error(self, status: int, payload: Any, what: str) -> BackendError:
+        if status in (401, 403):
+            return BackendError(f"PowerDNS rejected the API key ({status}) while {what}", retryable=False)
+        text = self._scrub(_error_text(payload))
+        retryable = status >= 500 or status in (408, 429)
+        return BackendError(f"PowerDNS answered {status} while {what}: {text}", retryable=retryable)
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._api_key, "<api key>")
+
+
+# -- conversions -------------------------------------------------------------------------------
+
+
+def _zone_name(zone: str) -> str:
+    name = normalise(zone)
+    if not name or len(name) > 253 or not all(_ZONE_LABEL.fullmatch(label) for label in name.split(".")):
+        raise BackendError(f"invalid zone name {zone!r}", retryable=False)
+    return name
+
+
+def _owner(zone: str, owner: str) -> str:
+    """The absolute owner name (trailing dot) PowerDNS wants for ``owner`` relative to ``zone``."""
+    try:
+        return dns.name.from_text(fqdn(owner, zone), origin=dns.name.root).to_text()
+    except dns.exception.DNSException as exc:
+        raise BackendError(f"invalid owner name {owner!r} in zone {zone}: {exc}", retryable=False) from exc
+
+
+def _rrset(zone: str, rs: RecordSet) -> dict[str, Any]:
+    rtype = rs.type.upper()
+    if rtype == "SOA":
+        raise BackendError(f"the SOA of zone {zone} is managed by the backend", retryable=False)
+    if not rs.rdata:
+        raise BackendError(f"record set {rs.key} has no data", retryable=False)
+    for text in rs.rdata:
+        # Only the canonical spelling goes out, so that what is read back compares equal to it.
+        try:
+            canonical = canonical_rdata(rtype, text)
+        except (dns.exception.DNSException, ValueError) as exc:
+            raise BackendError(f"record set {rs.key} has invalid data {text!r}: {exc}", retryable=False) from exc
+        if canonical != text:
+            raise BackendError(f"record set {rs.key} has data {text!r}, canonically {canonical!r}", retryable=False)
+    return {
+        "name": _owner(zone, rs.name),
+        "type": rtype,
+        "ttl": rs.ttl,
+        "records": [{"content": text, "disabled": False} for text in rs.rdata],
+    }
+
+
+def _soa_rrset(zone: str, soa: SOASettings, serial: int) -> dict[str, Any]:
+    content = f"{soa.mname} {soa.rname} {serial} {soa.refresh} {soa.retry} {soa.expire} {soa.minimum}"
+    return {
+        "name": zone + ".",
+        "type": "SOA",
+        "ttl": soa.ttl,
+        "records": [{"content": content, "disabled": False}],
+    }
+
+
+def _canonical_soa(soa: SOASettings) -> SOASettings:
+    try:
+        mname = dns.name.from_text(soa.mname, origin=dns.name.root).canonicalize().to_text()
+        rname = dns.name.from_text(soa.rname, origin=dns.name.root).canonicalize().to_text()
+    except dns.exception.DNSException as exc:
+        raise BackendError(f"invalid SOA settings {soa}: {exc}", retryable=False) from exc
+    return SOASettings(mname, rname, soa.refresh, soa.retry, soa.expire, soa.minimum, soa.ttl)
+
+
+def _parse_zone(zone: str, payload: Mapping[str, Any]) -> ZoneContent:
+    """A zone object of the API (all rrsets or some) as ZoneContent; disabled records are not served."""
+    serial = int(payload.get("serial") or 0)
+    soa: SOASettings | None = None
+    records: dict[RecordKey, RecordSet] = {}
+    for rrset in payload.get("rrsets") or ():
+        rtype = str(rrset["type"]).upper()
+        contents = [str(r["content"]) for r in rrset.get("records") or () if not r.get("disabled")]
+        if not contents:
+            continue  # comments only, or every record disabled
+        try:
+            owner = relative_to(str(rrset["name"]), zone)
+            if rtype == "SOA":
+                if owner == APEX:
+                    serial, soa = _parse_soa(contents[0], int(rrset["ttl"]))
+                continue
+            rs = RecordSet(owner, rtype, int(rrset["ttl"]), tuple(canonical_rdata(rtype, c) for c in contents))
+        except (dns.exception.DNSException, ValueError, KeyError) as exc:
+            raise BackendError(f"cannot read rrset {rrset.get('name')}/{rtype} of zone {zone}: {exc}") from exc
+        records[rs.key] = rs
+    return ZoneContent(serial, records, soa)
+
+
+def _parse_soa(content: str, ttl: int) -> tuple[int, SOASettings]:
+    rdata = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.SOA, content, origin=dns.name.root, relativize=False)
+    assert isinstance(rdata, SOA)
+    settings = SOASettings(
+        mname=rdata.mname.canonicalize().to_text(),
+        rname=rdata.rname.canonicalize().to_text(),
+        refresh=rdata.refresh,
+        retry=rdata.retry,
+        expire=rdata.expire,
+        minimum=rdata.minimum,
+        ttl=ttl,
+    )
+    return rdata.serial, settings
+
+
+def _not_found(status: int, payload: Any) -> bool:
+    # 4.7 says 404; older versions answered 422 "Could not find domain ...".
+    text = _error_text(payload).lower()
+    return status == 404 or (status == 422 and ("not found" in text or "could not find" in text))
+
+
+def _error_text(payload: Any) -> str:
+    if isinstance(payload, dict):
+        text = str(payload.get("error") or payload.get("errors") or payload)
+    else:
+        text = "" if payload is None else str(payload)
+    return text[:ERROR_TEXT_MAX]
