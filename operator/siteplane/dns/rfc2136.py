@@ -34,6 +34,7 @@ from dns.rdataclass import IN
 from dns.rdtypes.ANY.SOA import SOA
 
 from siteplane.dns.backend import BackendError, SOASettings, ZoneConfig, ZoneContent, ZoneMissing
+from siteplane.dns.content import zone_content
 from siteplane.dns.zonefile import zone_name
 from siteplane.domain.names import APEX
 from siteplane.domain.records import RecordKey, RecordSet, canonical_rdata
@@ -413,7 +414,7 @@ class RFC2136Backend:
             ) from exc
         except Exception as exc:
             raise self._transport_error("zone transfer", zone, exc) from exc
-        return _content(transferred)
+        return zone_content(transferred)
 
     def _transport_error(self, what: str, zone: str, exc: Exception) -> BackendError:
         where = f"{self.server} port {self.port}"
@@ -465,35 +466,6 @@ def _to_record_set(op: _Op) -> RecordSet:
     assert op.new is not None
     texts = tuple(canonical_rdata(op.rdtype, rd.to_text(relativize=False)) for rd in op.new)
     return RecordSet(op.key.name, op.key.type, op.new.ttl, texts)
-
-
-def _content(z: dns.zone.Zone) -> ZoneContent:
-    """A transferred zone as ZoneContent, converted exactly like the zone-file backend reads files."""
-    assert z.origin is not None
-    serial = 0
-    soa: SOASettings | None = None
-    records: dict[RecordKey, RecordSet] = {}
-    for name, node in z.nodes.items():
-        owner = APEX if name == dns.name.empty else name.canonicalize().to_text()
-        for rds in node:
-            if rds.rdtype == dns.rdatatype.SOA and owner == APEX:
-                soa_rdata = rds[0]
-                assert isinstance(soa_rdata, SOA)
-                serial = soa_rdata.serial
-                soa = SOASettings(
-                    mname=soa_rdata.mname.derelativize(z.origin).canonicalize().to_text(),
-                    rname=soa_rdata.rname.derelativize(z.origin).canonicalize().to_text(),
-                    refresh=soa_rdata.refresh,
-                    retry=soa_rdata.retry,
-                    expire=soa_rdata.expire,
-                    minimum=soa_rdata.minimum,
-                    ttl=rds.ttl,
-                )
-                continue
-            rdata = tuple(canonical_rdata(rds.rdtype, rd.to_text(origin=z.origin, relativize=False)) for rd in rds)
-            rs = RecordSet(owner, dns.rdatatype.to_text(rds.rdtype), rds.ttl, rdata)
-            records[rs.key] = rs
-    return ZoneContent(serial, records, soa)
 
 
 def _soa_rdata(soa: SOASettings, serial: int) -> SOA:

@@ -27,6 +27,7 @@ from dns.rdataclass import IN
 from dns.rdtypes.ANY.SOA import SOA
 
 from siteplane.dns.backend import BackendError, SOASettings, ZoneConfig, ZoneContent, ZoneMissing
+from siteplane.dns.content import zone_content
 from siteplane.domain.names import APEX, normalise
 from siteplane.domain.records import RecordKey, RecordSet, canonical_rdata
 from siteplane.planning.changes import ChangeSet, apply_to
@@ -216,31 +217,7 @@ def _parse(zone: str, text: str) -> ZoneContent:
         )
     except dns.exception.DNSException as exc:
         raise BackendError(f"cannot parse zone file for {zone}: {exc}", retryable=False) from exc
-    assert z.origin is not None  # from_text was given the origin
-    serial = 0
-    soa: SOASettings | None = None
-    records: dict[RecordKey, RecordSet] = {}
-    for name, node in z.nodes.items():
-        owner = APEX if name == dns.name.empty else name.canonicalize().to_text()
-        for rds in node:
-            if rds.rdtype == dns.rdatatype.SOA and owner == APEX:
-                soa_rdata = rds[0]
-                assert isinstance(soa_rdata, SOA)
-                serial = soa_rdata.serial
-                soa = SOASettings(
-                    mname=soa_rdata.mname.derelativize(z.origin).canonicalize().to_text(),
-                    rname=soa_rdata.rname.derelativize(z.origin).canonicalize().to_text(),
-                    refresh=soa_rdata.refresh,
-                    retry=soa_rdata.retry,
-                    expire=soa_rdata.expire,
-                    minimum=soa_rdata.minimum,
-                    ttl=rds.ttl,
-                )
-                continue
-            rdata = tuple(_canonical_text(rds.rdtype, rd.to_text(origin=z.origin, relativize=False)) for rd in rds)
-            rs = RecordSet(owner, dns.rdatatype.to_text(rds.rdtype), rds.ttl, rdata)
-            records[rs.key] = rs
-    return ZoneContent(serial, records, soa)
+    return zone_content(z)
 
 
 def _owner(owner: str, origin: dns.name.Name) -> dns.name.Name:
