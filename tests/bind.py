@@ -18,7 +18,6 @@ from __future__ import annotations
 import atexit
 import base64
 import contextlib
-import ctypes
 import os
 import pwd
 import secrets
@@ -39,6 +38,7 @@ import dns.query
 import dns.rdatatype
 
 from tests.controlplane.cluster import free_port
+from tests.processes import die_with_parent
 
 NAMED = "/usr/sbin/named"
 RNDC = "/usr/sbin/rndc"
@@ -69,16 +69,6 @@ $TTL 300
 def _new_secret() -> str:
     """A random 256-bit key in the base64 form named.conf, rndc.conf and dnspython all take."""
     return base64.b64encode(secrets.token_bytes(32)).decode()
-
-
-def _die_with_parent() -> None:
-    """preexec_fn: the child gets SIGKILL when the process that started it dies, however it dies.
-
-    Popen switches user and group before it calls preexec_fn; a change of uid clears
-    PR_SET_PDEATHSIG, so it must be set here, afterwards.
-    """
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
 
 
 def _os_account() -> pwd.struct_passwd | None:
@@ -301,7 +291,7 @@ options {{
             stderr=subprocess.STDOUT,
             cwd=self.workdir,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
             user=None if account is None else account.pw_uid,
             group=None if account is None else account.pw_gid,
             extra_groups=None if account is None else [],  # drop root's supplementary groups

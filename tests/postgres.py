@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
 import os
 import pwd
 import re
@@ -35,6 +34,7 @@ import psycopg
 from psycopg import sql
 
 from tests.controlplane.cluster import free_port
+from tests.processes import die_with_parent
 
 # The OS account the server runs as when the tests run as root: postgres refuses to run as root.
 OS_USER = "siteplane-pg"
@@ -88,16 +88,6 @@ def find_bin_dir() -> Path:
             f"run `bash tests/system_deps.sh`, or point {BIN_DIR_ENV} at a directory with initdb and postgres"
         )
     return max(candidates, key=version)
-
-
-def _die_with_parent() -> None:
-    """preexec_fn: the child gets SIGKILL when the process that started it dies, however it dies.
-
-    Popen switches user and group before it calls preexec_fn, and that order matters: a change of
-    uid clears PR_SET_PDEATHSIG, so it must be set afterwards, as here.
-    """
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
 
 
 def _os_account() -> pwd.struct_passwd | None:
@@ -284,7 +274,7 @@ class PostgresServer:
             # Otherwise the child's cwd is ours, which its account may not be allowed to enter.
             cwd=self.workdir,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
             user=None if account is None else account.pw_uid,
             group=None if account is None else account.pw_gid,
             extra_groups=None if account is None else [],  # drop root's supplementary groups

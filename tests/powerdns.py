@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
 import json
 import os
 import pwd
@@ -55,6 +54,7 @@ import dns.query
 import dns.rdatatype
 
 from tests.controlplane.cluster import free_port
+from tests.processes import die_with_parent
 
 PDNS_SERVER_ENV = "SITEPLANE_PDNS_SERVER"
 SCHEMA_ENV = "SITEPLANE_PDNS_SCHEMA"
@@ -104,16 +104,6 @@ def quote_txt(*strings: str) -> str:
     Unquoted content would be split on spaces and semicolons would be taken for comments.
     """
     return " ".join('"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"' for s in strings)
-
-
-def _die_with_parent() -> None:
-    """preexec_fn: the child gets SIGKILL when the process that started it dies, however it dies.
-
-    Popen switches user and group before it calls preexec_fn; a change of uid clears
-    PR_SET_PDEATHSIG, so it must be set here, afterwards.
-    """
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
 
 
 def _os_account() -> pwd.struct_passwd | None:
@@ -319,7 +309,7 @@ class PowerDNSServer:
                 stderr=subprocess.STDOUT,
                 cwd=self.workdir,  # ours may not be enterable by the pdns account
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
                 user=None if account is None else account.pw_uid,
                 group=None if account is None else account.pw_gid,
                 extra_groups=None if account is None else [],  # drop root's supplementary groups
