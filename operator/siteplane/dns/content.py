@@ -1,15 +1,53 @@
-"""Reading a dnspython zone (parsed from a file or transferred by AXFR) into what backends return."""
+"""What every backend needs of zone content: reading a dnspython zone, building and comparing SOAs."""
 
 from __future__ import annotations
 
+import dns.exception
 import dns.name
+import dns.rdataclass
 import dns.rdatatype
 import dns.zone
 from dns.rdtypes.ANY.SOA import SOA
 
-from siteplane.dns.backend import SOASettings, ZoneContent
+from siteplane.dns.backend import BackendError, SOASettings, ZoneContent
 from siteplane.domain.names import APEX
 from siteplane.domain.records import RecordKey, RecordSet, canonical_rdata
+
+MAX_TTL = 2**31 - 1  # RFC 2181 section 8
+
+
+def soa_rdata(soa: SOASettings, serial: int) -> SOA:
+    """The SOA record for ``soa`` at ``serial``; settings no server could take are refused here."""
+    try:
+        if not 0 <= soa.ttl <= MAX_TTL:
+            raise ValueError(f"TTL {soa.ttl} out of range")
+        return SOA(  # type: ignore[no-untyped-call]  # dnspython leaves rdata constructors unannotated
+            dns.rdataclass.IN,
+            dns.rdatatype.SOA,
+            dns.name.from_text(soa.mname, origin=dns.name.root),
+            dns.name.from_text(soa.rname, origin=dns.name.root),
+            serial,
+            soa.refresh,
+            soa.retry,
+            soa.expire,
+            soa.minimum,
+        )
+    except (dns.exception.DNSException, ValueError, TypeError) as exc:
+        raise BackendError(f"invalid SOA settings {soa}: {exc}", retryable=False) from exc
+
+
+def canonical_soa(soa: SOASettings) -> SOASettings:
+    """``soa`` spelled as servers give it back (names lowercased and absolute), so settings compare."""
+    rdata = soa_rdata(soa, 0)
+    return SOASettings(
+        mname=rdata.mname.canonicalize().to_text(),
+        rname=rdata.rname.canonicalize().to_text(),
+        refresh=soa.refresh,
+        retry=soa.retry,
+        expire=soa.expire,
+        minimum=soa.minimum,
+        ttl=soa.ttl,
+    )
 
 
 def zone_content(z: dns.zone.Zone) -> ZoneContent:

@@ -36,6 +36,7 @@ import dns.rdatatype
 from dns.rdtypes.ANY.SOA import SOA
 
 from siteplane.dns.backend import BackendError, SOASettings, ZoneConfig, ZoneContent, ZoneMissing
+from siteplane.dns.content import canonical_soa
 from siteplane.domain.names import APEX, fqdn, normalise, relative_to
 from siteplane.domain.records import RecordKey, RecordSet, canonical_rdata
 from siteplane.planning.changes import ChangeSet, diff
@@ -91,7 +92,7 @@ class PowerDNSBackend:
 
     def create_zone(self, zone: ZoneConfig, record_sets: Iterable[RecordSet]) -> int:
         name = _zone_name(zone.name)
-        soa = _canonical_soa(zone.soa)
+        soa = canonical_soa(zone.soa)
         desired: dict[RecordKey, RecordSet] = {}
         for rs in record_sets:
             if rs.key in desired:
@@ -123,7 +124,7 @@ class PowerDNSBackend:
 
     def apply(self, zone: ZoneConfig, changes: ChangeSet) -> int:
         name = _zone_name(zone.name)
-        soa = _canonical_soa(zone.soa)
+        soa = canonical_soa(zone.soa)
         with self._lock:
             serial, current_soa = self._read_soa(name)
             return self._patch(name, soa, changes, serial, current_soa)
@@ -305,15 +306,6 @@ def _soa_rrset(zone: str, soa: SOASettings, serial: int) -> dict[str, Any]:
         "ttl": soa.ttl,
         "records": [{"content": content, "disabled": False}],
     }
-
-
-def _canonical_soa(soa: SOASettings) -> SOASettings:
-    try:
-        mname = dns.name.from_text(soa.mname, origin=dns.name.root).canonicalize().to_text()
-        rname = dns.name.from_text(soa.rname, origin=dns.name.root).canonicalize().to_text()
-    except dns.exception.DNSException as exc:
-        raise BackendError(f"invalid SOA settings {soa}: {exc}", retryable=False) from exc
-    return SOASettings(mname, rname, soa.refresh, soa.retry, soa.expire, soa.minimum, soa.ttl)
 
 
 def _parse_zone(zone: str, payload: Mapping[str, Any]) -> ZoneContent:

@@ -34,7 +34,7 @@ from dns.rdataclass import IN
 from dns.rdtypes.ANY.SOA import SOA
 
 from siteplane.dns.backend import BackendError, SOASettings, ZoneConfig, ZoneContent, ZoneMissing
-from siteplane.dns.content import zone_content
+from siteplane.dns.content import canonical_soa, soa_rdata, zone_content
 from siteplane.dns.zonefile import zone_name
 from siteplane.domain.names import APEX
 from siteplane.domain.records import RecordKey, RecordSet, canonical_rdata
@@ -191,7 +191,7 @@ class RFC2136Backend:
             current = self.read_zone(name)
             if current is None:
                 raise ZoneMissing(name)
-        soa = _canonical_soa(zone.soa)
+        soa = canonical_soa(zone.soa)
         soa_changed = current.soa != soa
         if not changes and not soa_changed:
             fresh = self._query_soa(name)
@@ -290,8 +290,8 @@ class RFC2136Backend:
         """
         if current.soa is None:
             raise BackendError(f"zone {origin} has no SOA as last read", retryable=False)
-        new_soa = _soa_rdata(soa, (current.serial + 1) % SERIAL_MODULO)
-        old_soa = _soa_rdata(current.soa, current.serial)
+        new_soa = soa_rdata(soa, (current.serial + 1) % SERIAL_MODULO)
+        old_soa = soa_rdata(current.soa, current.serial)
         return _Op(
             SOA_KEY,
             origin,
@@ -466,33 +466,3 @@ def _to_record_set(op: _Op) -> RecordSet:
     assert op.new is not None
     texts = tuple(canonical_rdata(op.rdtype, rd.to_text(relativize=False)) for rd in op.new)
     return RecordSet(op.key.name, op.key.type, op.new.ttl, texts)
-
-
-def _soa_rdata(soa: SOASettings, serial: int) -> SOA:
-    try:
-        return SOA(  # type: ignore[no-untyped-call]  # dnspython leaves rdata constructors unannotated
-            IN,
-            dns.rdatatype.SOA,
-            dns.name.from_text(soa.mname, origin=dns.name.root),
-            dns.name.from_text(soa.rname, origin=dns.name.root),
-            serial,
-            soa.refresh,
-            soa.retry,
-            soa.expire,
-            soa.minimum,
-        )
-    except (dns.exception.DNSException, ValueError, TypeError) as exc:
-        raise BackendError(f"invalid SOA settings {soa}: {exc}", retryable=False) from exc
-
-
-def _canonical_soa(soa: SOASettings) -> SOASettings:
-    rdata = _soa_rdata(soa, 0)
-    return SOASettings(
-        mname=rdata.mname.canonicalize().to_text(),
-        rname=rdata.rname.canonicalize().to_text(),
-        refresh=soa.refresh,
-        retry=soa.retry,
-        expire=soa.expire,
-        minimum=soa.minimum,
-        ttl=soa.ttl,
-    )

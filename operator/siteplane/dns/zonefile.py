@@ -24,10 +24,9 @@ import dns.rdataset
 import dns.rdatatype
 import dns.zone
 from dns.rdataclass import IN
-from dns.rdtypes.ANY.SOA import SOA
 
 from siteplane.dns.backend import BackendError, SOASettings, ZoneConfig, ZoneContent, ZoneMissing
-from siteplane.dns.content import zone_content
+from siteplane.dns.content import MAX_TTL, canonical_soa, soa_rdata, zone_content
 from siteplane.domain.names import APEX, normalise
 from siteplane.domain.records import RecordKey, RecordSet, canonical_rdata
 from siteplane.planning.changes import ChangeSet, apply_to
@@ -35,7 +34,6 @@ from siteplane.planning.changes import ChangeSet, apply_to
 SERIAL_MAX = 2**32 - 1
 RELOAD_TIMEOUT = 30.0
 STDERR_TAIL = 500
-MAX_TTL = 2**31 - 1  # RFC 2181 section 8
 FILE_MODE = 0o644  # the DNS server usually runs as another user and must read the file
 
 # Zone labels become a file name and the last argv of the reload command: no leading '-' or '.'.
@@ -126,7 +124,7 @@ class ZoneFileBackend:
     def _converge(self, zone: ZoneConfig, current: ZoneContent | None, desired: Mapping[RecordKey, RecordSet]) -> int:
         name = zone_name(zone.name)
         records = {key: _checked_set(name, rs) for key, rs in desired.items()}
-        soa = _canonical_soa(zone.soa)
+        soa = canonical_soa(zone.soa)
         if current is not None and dict(current.record_sets) == records and current.soa == soa:
             if name in self._reload_pending:
                 self._reload(name)
@@ -185,7 +183,7 @@ def render(zone: str, soa: SOASettings, serial: int, record_sets: Iterable[Recor
     origin = dns.name.from_text(zone_name(zone), origin=dns.name.root)
     z = dns.zone.Zone(origin, relativize=True)
     apex = z.find_node(dns.name.empty, create=True)
-    apex.replace_rdataset(dns.rdataset.from_rdata(soa.ttl, _soa_rdata(soa, serial)))
+    apex.replace_rdataset(dns.rdataset.from_rdata(soa.ttl, soa_rdata(soa, serial)))
     by_name: dict[str, list[RecordSet]] = {}
     for rs in record_sets:
         by_name.setdefault(rs.name, []).append(rs)
@@ -275,38 +273,6 @@ def _checked_set(zone: str, rs: RecordSet) -> RecordSet:
 
 def _canonical_text(rdtype: dns.rdatatype.RdataType, text: str) -> str:
     return canonical_rdata(rdtype, text)
-
-
-def _canonical_soa(soa: SOASettings) -> SOASettings:
-    rdata = _soa_rdata(soa, 0)
-    return SOASettings(
-        mname=rdata.mname.canonicalize().to_text(),
-        rname=rdata.rname.canonicalize().to_text(),
-        refresh=soa.refresh,
-        retry=soa.retry,
-        expire=soa.expire,
-        minimum=soa.minimum,
-        ttl=soa.ttl,
-    )
-
-
-def _soa_rdata(soa: SOASettings, serial: int) -> SOA:
-    try:
-        if not 0 <= soa.ttl <= MAX_TTL:
-            raise ValueError(f"TTL {soa.ttl} out of range")
-        return SOA(  # type: ignore[no-untyped-call]  # dnspython leaves rdata constructors unannotated
-            IN,
-            dns.rdatatype.SOA,
-            dns.name.from_text(soa.mname, origin=dns.name.root),
-            dns.name.from_text(soa.rname, origin=dns.name.root),
-            serial,
-            soa.refresh,
-            soa.retry,
-            soa.expire,
-            soa.minimum,
-        )
-    except (dns.exception.DNSException, ValueError, TypeError) as exc:
-        raise BackendError(f"invalid SOA settings {soa}: {exc}", retryable=False) from exc
 
 
 def _fsync_directory(directory: Path) -> None:
