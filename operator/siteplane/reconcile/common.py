@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable
-from typing import Any, Generic, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -122,10 +123,41 @@ def record_history(
     )
 
 
+class StoredWork(Protocol):
+    """What a unit of work changed: zones to sync now, and other objects whose state changed."""
+
+    @property
+    def zones(self) -> set[str]: ...
+
+    @property
+    def affected(self) -> set[ObjectRef]: ...
+
+
+@dataclass
+class Touched:
+    """StoredWork of a change that settles no placement: just the zones it touches."""
+
+    zones: set[str] = field(default_factory=set)
+    affected: set[ObjectRef] = field(default_factory=set)
+
+
 class ReportingService(Generic[Row]):
     """Status of one kind from the database, for its own handler and for objects another change affected."""
 
     store: Store
+    writer: ZoneWriter
+
+    async def _store_and_sync(
+        self, obj: ObjectInput, retry: int, work: Callable[[], StoredWork], *, report: bool
+    ) -> Outcome:
+        """The shape of every reconcile: one transaction, then its zones synced, then (if asked) status."""
+        try:
+            stored = await asyncio.to_thread(in_transaction, work)
+            results = await sync_zones(self.writer, stored.zones, obj.ref)
+            status = await asyncio.to_thread(self._report, obj.ref.uid) if report else None
+        except SQLAlchemyError as error:
+            return database_unavailable(obj, error)
+        return concluded(obj, status, results, stored.affected, retry)
 
     def _load(self, uow: UnitOfWork, uid: str) -> Row | None:
         raise NotImplementedError

@@ -60,6 +60,10 @@ class Settled:
     zones: set[str] = field(default_factory=set)  # zones whose content may have changed
     sites: set[ObjectRef] = field(default_factory=set)  # sites whose placement changed
 
+    @property
+    def affected(self) -> set[ObjectRef]:
+        return self.sites
+
 
 def settle_domains(uow: UnitOfWork, domains: Iterable[str]) -> Settled:
     """Re-decide every live claim on ``domains`` and stage the result.

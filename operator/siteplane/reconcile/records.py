@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from pydantic import ValidationError
 
 from siteplane.api.dnsrecord import DNSRecordSpec
 from siteplane.domain.records import typed_rdata
 from siteplane.reconcile.common import (
     ReportingService,
-    SQLAlchemyError,
-    concluded,
-    database_unavailable,
-    in_transaction,
+    Touched,
     invalid_spec,
     record_history,
-    sync_zones,
 )
 from siteplane.reconcile.inputs import ObjectInput, Outcome
 from siteplane.reconcile.status import StatusReport, record_status
@@ -35,21 +29,10 @@ class RecordService(ReportingService[Record]):
             spec = DNSRecordSpec.model_validate(dict(obj.spec))
         except ValidationError as error:
             return invalid_spec(obj, error)
-        try:
-            zones = await asyncio.to_thread(in_transaction, lambda: self._store(obj, spec))
-            results = await sync_zones(self.writer, zones, obj.ref)
-            report = await asyncio.to_thread(self._report, obj.ref.uid)
-        except SQLAlchemyError as error:
-            return database_unavailable(obj, error)
-        return concluded(obj, report, results, (), retry)
+        return await self._store_and_sync(obj, retry, lambda: Touched(self._store(obj, spec)), report=True)
 
     async def delete(self, obj: ObjectInput, retry: int = 0) -> Outcome:
-        try:
-            zones = await asyncio.to_thread(in_transaction, lambda: self._delete(obj))
-            results = await sync_zones(self.writer, zones, obj.ref)
-        except SQLAlchemyError as error:
-            return database_unavailable(obj, error)
-        return concluded(obj, None, results, (), retry)
+        return await self._store_and_sync(obj, retry, lambda: Touched(self._delete(obj)), report=False)
 
     def _store(self, obj: ObjectInput, spec: DNSRecordSpec) -> set[str]:
         rdata = sorted({typed_rdata(spec.type, value) for value in spec.values()})

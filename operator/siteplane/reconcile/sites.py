@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from pydantic import ValidationError
 
 from siteplane.api.site import SiteSpec
 from siteplane.reconcile.common import (
     ReportingService,
-    SQLAlchemyError,
-    concluded,
-    database_unavailable,
-    in_transaction,
     invalid_spec,
     record_history,
-    sync_zones,
 )
 from siteplane.reconcile.inputs import ObjectInput, Outcome
 from siteplane.reconcile.placement import PlacementLock, Settled, settle_domains
@@ -79,22 +72,11 @@ class SiteService(ReportingService[Site]):
             spec = SiteSpec.model_validate(dict(obj.spec))
         except ValidationError as error:
             return invalid_spec(obj, error)
-        try:
-            settled = await asyncio.to_thread(in_transaction, lambda: self._store(obj, spec))
-            results = await sync_zones(self.writer, settled.zones, obj.ref)
-            report = await asyncio.to_thread(self._report, obj.ref.uid)
-        except SQLAlchemyError as error:
-            return database_unavailable(obj, error)
-        return concluded(obj, report, results, settled.sites, retry)
+        return await self._store_and_sync(obj, retry, lambda: self._store(obj, spec), report=True)
 
     async def delete(self, obj: ObjectInput, retry: int = 0) -> Outcome:
         """Withdraw the site's records; the caller keeps the finalizer until this succeeds."""
-        try:
-            settled = await asyncio.to_thread(in_transaction, lambda: self._delete(obj))
-            results = await sync_zones(self.writer, settled.zones, obj.ref)
-        except SQLAlchemyError as error:
-            return database_unavailable(obj, error)
-        return concluded(obj, None, results, settled.sites, retry)
+        return await self._store_and_sync(obj, retry, lambda: self._delete(obj), report=False)
 
     def _store(self, obj: ObjectInput, spec: SiteSpec) -> Settled:
         with self.placement.shared(), self.store.unit_of_work() as uow:

@@ -14,13 +14,10 @@ from siteplane.reconcile.backends import BackendResolver, BackendUnavailable
 from siteplane.reconcile.common import (
     ReportingService,
     SQLAlchemyError,
-    concluded,
     database_unavailable,
-    in_transaction,
     invalid_spec,
     record_history,
     render,
-    sync_zones,
 )
 from siteplane.reconcile.inputs import ObjectInput, Outcome, backoff
 from siteplane.reconcile.placement import PlacementLock, settle_domains
@@ -82,13 +79,7 @@ class ZoneService(ReportingService[Zone]):
             # Nothing is stored for a zone whose backend cannot be used: no half-created zone.
             report = StatusReport([ConditionChange(READY, "False", "BackendUnavailable", str(error))])
             return Outcome(render(obj, report), retry_after=backoff(retry, base=10), retry_reason=str(error))
-        try:
-            work = await asyncio.to_thread(in_transaction, lambda: self._store(obj, spec))
-            results = await sync_zones(self.writer, work.zones, obj.ref)
-            report = await asyncio.to_thread(self._report, obj.ref.uid)
-        except SQLAlchemyError as error:
-            return database_unavailable(obj, error)
-        return concluded(obj, report, results, work.affected, retry)
+        return await self._store_and_sync(obj, retry, lambda: self._store(obj, spec), report=True)
 
     def _store(self, obj: ObjectInput, spec: DNSZoneSpec) -> ZoneWork:
         soa = spec.soa.model_dump(by_alias=True, exclude_none=True) if spec.soa else {}
@@ -146,8 +137,7 @@ class ZoneService(ReportingService[Zone]):
             if work.remove is not None:
                 zone_name, backend = work.remove
                 await self.writer.exclusive(zone_name, lambda: self.backends.for_zone(backend).remove_zone(zone_name))
-            work = await asyncio.to_thread(in_transaction, lambda: self._delete(obj))
-            results = await sync_zones(self.writer, work.zones, obj.ref)
+            return await self._store_and_sync(obj, retry, lambda: self._delete(obj), report=False)
         except BackendUnavailable as error:
             report = StatusReport([ConditionChange(READY, "False", "BackendUnavailable", str(error))])
             return Outcome(render(obj, report), retry_after=backoff(retry), retry_reason=str(error))
@@ -155,7 +145,6 @@ class ZoneService(ReportingService[Zone]):
             return database_unavailable(obj, error)
         except OSError as error:
             return Outcome({}, retry_after=backoff(retry), retry_reason=f"removing the zone failed: {error}")
-        return concluded(obj, None, results, work.affected, retry)
 
     def _count_publishers(self, obj: ObjectInput) -> ZoneWork:
         work = ZoneWork()
