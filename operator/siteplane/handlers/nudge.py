@@ -40,12 +40,36 @@ def api_client() -> kubernetes.client.ApiClient:
 
 
 class StatusNudger:
-    def __init__(self, services: Services, client: kubernetes.client.ApiClient, concurrency: int = 8) -> None:
+    """Writes, from the database, the status of objects whose state another object's change moved.
+
+    Such an object's own handler may be running at the same moment with a report computed a
+    little earlier; kopf writes that report after its handler returns, possibly after our update.
+    So every nudge is checked once more a moment later: the database, not the order of the two
+    writes, decides what the object finally shows. The second look writes only if it differs.
+    """
+
+    def __init__(
+        self,
+        services: Services,
+        client: kubernetes.client.ApiClient,
+        concurrency: int = 8,
+        recheck_seconds: float = 3.0,
+    ) -> None:
         self.services = services
         self.api = kubernetes.client.CustomObjectsApi(client)
         self._limit = asyncio.Semaphore(concurrency)
+        self._recheck_seconds = recheck_seconds
+        self._rechecks: set[asyncio.Task[None]] = set()
 
     async def nudge(self, refs: set[ObjectRef]) -> None:
+        await asyncio.gather(*(self._one(ref) for ref in refs))
+        if refs:
+            task = asyncio.get_running_loop().create_task(self._recheck(refs))
+            self._rechecks.add(task)  # a strong reference until it is done
+            task.add_done_callback(self._rechecks.discard)
+
+    async def _recheck(self, refs: set[ObjectRef]) -> None:
+        await asyncio.sleep(self._recheck_seconds)
         await asyncio.gather(*(self._one(ref) for ref in refs))
 
     async def _one(self, ref: ObjectRef) -> None:
