@@ -53,6 +53,26 @@ class BackendError(Exception):
         self.retryable = retryable
 
 
+class DriftDetected(BackendError):
+    """The zone changed on the server since it was last read, so nothing (more) was written: read it
+    again and re-plan. Optimistic backends raise it when a write's precondition fails."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=True)
+
+
+class RecordSetsRefused(BackendError):
+    """The server refused some record sets (``refused``, with a reason each); every other change was
+    applied (``serial``). Sending a refused set again unchanged would be refused again."""
+
+    def __init__(self, zone: str, refused: Mapping[RecordKey, str], serial: int) -> None:
+        keys = ", ".join(str(k) for k in sorted(refused))
+        super().__init__(f"server refused record sets {keys} in zone {zone}; the rest was applied", retryable=False)
+        self.reasons = dict(refused)
+        self.refused = sorted(refused)
+        self.serial = serial
+
+
 class ZoneMissing(BackendError):
     """The zone does not exist on the backend."""
 
@@ -61,7 +81,11 @@ class ZoneMissing(BackendError):
 
 
 class Backend(Protocol):
-    """One DNS backend. Implementations: zonefile (embedded default); rfc2136 and powerdns later."""
+    """One DNS backend. Implementations: zonefile (embedded default), rfc2136, powerdns."""
+
+    def check(self) -> None:
+        """Raise BackendError unless the backend is reachable and accepts our credentials."""
+        ...
 
     def read_zone(self, zone: str) -> ZoneContent | None:
         """The zone as served, or None when the backend has no such zone."""

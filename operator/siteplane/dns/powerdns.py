@@ -84,6 +84,14 @@ class PowerDNSBackend:
 
     # -- Backend -------------------------------------------------------------------------------
 
+    def check(self) -> None:
+        """One GET of the server object: proves the URL, the server id and the API key."""
+        path = self._zones_path.rsplit("/zones", 1)[0]
+        with self._lock:
+            status, payload = self._request("GET", path)
+        if status != 200:
+            raise self._error(status, payload, "reading the server's details")
+
     def read_zone(self, zone: str) -> ZoneContent | None:
         name = _zone_name(zone)
         with self._lock:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import binascii
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import dns.exception
@@ -33,9 +33,16 @@ import dns.zone
 from dns.rdataclass import IN
 from dns.rdtypes.ANY.SOA import SOA
 
-from siteplane.dns.backend import BackendError, SOASettings, ZoneConfig, ZoneContent, ZoneMissing
-from siteplane.dns.content import canonical_soa, soa_rdata, zone_content
-from siteplane.dns.zonefile import zone_name
+from siteplane.dns.backend import (
+    BackendError,
+    DriftDetected,
+    RecordSetsRefused,
+    SOASettings,
+    ZoneConfig,
+    ZoneContent,
+    ZoneMissing,
+)
+from siteplane.dns.content import canonical_soa, soa_rdata, zone_content, zone_name
 from siteplane.domain.names import APEX
 from siteplane.domain.records import RecordKey, RecordSet, canonical_rdata
 from siteplane.planning.changes import ChangeSet, apply_to, diff
@@ -47,25 +54,17 @@ SOA_KEY = RecordKey(APEX, "SOA")
 # Answers to the SOA query meaning "no such zone here" rather than "you may not".
 _MISSING = {dns.rcode.REFUSED, dns.rcode.NOTAUTH, dns.rcode.NXDOMAIN}
 _DRIFT = {dns.rcode.NXRRSET, dns.rcode.YXRRSET, dns.rcode.NXDOMAIN, dns.rcode.YXDOMAIN}
+# Answers to an UPDATE that may concern one record set only: worth bisecting the batch.
+_PER_RECORD = {dns.rcode.REFUSED, dns.rcode.SERVFAIL}
 _FATAL = {dns.rcode.NOTAUTH, dns.rcode.NOTZONE, dns.rcode.FORMERR, dns.rcode.NOTIMP}
 
 
-class DriftDetected(BackendError):
-    """The zone changed on the server since it was last read: a prerequisite failed, nothing of that
-    message was written. Read the zone again and re-plan."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, retryable=True)
-
-
-class PartiallyApplied(BackendError):
+class PartiallyApplied(RecordSetsRefused):
     """The server refused some record sets (``refused``); every other change was applied (``serial``)."""
 
-    def __init__(self, zone: str, refused: Sequence[RecordKey], serial: int) -> None:
-        keys = ", ".join(str(k) for k in refused)
-        super().__init__(f"server refused record sets {keys} in zone {zone}; the rest was applied", retryable=False)
-        self.refused = list(refused)
-        self.serial = serial
+    def __init__(self, zone: str, refused: Mapping[RecordKey, str], serial: int) -> None:
+        # An UPDATE's answer is only an rcode, not why; the caller may know more about the set.
+        super().__init__(zone, refused, serial)
 
 
 @dataclass(frozen=True)
@@ -95,7 +94,7 @@ class _Run:
 
     zone: str
     applied: list[_Op]
-    refused: list[RecordKey]
+    refused: dict[RecordKey, str]  # record set -> the rcode it got
     ok_messages: int = 0
     probed: bool = False
 
@@ -148,6 +147,11 @@ class RFC2136Backend:
     __str__ = __repr__
 
     # -- Backend ------------------------------------------------------------------------------
+
+    def check(self) -> None:
+        """A signed SOA query for the root: any answer proves the server is there and takes our key
+        (BIND checks the signature before it refuses a zone it does not serve)."""
+        self._query_soa(".")
 
     def read_zone(self, zone: str) -> ZoneContent | None:
         name = zone_name(zone)
@@ -203,7 +207,7 @@ class RFC2136Backend:
         ops = self._ops(name, origin, current, changes)
         if soa_changed:
             ops.insert(0, self._soa_op(origin, current, soa))
-        run = _Run(name, [], [])
+        run = _Run(name, [], {})
         try:
             for batch in self._batches(origin, ops):
                 self._send(origin, batch, run)
@@ -226,7 +230,7 @@ class RFC2136Backend:
         else:
             self._cache.pop(name, None)
         if run.refused:
-            raise PartiallyApplied(name, sorted(run.refused), fresh.serial)
+            raise PartiallyApplied(name, run.refused, fresh.serial)
         return fresh.serial
 
     def remove_zone(self, zone: str) -> None:
@@ -341,19 +345,21 @@ class RFC2136Backend:
                 f"zone {run.zone} changed on the server since it was last read ({dns.rcode.to_text(rcode)}): "
                 f"{len(run.applied)} record set changes were applied before, the rest not; read it again"
             )
-        if rcode == dns.rcode.REFUSED:
+        if rcode in _PER_RECORD:
             if not run.probed:
-                # An empty signed UPDATE tells a zone-wide refusal (key not allowed, zone not ours)
-                # from one the server made about some record set; the server changes nothing for it.
+                # An empty signed UPDATE tells a zone-wide failure (key not allowed, zone not ours,
+                # server in trouble) from one the server had with some record set (BIND answers
+                # SERVFAIL to an RRset over max-records-per-type); the server changes nothing for it.
                 run.probed = True
                 probe = self._update(run.zone, self._message(origin, ()))
                 if probe != dns.rcode.NOERROR:
                     raise BackendError(
-                        f"server refused updates to zone {run.zone} ({dns.rcode.to_text(probe)})", retryable=False
+                        f"server refused updates to zone {run.zone} ({dns.rcode.to_text(probe)})",
+                        retryable=probe != dns.rcode.REFUSED,
                     )
             if len(batch) == 1:
-                log.warning("server refused %s in zone %s", batch[0].key, run.zone)
-                run.refused.append(batch[0].key)
+                log.warning("server refused %s in zone %s (%s)", batch[0].key, run.zone, dns.rcode.to_text(rcode))
+                run.refused[batch[0].key] = dns.rcode.to_text(rcode)
                 return
             half = len(batch) // 2
             self._send(origin, batch[:half], run)
