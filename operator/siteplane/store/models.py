@@ -75,6 +75,12 @@ class Zone(ObjectColumns, Base):
     record_count: Mapped[int] = mapped_column(Integer, default=0)
     synced_at: Mapped[datetime | None] = mapped_column(default=None)
     sync_error: Mapped[str | None] = mapped_column(Text, default=None)
+    management: Mapped[str] = mapped_column(String(16), default="Shared")
+    """Shared: leave record sets siteplane never published alone; Exclusive: remove them."""
+    drift_corrections: Mapped[int] = mapped_column(Integer, default=0)
+    """Record sets changed on the server behind siteplane's back and put back, over the zone's life."""
+    checked_at: Mapped[datetime | None] = mapped_column(default=None)
+    """When the zone was last compared with what its backend serves."""
 
 
 class Site(ObjectColumns, Base):
@@ -156,6 +162,8 @@ class RecordSetRow(Base):
     owner_generation: Mapped[int] = mapped_column(Integer)
     applied_serial: Mapped[int | None] = mapped_column(default=None)
     """The zone serial with which the backend was seen serving this set; NULL while pending."""
+    rejected: Mapped[str | None] = mapped_column(Text, default=None)
+    """Why the server refused this exact set; it is not sent again until its content changes."""
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)
 
