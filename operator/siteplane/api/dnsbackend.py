@@ -44,6 +44,25 @@ class TSIGKey(CRModel):
     """The Secret key holding the base64 TSIG secret."""
 
 
+class RndcSettings(CRModel):
+    """Zone creation and removal on BIND 9 through rndc addzone/delzone (named needs allow-new-zones).
+
+    named loads a new primary zone only from an existing file, so the operator writes a seed zone
+    file into a directory it shares with named (a volume, or the same host) before rndc addzone.
+    """
+
+    server: HOST | None = None
+    """The rndc control channel's address (the DNS server's address when unset)."""
+    port: PORT | None = None
+    """The control channel's port (953 when unset)."""
+    key: TSIGKey
+    """The rndc key (name, algorithm, Secret) named's controls statement accepts."""
+    seed_directory: Annotated[str, Field(min_length=1, max_length=4096, pattern=r"^/")]
+    """Directory, on the operator's filesystem, where new zones' seed files are written."""
+    server_directory: Annotated[str | None, Field(min_length=1, max_length=4096, pattern=r"^/[^\"]*$")] = None
+    """The same directory as named sees it (seedDirectory when unset)."""
+
+
 class RFC2136Settings(CRModel):
     """An authoritative server updated by RFC 2136 dynamic updates (BIND 9, Knot)."""
 
@@ -53,6 +72,10 @@ class RFC2136Settings(CRModel):
     """DNS port (53 when unset)."""
     tsig: TSIGKey
     """TSIG key that signs every update and transfer."""
+    rndc: RndcSettings | None = None
+    """How zones are created and removed on the server; without it zones must already exist there."""
+    max_message_bytes: Annotated[int, Field(ge=512, le=65535)] | None = None
+    """Largest UPDATE message sent; bigger batches are split (16000 when unset)."""
 
 
 class PowerDNSSettings(CRModel):

@@ -74,6 +74,9 @@ class DNSZoneSpec(CRModel):
     """Other namespaces allowed to publish names in this zone (its own namespace always may)."""
     deletion_policy: Literal["Delete", "Orphan"] | None = None
     """Delete (default) removes the zone from its backend when the DNSZone goes; Orphan leaves it."""
+    management: Literal["Shared", "Exclusive"] | None = None
+    """Shared (default): record sets siteplane never published (added on the server by hand) are left
+    alone. Exclusive: the zone holds exactly what siteplane publishes; anything else is removed."""
 
 
 class DNSZoneStatus(StatusBase):
@@ -83,3 +86,6 @@ class DNSZoneStatus(StatusBase):
     """Record sets currently published in the zone."""
     serial: Annotated[int, Field(ge=0, le=4294967295)] | None = None
     """The zone's current SOA serial."""
+    drift_corrections: Annotated[int, Field(ge=0)] | None = None
+    """Record sets found changed on the server behind siteplane's back and put back (the database's
+    zones.checked_at says when the zone was last compared; it is not written here, to spare the API)."""
