@@ -97,7 +97,11 @@ def concluded(
     results = list(results)
     outcome = Outcome(render(obj, report) if report else {}, affected_by(results, extra, obj.ref))
     if errors := sync_errors(results):
-        outcome.retry_after, outcome.retry_reason = backoff(retry), "; ".join(errors)
+        # An error no retry can fix (a wrong key, a refused zone) is retried slowly: a person, or a
+        # change to the DNSBackend (which re-syncs its failing zones at once), has to act first.
+        lasting = all(not r.retryable for r in results if r.error)
+        delay = backoff(retry, base=30, cap=600) if lasting else backoff(retry)
+        outcome.retry_after, outcome.retry_reason = delay, "; ".join(errors)
     return outcome
 
 

@@ -62,5 +62,5 @@ def build_services(config: OperatorConfig, check_schema: bool = True) -> Service
         sites=SiteService(store, writer, placement),
         zones=ZoneService(store, writer, backends, placement),
         records=RecordService(store, writer),
-        dnsbackends=DNSBackendService(store, backends),
+        dnsbackends=DNSBackendService(store, writer, backends),
     )

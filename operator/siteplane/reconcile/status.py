@@ -17,6 +17,7 @@ from siteplane.store.models import Record, Site, Zone
 from siteplane.store.unit_of_work import UnitOfWork
 
 READY, STORED, PROGRAMMED = "Ready", "Stored", "DNSProgrammed"
+REJECTED = "RejectedByServer"
 
 
 @dataclass
@@ -38,11 +39,18 @@ def _domain_field(position: int) -> str:
     return "spec.primaryDomain" if position == 0 else f"spec.aliases[{position - 1}]"
 
 
-def _programmed(uow: UnitOfWork, uid: str, zones: list[Zone]) -> ConditionChange:
+def _programmed(uow: UnitOfWork, uid: str, zones: list[Zone], field: str) -> ConditionChange:
     errors = [z.sync_error for z in zones if z.sync_error]
     if errors:
         return ConditionChange(PROGRAMMED, "False", "BackendError", "; ".join(sorted(set(errors))))
     rows = uow.record_sets.live_of_owner(uid)
+    if refusals := sorted({r.rejected for r in rows if r.rejected}):
+        return ConditionChange(
+            PROGRAMMED,
+            "False",
+            REJECTED,
+            f"{field}: {'; '.join(refusals)}. It is not sent again until it changes",
+        )
     pending = [r for r in rows if r.applied_serial is None]
     if pending:
         return ConditionChange(PROGRAMMED, "False", "Pending", f"{len(pending)} record set(s) not yet served")
@@ -63,7 +71,7 @@ def site_status(uow: UnitOfWork, site: Site) -> StatusReport:
             ConditionChange(READY, "False", reason, message),
         ]
         return report
-    programmed = _programmed(uow, site.uid, zones)
+    programmed = _programmed(uow, site.uid, zones, "spec.serving")
     if site.suspended:
         note = "suspended: no records published"
         report.conditions += [
@@ -139,7 +147,7 @@ def record_status(uow: UnitOfWork, record: Record) -> StatusReport:
         report.conditions += [ConditionChange(PROGRAMMED, "False", *problem), ConditionChange(READY, "False", *problem)]
         return report
     assert zone is not None
-    programmed = _programmed(uow, record.uid, [zone])
+    programmed = _programmed(uow, record.uid, [zone], f"spec.{record.type.lower()}")
     report.conditions += [
         programmed,
         ConditionChange(
@@ -154,7 +162,12 @@ def record_status(uow: UnitOfWork, record: Record) -> StatusReport:
 
 def zone_status(uow: UnitOfWork, zone: Zone) -> StatusReport:
     stored = ConditionChange(STORED, "True", "Stored", f"stored at generation {zone.generation}")
-    report = StatusReport([stored], {"recordCount": zone.record_count, "serial": zone.serial}, zone.generation)
+    fields = {
+        "recordCount": zone.record_count,
+        "serial": zone.serial,
+        "driftCorrections": zone.drift_corrections,
+    }
+    report = StatusReport([stored], fields, zone.generation)
     if not zone.is_owner:
         holder = uow.zones.owner_of(zone.zone_name)
         ref = ObjectRef("DNSZone", holder.namespace, holder.name) if holder else None
@@ -163,7 +176,9 @@ def zone_status(uow: UnitOfWork, zone: Zone) -> StatusReport:
         report.conditions.append(ConditionChange(READY, "False", NAME_CONFLICT, message))
         return report
     if zone.sync_error:
-        report.conditions.append(ConditionChange(READY, "False", "BackendError", zone.sync_error))
+        unusable = zone.sync_error.startswith(("spec.backend:", "the operator's default backend:"))
+        reason = "BackendUnavailable" if unusable else "BackendError"
+        report.conditions.append(ConditionChange(READY, "False", reason, zone.sync_error))
     elif zone.serial is None:
         report.conditions.append(ConditionChange(READY, "False", "Pending", "not yet created on the backend"))
     else:

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
-from siteplane.dns.backend import BackendError, SOASettings, ZoneConfig
+from siteplane.dns.backend import Backend, BackendError, DriftDetected, RecordSetsRefused, SOASettings, ZoneConfig
 from siteplane.domain.names import absolute
 from siteplane.domain.objects import ObjectRef
 from siteplane.domain.records import RecordKey, RecordSet
-from siteplane.planning.changes import ChangeSet, diff
+from siteplane.planning.changes import ChangeSet
 from siteplane.planning.placement import OWNED
+from siteplane.planning.zone_diff import ZoneBook, ZoneDiff, in_scope, zone_diff
 from siteplane.planning.zone_plan import RecordClaim, SiteClaim, ZonePlan, plan_zone
 from siteplane.reconcile.backends import BackendResolver, BackendUnavailable
 from siteplane.reconcile.views import record_ref, site_ref, zone_ref, zone_view
@@ -25,6 +28,8 @@ from siteplane.store.models import RecordSetRow, Site, Zone, utcnow
 from siteplane.store.unit_of_work import Store, UnitOfWork
 
 log = logging.getLogger(__name__)
+EXCLUSIVE = "Exclusive"
+MAX_COMMON_SET_SIZE = 100
 
 
 @dataclass
@@ -33,8 +38,26 @@ class SyncResult:
     exists: bool = True
     serial: int | None = None
     changes: int = 0
+    drift: int = 0  # record sets found changed behind siteplane's back and put back
     error: str | None = None
+    retryable: bool = True  # whether trying the same again soon may help
     affected: set[ObjectRef] = field(default_factory=set)  # objects whose publication state changed
+
+
+@dataclass
+class _Desired:
+    """A zone's plan as stored, with what a sync needs to apply and account for it."""
+
+    zone_id: int
+    config: ZoneConfig
+    backend: str | None
+    owners: dict[RecordKey, tuple[RecordSet, ObjectRef]]
+    zone_ref: ObjectRef
+    book: ZoneBook
+
+    @property
+    def wanted(self) -> dict[RecordKey, RecordSet]:
+        return {key: rs for key, (rs, _) in self.owners.items()}
 
 
 def zone_config(zone: Zone) -> ZoneConfig:
@@ -98,32 +121,50 @@ class ZoneSynchronizer:
         if desired is None:
             result.exists = False
             return result
-        zone_id, config, backend_name, owners, desired_zone_ref = desired
+        refused: dict[RecordKey, str] = {}
         try:
-            backend = self.backends.for_zone(backend_name)
-            current = backend.read_zone(zone_name)
-            wanted = {key: rs for key, (rs, _) in owners.items()}
-            if current is None:
-                changes = ChangeSet(tuple(wanted.values()))
-                serial = backend.create_zone(config, wanted.values())
-            else:
-                changes = diff(current.record_sets, wanted)
-                serial = backend.apply(config, changes)
-            served = backend.read_zone(zone_name)
-            if served is None or dict(served.record_sets) != wanted:
-                raise BackendError(f"zone {zone_name}: the backend does not serve what was written", retryable=True)
+            backend = self.backends.for_zone(desired.backend)
+            try:
+                serial, planned = self._converge(backend, desired, refused)
+            except DriftDetected as drift:
+                # Someone wrote to the zone between our read and our write; nothing of the failed
+                # message was applied. Read again and plan once more against what is there now.
+                log.info("zone %s: %s", zone_name, drift)
+                serial, planned = self._converge(backend, desired, refused)
         except (BackendError, BackendUnavailable, OSError) as error:
             result.error = str(error)
-            self._record_failure(zone_id, result.error)
+            result.retryable = getattr(error, "retryable", True)
+            result.affected |= self._record_failure(desired, result.error)
             return result
-        result.serial, result.changes = serial, len(changes)
-        if self._record_applied(zone_id, serial, changes, owners):
-            result.affected.add(desired_zone_ref)
+        result.serial, result.changes, result.drift = serial, len(planned.changes), len(planned.drift)
+        result.affected |= self._record_applied(desired, serial, planned, refused)
         return result
 
-    def _store_plan(
-        self, zone_name: str, result: SyncResult
-    ) -> tuple[int, ZoneConfig, str | None, dict[RecordKey, tuple[RecordSet, ObjectRef]], ObjectRef] | None:
+    def _converge(self, backend: Backend, desired: _Desired, refused: dict[RecordKey, str]) -> tuple[int, ZoneDiff]:
+        """One read, one write, one read-back; the plan applied, or an exception."""
+        zone_name = desired.config.name
+        current = backend.read_zone(zone_name)
+        if current is None:
+            target = {key: rs for key, rs in desired.wanted.items() if key not in desired.book.rejected}
+            planned = ZoneDiff(ChangeSet(tuple(target.values())), (), target)
+        else:
+            planned = zone_diff(current.record_sets, desired.wanted, desired.book)
+        try:
+            if current is None:
+                serial = backend.create_zone(desired.config, planned.target.values())
+            else:
+                serial = backend.apply(desired.config, planned.changes)
+        except RecordSetsRefused as error:
+            refused.update(error.reasons)
+            serial = error.serial
+        served = backend.read_zone(zone_name)
+        book = replace(desired.book, rejected=desired.book.rejected | frozenset(refused))
+        target = {key: rs for key, rs in planned.target.items() if key not in refused}
+        if served is None or in_scope(served.record_sets, desired.wanted, book) != target:
+            raise BackendError(f"zone {zone_name}: the backend does not serve what was written", retryable=True)
+        return serial, planned
+
+    def _store_plan(self, zone_name: str, result: SyncResult) -> _Desired | None:
         with self.store.unit_of_work() as uow:
             zone = uow.zones.owner_of(zone_name)
             if zone is None:
@@ -131,10 +172,16 @@ class ZoneSynchronizer:
             plan = plan_from_store(uow, zone)
             self._store_record_sets(uow, zone, plan)
             self._store_outcomes(uow, zone, plan, result)
-            owners = {key: (rs, plan.owners[key]) for key, rs in plan.record_sets.items()}
-            config, backend = zone_config(zone), zone.backend
+            desired = _Desired(
+                zone.id,
+                zone_config(zone),
+                zone.backend,
+                {key: (rs, plan.owners[key]) for key, rs in plan.record_sets.items()},
+                zone_ref(zone),
+                _book(uow, zone),
+            )
             uow.commit()
-            return zone.id, config, backend, owners, zone_ref(zone)
+            return desired
 
     @staticmethod
     def _store_record_sets(uow: UnitOfWork, zone: Zone, plan: ZonePlan) -> None:
@@ -180,33 +227,106 @@ class ZoneSynchronizer:
                 row.publish_state = publish_state
                 result.affected.add(site_ref(row.site))
 
-    def _record_failure(self, zone_id: int, error: str) -> None:
+    def _record_failure(self, desired: _Desired, error: str) -> set[ObjectRef]:
+        """Store the zone's error; on a change, everyone publishing there has a new status to show."""
         log.warning("zone sync failed: %s", error)
         with self.store.unit_of_work() as uow:
-            zone = uow.session.get(Zone, zone_id)
-            if zone is not None and zone.sync_error != error:
-                zone.sync_error = error
-                uow.commit()
+            zone = uow.session.get(Zone, desired.zone_id)
+            if zone is None or zone.sync_error == error:
+                return set()
+            zone.sync_error = error
+            uow.commit()
+        return {desired.zone_ref, *(owner for _, owner in desired.owners.values())}
 
     def _record_applied(
-        self, zone_id: int, serial: int, changes: ChangeSet, owners: dict[RecordKey, tuple[RecordSet, ObjectRef]]
-    ) -> bool:
-        """Mark what the backend serves as applied; True when the zone's own status changed."""
+        self, desired: _Desired, serial: int, planned: ZoneDiff, refused: Mapping[RecordKey, str]
+    ) -> set[ObjectRef]:
+        """Mark what the backend serves as applied and what it refused as rejected; returns the
+        objects whose status this changed."""
+        affected: set[ObjectRef] = set()
         with self.store.unit_of_work() as uow:
-            zone = uow.session.get(Zone, zone_id)
+            zone = uow.session.get(Zone, desired.zone_id)
             if zone is None:
-                return False
-            for row in uow.record_sets.live_in_zone(zone_id):
-                if row.applied_serial is None:
+                return affected
+            recovered = zone.sync_error is not None
+            for row in uow.record_sets.live_in_zone(desired.zone_id):
+                key = RecordKey(row.name, row.type)
+                if key in refused:
+                    row.rejected = _rejection(key, row, refused[key])
+                    affected.add(_owner_of(row))
+                elif row.applied_serial is None and row.rejected is None:
                     row.applied_serial = serial
-            touched = (zone.serial, zone.record_count, zone.sync_error) != (serial, len(owners), None)
-            zone.serial, zone.record_count, zone.sync_error = serial, len(owners), None
-            if touched or changes:
-                zone.synced_at = utcnow()
-            if changes:
-                _write_history(uow, zone, serial, changes, owners)
+                    affected.add(_owner_of(row))
+                elif recovered:
+                    affected.add(_owner_of(row))
+            served = len(desired.owners) - len(refused) - len(desired.book.rejected)
+            now = utcnow()
+            if (zone.serial, zone.record_count, zone.sync_error) != (serial, served, None) or planned.drift:
+                affected.add(desired.zone_ref)
+            zone.serial, zone.record_count, zone.sync_error = serial, served, None
+            zone.checked_at = now
+            if planned.changes or recovered:
+                zone.synced_at = now
+            if planned.drift:
+                zone.drift_corrections += len(planned.drift)
+                _write_drift(uow, zone, serial, planned)
+            if planned.changes:
+                _write_history(uow, zone, serial, planned.changes, desired.owners)
             uow.commit()
-            return touched
+        return affected
+
+
+def _owner_of(row: RecordSetRow) -> ObjectRef:
+    return ObjectRef(row.owner_kind, row.owner_namespace, row.owner_name, row.owner_uid)
+
+
+def _rejection(key: RecordKey, row: RecordSetRow, reason: str) -> str:
+    size = len(row.rdata)
+    hint = (
+        f"; it holds {size} records, more than servers commonly accept in one set "
+        "(BIND 9.18 refuses over 100 by default: max-records-per-type)"
+        if size > MAX_COMMON_SET_SIZE
+        else ""
+    )
+    return f"the DNS server refused {key} ({reason}){hint}"
+
+
+def _book(uow: UnitOfWork, zone: Zone) -> ZoneBook:
+    live = uow.record_sets.live_in_zone(zone.id)
+    withdrawing = frozenset(
+        RecordKey(r.name, r.type)
+        for r in uow.record_sets.withdrawn_in_zone(zone.id)
+        if zone.synced_at is None or r.deleted_at is None or _aware(r.deleted_at) >= _aware(zone.synced_at)
+    )
+    return ZoneBook(
+        applied=frozenset(RecordKey(r.name, r.type) for r in live if r.applied_serial is not None),
+        withdrawing=withdrawing - {RecordKey(r.name, r.type) for r in live},
+        rejected=frozenset(RecordKey(r.name, r.type) for r in live if r.rejected is not None),
+        exclusive=zone.management == EXCLUSIVE,
+    )
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands timestamps back without their zone; every one siteplane writes is UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _write_drift(uow: UnitOfWork, zone: Zone, serial: int, planned: ZoneDiff) -> None:
+    upserted = {rs.key for rs in planned.changes.upserts}
+    uow.history.record(
+        object_kind="DNSZone",
+        object_namespace=zone.namespace,
+        object_name=zone.name,
+        object_uid=zone.uid,
+        generation=zone.generation,
+        zone_name=zone.zone_name,
+        action="drift-reverted",
+        detail={
+            "restored": [str(k) for k in planned.drift if k in upserted],
+            "removed": [str(k) for k in planned.drift if k not in upserted],
+        },
+        serial=serial,
+    )
 
 
 def _owner_generations(uow: UnitOfWork, plan: ZonePlan) -> dict[str, int]:
@@ -228,7 +348,7 @@ def _write_history(
     zone: Zone,
     serial: int,
     changes: ChangeSet,
-    owners: dict[RecordKey, tuple[RecordSet, ObjectRef]],
+    owners: Mapping[RecordKey, tuple[RecordSet, ObjectRef]],
 ) -> None:
     """One history entry per object whose records changed: what was published or withdrawn."""
     per_owner: dict[ObjectRef, dict[str, list[str]]] = defaultdict(lambda: {"published": [], "withdrawn": []})

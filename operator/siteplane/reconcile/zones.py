@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from siteplane.api.conditions import ConditionChange
 from siteplane.api.dnszone import DNSZoneSpec
+from siteplane.dns.backend import BackendError
 from siteplane.domain.objects import ObjectRef
 from siteplane.reconcile.backends import BackendResolver, BackendUnavailable
 from siteplane.reconcile.common import (
@@ -74,9 +75,11 @@ class ZoneService(ReportingService[Zone]):
         except ValidationError as error:
             return invalid_spec(obj, error)
         try:
-            self.backends.for_zone(spec.backend)
+            self.backends.require_known(spec.backend)
         except BackendUnavailable as error:
-            # Nothing is stored for a zone whose backend cannot be used: no half-created zone.
+            # Nothing is stored for a zone naming a backend that does not exist: no half-created
+            # zone. A backend that exists but fails (a missing Secret, a wrong key) is another
+            # matter: the zone is stored, and its sync reports the backend's problem.
             report = StatusReport([ConditionChange(READY, "False", "BackendUnavailable", str(error))])
             return Outcome(render(obj, report), retry_after=backoff(retry, base=10), retry_reason=str(error))
         return await self._store_and_sync(obj, retry, lambda: self._store(obj, spec), report=True)
@@ -96,6 +99,7 @@ class ZoneService(ReportingService[Zone]):
             "name_servers": list(spec.name_servers),
             "publishers": publishers,
             "deletion_policy": spec.deletion_policy or "Delete",
+            "management": spec.management or "Shared",
         }
         work = ZoneWork()
         with self.placement.exclusive(), self.store.unit_of_work() as uow:
@@ -143,8 +147,12 @@ class ZoneService(ReportingService[Zone]):
             return Outcome(render(obj, report), retry_after=backoff(retry), retry_reason=str(error))
         except SQLAlchemyError as error:
             return database_unavailable(obj, error)
-        except OSError as error:
-            return Outcome({}, retry_after=backoff(retry), retry_reason=f"removing the zone failed: {error}")
+        except (BackendError, OSError) as error:
+            message = f"removing the zone from its backend failed: {error}"
+            report = StatusReport([ConditionChange(READY, "False", "BackendError", message)])
+            slow = isinstance(error, BackendError) and not error.retryable
+            delay = backoff(retry, base=30, cap=600) if slow else backoff(retry)
+            return Outcome(render(obj, report), retry_after=delay, retry_reason=message)
 
     def _count_publishers(self, obj: ObjectInput) -> ZoneWork:
         work = ZoneWork()
@@ -181,6 +189,11 @@ class ZoneService(ReportingService[Zone]):
                     work.zones.add(zone.zone_name)
             uow.commit()
         return work
+
+    def live_zone_names(self) -> list[str]:
+        """Every zone siteplane serves now (one owning DNSZone each)."""
+        with self.store.unit_of_work() as uow:
+            return sorted(z.zone_name for z in uow.zones.live_owners())
 
     def _load(self, uow: UnitOfWork, uid: str) -> Zone | None:
         return uow.zones.by_uid(uid)
