@@ -26,6 +26,10 @@ class OperatorConfig:
     """Directory of the embedded zone-file backend."""
     zone_reload_command: tuple[str, ...] = ()
     """Command run after the embedded backend writes a zone file (the zone name is appended)."""
+    drift_interval: float = 300.0
+    """Seconds between two comparisons of a zone with what its server serves; 0 turns them off."""
+    backend_recheck_interval: float = 60.0
+    """Seconds between two re-reads of a DNSBackend's Secrets and tests of its server."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> OperatorConfig:
@@ -38,4 +42,19 @@ class OperatorConfig:
             default_backend=env.get("SITEPLANE_DEFAULT_BACKEND") or None,
             zone_dir=env.get("SITEPLANE_ZONE_DIR", "zones"),
             zone_reload_command=tuple(shlex.split(env.get("SITEPLANE_ZONE_RELOAD_COMMAND", ""))),
+            drift_interval=_seconds(env, "SITEPLANE_DRIFT_INTERVAL", 300.0),
+            backend_recheck_interval=_seconds(env, "SITEPLANE_BACKEND_RECHECK_INTERVAL", 60.0),
         )
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name, "")
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, not {text!r}") from None
+    if value < 0:
+        raise ValueError(f"{name} must not be negative")
+    return value

@@ -1,5 +1,5 @@
 """kopf handlers: the only package that imports kopf. Importing it registers every handler."""
 
-from siteplane.handlers import acceptance, login, resources, settings
+from siteplane.handlers import acceptance, login, periodic, resources, settings
 
-__all__ = ["acceptance", "login", "resources", "settings"]
+__all__ = ["acceptance", "login", "periodic", "resources", "settings"]

@@ -12,7 +12,9 @@ import kubernetes.client
 
 from siteplane.api.common import API_GROUP, API_VERSION
 from siteplane.config import OperatorConfig
+from siteplane.handlers import periodic
 from siteplane.handlers.nudge import StatusNudger, api_client
+from siteplane.handlers.secrets import KubernetesSecretReader
 from siteplane.reconcile.services import build_services
 from siteplane.store.database import redact
 from siteplane.store.migrate import SchemaOutOfDate
@@ -60,6 +62,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: An
     except SchemaOutOfDate as error:
         raise kopf.PermanentError(str(error)) from error
     client = await asyncio.to_thread(api_client)
+    services.backends.secrets = KubernetesSecretReader(client)
     memo["services"] = services
     memo["nudger"] = StatusNudger(services, client)
     # Know every DNSBackend before the first zone is handled, so no zone waits for a retry.
@@ -69,14 +72,17 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: An
     for item in backends.get("items", []):
         with contextlib.suppress(ValueError):
             services.backends.remember(item["metadata"]["name"], item.get("spec") or {})
+    periodic.start(memo, config)
     logger.info(
-        "siteplane started: database %s, %d DNSBackend(s) known",
+        "siteplane started: database %s, %d DNSBackend(s) known, drift checks every %ss",
         redact(config.database_url),
         len(backends.get("items", [])),
+        config.drift_interval or "never",
     )
 
 
 @kopf.on.cleanup()
 async def close(memo: kopf.Memo, **_: Any) -> None:
+    await periodic.stop(memo)
     if "services" in memo:
         memo["services"].close()
