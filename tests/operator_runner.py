@@ -19,8 +19,12 @@ from siteplane.config import OperatorConfig
 
 
 @contextlib.contextmanager
-def operator_running(kubeconfig: Path, config: OperatorConfig | None = None, timeout: float = 60) -> Iterator[None]:
+def operator_running(
+    kubeconfig: Path, config: OperatorConfig | None = None, timeout: float = 60
+) -> Iterator[kopf.Memo]:
+    """Yields the operator's memo: ``memo["services"]`` is what its handlers use (backends, counters)."""
     config = config or OperatorConfig()
+    memo = kopf.Memo(config=config)
     # kopf logs in through the kubernetes client, which reads $KUBECONFIG.
     previous = os.environ.get("KUBECONFIG")
     os.environ["KUBECONFIG"] = str(kubeconfig)
@@ -35,7 +39,7 @@ def operator_running(kubeconfig: Path, config: OperatorConfig | None = None, tim
                     namespaces=list(config.namespaces),
                     stop_flag=stop,
                     ready_flag=ready,
-                    memo=kopf.Memo(config=config),
+                    memo=memo,
                 )
             )
         except BaseException as error:  # reported to the test below
@@ -47,7 +51,7 @@ def operator_running(kubeconfig: Path, config: OperatorConfig | None = None, tim
     try:
         if not ready.wait(timeout) or failure:
             raise RuntimeError(f"operator did not start: {failure}")
-        yield
+        yield memo
     finally:
         stop.set()
         thread.join(timeout)

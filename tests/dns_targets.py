@@ -1,0 +1,286 @@
+"""The three kinds of DNS backend as test targets: how to configure one, ask it, tamper with it.
+
+The behaviour suite runs the same cases against each. Answers come from the server itself over
+DNS (dnspython queries to BIND or PowerDNS) or, for zone files, from parsing the file with
+dnspython: never from the operator's own state. Tampering goes around the operator the way a
+person would: nsupdate-style UPDATEs, PowerDNS API calls, or editing the zone file.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import dns.message
+import dns.name
+import dns.query
+import dns.rcode
+import dns.rdata
+import dns.rdataclass
+import dns.rdataset
+import dns.rdatatype
+import dns.tsigkeyring
+import dns.update
+import dns.zone
+
+from tests.bind import RNDC_KEY_NAME, BindServer
+from tests.powerdns import PowerDNSServer
+
+GROUP = "siteplane.io/v1alpha1"
+Answer = set[str] | None  # rdata texts (absolute names); None when the zone is not served at all
+
+
+def secret_doc(namespace: str, name: str, **data: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace},
+        "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
+    }
+
+
+def backend_doc(name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": GROUP, "kind": "DNSBackend", "metadata": {"name": name}, "spec": spec}
+
+
+def wrong_secret() -> str:
+    return base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+class Target(Protocol):
+    kind: str
+    has_credentials: bool
+    has_server: bool
+
+    def manifests(self, name: str, namespace: str, *, wrong_key: bool = False) -> list[dict[str, Any]]:
+        """The Secret(s) and the DNSBackend ``name`` (cluster-scoped) reading them from ``namespace``."""
+        ...
+
+    def secret_values(self) -> list[str]:
+        """Every credential the operator is given: none may leak anywhere."""
+        ...
+
+    def answer(self, zone: str, name: str, rdtype: str) -> Answer: ...
+
+    def serves_zone(self, zone: str) -> bool: ...
+
+    def tamper(self, zone: str, name: str, rdtype: str, values: list[str] | None, ttl: int = 300) -> None:
+        """Replace (or with None delete) a record set behind the operator's back."""
+        ...
+
+    def restart(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def start(self) -> None: ...
+
+
+def _owner(zone: str, name: str) -> dns.name.Name:
+    origin = dns.name.from_text(zone)
+    return origin if name == "@" else dns.name.from_text(name, origin=origin)
+
+
+def _texts(rrset: Any) -> set[str]:
+    return {rd.to_text() for rd in rrset}
+
+
+def _ask(address: str, port: int, zone: str, name: str, rdtype: str) -> Answer:
+    query = dns.message.make_query(_owner(zone, name), rdtype)
+    response = dns.query.tcp(query, address, port=port, timeout=5)
+    rcode = response.rcode()
+    if rcode in (dns.rcode.REFUSED, dns.rcode.NOTAUTH, dns.rcode.SERVFAIL):
+        return None
+    for rrset in response.answer:
+        if rrset.rdtype == dns.rdatatype.from_text(rdtype) and rrset.name == _owner(zone, name):
+            return _texts(rrset)
+    return set()
+
+
+@dataclass
+class ZoneFileTarget:
+    directory: Path
+    kind: str = "zonefile"
+    has_credentials: bool = False
+    has_server: bool = False
+
+    def manifests(self, name: str, namespace: str, *, wrong_key: bool = False) -> list[dict[str, Any]]:
+        return [backend_doc(name, {"type": "zonefile", "zonefile": {"directory": str(self.directory)}})]
+
+    def secret_values(self) -> list[str]:
+        return []
+
+    def _path(self, zone: str) -> Path:
+        return self.directory / f"{zone}.zone"
+
+    def _zone(self, zone: str) -> dns.zone.Zone | None:
+        path = self._path(zone)
+        if not path.exists():
+            return None
+        return dns.zone.from_file(str(path), origin=zone, relativize=False)
+
+    def answer(self, zone: str, name: str, rdtype: str) -> Answer:
+        parsed = self._zone(zone)
+        if parsed is None:
+            return None
+        found = parsed.get_rdataset(_owner(zone, name), rdtype)
+        return set() if found is None else _texts(found)
+
+    def serves_zone(self, zone: str) -> bool:
+        return self._path(zone).exists()
+
+    def tamper(self, zone: str, name: str, rdtype: str, values: list[str] | None, ttl: int = 300) -> None:
+        parsed = self._zone(zone)
+        assert parsed is not None
+        owner = _owner(zone, name)
+        if values is None:
+            parsed.delete_rdataset(owner, rdtype)
+        else:
+            rdatas = [dns.rdata.from_text(dns.rdataclass.IN, rdtype, v) for v in values]
+            parsed.replace_rdataset(owner, dns.rdataset.from_rdata_list(ttl, rdatas))
+        soa = parsed.find_rdataset(parsed.origin, "SOA")
+        bumped = soa[0].replace(serial=soa[0].serial + 1)  # type: ignore[attr-defined]
+        parsed.replace_rdataset(parsed.origin, dns.rdataset.from_rdata(soa.ttl, bumped))
+        parsed.to_file(str(self._path(zone)), relativize=False)
+
+    def restart(self) -> None:  # there is no server: the file is what is served
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def start(self) -> None:
+        pass
+
+
+@dataclass
+class BindTarget:
+    server: BindServer
+    kind: str = "rfc2136"
+    has_credentials: bool = True
+    has_server: bool = True
+
+    def manifests(self, name: str, namespace: str, *, wrong_key: bool = False) -> list[dict[str, Any]]:
+        secret = f"{name}-keys"
+        tsig = wrong_secret() if wrong_key else self.server.tsig_secret
+        return [
+            secret_doc(namespace, secret, tsig=tsig, rndc=self.server.rndc_secret),
+            backend_doc(
+                name,
+                {
+                    "type": "rfc2136",
+                    "rfc2136": {
+                        "server": self.server.address,
+                        "port": self.server.port,
+                        "tsig": {
+                            "name": self.server.tsig_name,
+                            "algorithm": self.server.tsig_algorithm,
+                            "secretRef": {"namespace": namespace, "name": secret, "key": "tsig"},
+                        },
+                        "rndc": {
+                            "port": self.server.control_port,
+                            "key": {
+                                "name": RNDC_KEY_NAME,
+                                "secretRef": {"namespace": namespace, "name": secret, "key": "rndc"},
+                            },
+                            "seedDirectory": str(self.server.zone_dir),
+                        },
+                    },
+                },
+            ),
+        ]
+
+    def secret_values(self) -> list[str]:
+        return [self.server.tsig_secret, self.server.rndc_secret]
+
+    def answer(self, zone: str, name: str, rdtype: str) -> Answer:
+        return _ask(self.server.address, self.server.port, zone, name, rdtype)
+
+    def serves_zone(self, zone: str) -> bool:
+        return self.answer(zone, "@", "SOA") not in (None, set())
+
+    def tamper(self, zone: str, name: str, rdtype: str, values: list[str] | None, ttl: int = 300) -> None:
+        keyring = dns.tsigkeyring.from_text({self.server.tsig_name: self.server.tsig_secret})
+        update = dns.update.UpdateMessage(
+            zone, keyring=keyring, keyname=self.server.tsig_name, keyalgorithm=self.server.tsig_algorithm
+        )
+        owner = _owner(zone, name)
+        if values is None:
+            update.delete(owner, rdtype)
+        else:
+            update.replace(owner, ttl, rdtype, *values)
+        response = dns.query.tcp(update, self.server.address, port=self.server.port, timeout=5)
+        assert response.rcode() == dns.rcode.NOERROR, dns.rcode.to_text(response.rcode())
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def start(self) -> None:
+        self.server.start()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+@dataclass
+class PowerDNSTarget:
+    server: PowerDNSServer
+    kind: str = "powerdns"
+    has_credentials: bool = True
+    has_server: bool = True
+
+    def manifests(self, name: str, namespace: str, *, wrong_key: bool = False) -> list[dict[str, Any]]:
+        secret = f"{name}-api"
+        key = secrets.token_urlsafe(24) if wrong_key else self.server.api_key
+        return [
+            secret_doc(namespace, secret, apiKey=key),
+            backend_doc(
+                name,
+                {
+                    "type": "powerdns",
+                    "powerdns": {
+                        "apiURL": self.server.api_url,
+                        "serverID": self.server.server_id,
+                        "apiKeySecretRef": {"namespace": namespace, "name": secret, "key": "apiKey"},
+                    },
+                },
+            ),
+        ]
+
+    def secret_values(self) -> list[str]:
+        return [self.server.api_key]
+
+    def answer(self, zone: str, name: str, rdtype: str) -> Answer:
+        return _ask(self.server.address, self.server.port, zone, name, rdtype)
+
+    def serves_zone(self, zone: str) -> bool:
+        return self.answer(zone, "@", "SOA") not in (None, set())
+
+    def tamper(self, zone: str, name: str, rdtype: str, values: list[str] | None, ttl: int = 300) -> None:
+        owner = _owner(zone, name).to_text()
+        rrset: dict[str, Any] = {"name": owner, "type": rdtype}
+        if values is None:
+            rrset["changetype"] = "DELETE"
+        else:
+            rrset |= {
+                "changetype": "REPLACE",
+                "ttl": ttl,
+                "records": [{"content": v, "disabled": False} for v in values],
+            }
+        status, payload = self.server.api(
+            "PATCH", f"/api/v1/servers/{self.server.server_id}/zones/{zone}.", {"rrsets": [rrset]}
+        )
+        assert status == 204, (status, payload)
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def start(self) -> None:
+        self.server.start()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
