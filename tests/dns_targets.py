@@ -25,25 +25,38 @@ import dns.rdatatype
 import dns.tsigkeyring
 import dns.update
 import dns.zone
+import yaml
 
 from tests.bind import RNDC_KEY_NAME, BindServer
 from tests.powerdns import PowerDNSServer
 
 GROUP = "siteplane.io/v1alpha1"
+EXAMPLES = Path(__file__).resolve().parents[1] / "manifests" / "backends"
 Answer = set[str] | None  # rdata texts (absolute names); None when the zone is not served at all
-
-
-def secret_doc(namespace: str, name: str, **data: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": name, "namespace": namespace},
-        "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
-    }
 
 
 def backend_doc(name: str, spec: dict[str, Any]) -> dict[str, Any]:
     return {"apiVersion": GROUP, "kind": "DNSBackend", "metadata": {"name": name}, "spec": spec}
+
+
+def example(file: str, name: str, namespace: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The Secret and DNSBackend of a shipped example, renamed for one test: the Secret into
+    ``namespace`` as ``<name>-credentials``, the DNSBackend as ``name``, its references to match."""
+    docs = list(yaml.safe_load_all((EXAMPLES / file).read_text()))
+    secret = next(d for d in docs if d["kind"] == "Secret")
+    backend = next(d for d in docs if d["kind"] == "DNSBackend")
+    secret["metadata"] = {"name": f"{name}-credentials", "namespace": namespace}
+    backend["metadata"] = {"name": name}
+    for ref in _secret_refs(backend["spec"]):
+        ref |= {"namespace": namespace, "name": f"{name}-credentials"}
+    return secret, backend
+
+
+def _secret_refs(node: Any) -> list[dict[str, Any]]:
+    if isinstance(node, dict):
+        found = [v for k, v in node.items() if k.endswith(("secretRef", "SecretRef"))]
+        return found + [ref for v in node.values() for ref in _secret_refs(v)]
+    return []
 
 
 def wrong_secret() -> str:
@@ -163,34 +176,19 @@ class BindTarget:
     has_server: bool = True
 
     def manifests(self, name: str, namespace: str, *, wrong_key: bool = False) -> list[dict[str, Any]]:
-        secret = f"{name}-keys"
-        tsig = wrong_secret() if wrong_key else self.server.tsig_secret
-        return [
-            secret_doc(namespace, secret, tsig=tsig, rndc=self.server.rndc_secret),
-            backend_doc(
-                name,
-                {
-                    "type": "rfc2136",
-                    "rfc2136": {
-                        "server": self.server.address,
-                        "port": self.server.port,
-                        "tsig": {
-                            "name": self.server.tsig_name,
-                            "algorithm": self.server.tsig_algorithm,
-                            "secretRef": {"namespace": namespace, "name": secret, "key": "tsig"},
-                        },
-                        "rndc": {
-                            "port": self.server.control_port,
-                            "key": {
-                                "name": RNDC_KEY_NAME,
-                                "secretRef": {"namespace": namespace, "name": secret, "key": "rndc"},
-                            },
-                            "seedDirectory": str(self.server.zone_dir),
-                        },
-                    },
-                },
-            ),
-        ]
+        """The README's example (manifests/backends/bind-rfc2136.yaml), pointed at this server."""
+        secret, backend = example("bind-rfc2136.yaml", name, namespace)
+        secret["stringData"] = {
+            "tsig": wrong_secret() if wrong_key else self.server.tsig_secret,
+            "rndc": self.server.rndc_secret,
+        }
+        settings = backend["spec"]["rfc2136"]
+        settings |= {"server": self.server.address, "port": self.server.port}
+        settings["tsig"]["name"] = self.server.tsig_name
+        settings["rndc"]["port"] = self.server.control_port
+        settings["rndc"]["key"]["name"] = RNDC_KEY_NAME
+        settings["rndc"]["seedDirectory"] = settings["rndc"]["serverDirectory"] = str(self.server.zone_dir)
+        return [secret, backend]
 
     def secret_values(self) -> list[str]:
         return [self.server.tsig_secret, self.server.rndc_secret]
@@ -233,22 +231,11 @@ class PowerDNSTarget:
     has_server: bool = True
 
     def manifests(self, name: str, namespace: str, *, wrong_key: bool = False) -> list[dict[str, Any]]:
-        secret = f"{name}-api"
-        key = secrets.token_urlsafe(24) if wrong_key else self.server.api_key
-        return [
-            secret_doc(namespace, secret, apiKey=key),
-            backend_doc(
-                name,
-                {
-                    "type": "powerdns",
-                    "powerdns": {
-                        "apiURL": self.server.api_url,
-                        "serverID": self.server.server_id,
-                        "apiKeySecretRef": {"namespace": namespace, "name": secret, "key": "apiKey"},
-                    },
-                },
-            ),
-        ]
+        """The README's example (manifests/backends/powerdns.yaml), pointed at this server."""
+        secret, backend = example("powerdns.yaml", name, namespace)
+        secret["stringData"] = {"apiKey": secrets.token_urlsafe(24) if wrong_key else self.server.api_key}
+        backend["spec"]["powerdns"] |= {"apiURL": self.server.api_url, "serverID": self.server.server_id}
+        return [secret, backend]
 
     def secret_values(self) -> list[str]:
         return [self.server.api_key]

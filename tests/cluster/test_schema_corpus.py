@@ -16,6 +16,7 @@ from tests.corpus import EXAMPLES_DIR, InvalidCase, example_documents, invalid_c
 pytestmark = pytest.mark.cluster
 
 CASES = invalid_cases()
+BACKEND_EXAMPLES = EXAMPLES_DIR.parent / "backends"
 
 
 def _get(plane: ControlPlane, doc: dict[str, Any]) -> dict[str, Any]:
@@ -85,6 +86,17 @@ def test_examples_apply_server_side_from_scratch(control_plane: ControlPlane, na
         doc = {**doc, "metadata": {**doc["metadata"], "namespace": namespace}}
         control_plane.kubectl("apply", "--server-side", "--field-manager=flux", "-f", "-", stdin=yaml.safe_dump(doc))
         assert _get(control_plane, doc)["spec"] == doc["spec"], filename
+
+
+def test_backend_examples_pass_the_schema(control_plane: ControlPlane) -> None:
+    """manifests/backends/ as a cluster admin would apply them (the behaviour suite runs them for real)."""
+    for name in ("siteplane-system", "dns-team"):
+        namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+        control_plane.kubectl("apply", "-f", "-", stdin=yaml.safe_dump(namespace))
+    examples = sorted(BACKEND_EXAMPLES.glob("*.yaml"))
+    assert len(examples) >= 2
+    for path in examples:
+        control_plane.kubectl("apply", "--dry-run=server", "-f", str(path))
 
 
 def test_short_names_work(control_plane: ControlPlane) -> None:

@@ -89,6 +89,7 @@ DNSZONE = Kind(
         PrinterColumn("Backend", ".spec.backend"),
         PrinterColumn("Records", ".status.recordCount", type="integer"),
         PrinterColumn("Serial", ".status.serial", type="integer"),
+        PrinterColumn("Drift", ".status.driftCorrections", type="integer", priority=1),
         *_status_columns(),
     ),
 )
