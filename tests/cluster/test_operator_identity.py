@@ -11,6 +11,7 @@ import yaml
 from tests.cluster.test_operator_smoke import embedded_config
 from tests.controlplane.cluster import ControlPlane
 from tests.operator_runner import operator_running
+from tests.reconcile_support import wait_until
 
 pytestmark = pytest.mark.cluster
 MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"
@@ -44,3 +45,53 @@ def test_operator_works_with_only_its_service_account_rbac_and_peering(
         control_plane.kubectl("wait", "-n", namespace, "site/as-sa", "--for=condition=Ready", "--timeout=60s")
         peers = control_plane.kubectl("get", "clusterkopfpeering", "siteplane", "-o", "jsonpath={.status}").stdout
         assert peers not in ("", "{}"), "the operator announced itself in the peering object"
+
+
+def test_with_its_own_rbac_the_operator_reads_secrets_in_siteplane_system_only(
+    control_plane: ControlPlane, namespace: str, tmp_path: Path
+) -> None:
+    """A Secret in siteplane-system is read; one elsewhere gives a condition saying what to grant."""
+    control_plane.kubectl("apply", "-f", str(MANIFESTS / "operator"))
+    kubeconfig = control_plane.service_account_kubeconfig(
+        "siteplane-system", "siteplane-operator", tmp_path / "operator.kubeconfig"
+    )
+    unreachable = "http://127.0.0.1:9"  # discard port: nothing answers, so the check fails after the read
+    docs: list[dict[str, object]] = []
+    for backend, secret_namespace in (("allowed-ns", "siteplane-system"), ("other-ns", namespace)):
+        docs += [
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": f"{backend}-key", "namespace": secret_namespace},
+                "stringData": {"apiKey": "not-a-real-key"},
+            },
+            {
+                "apiVersion": "siteplane.io/v1alpha1",
+                "kind": "DNSBackend",
+                "metadata": {"name": backend},
+                "spec": {
+                    "type": "powerdns",
+                    "powerdns": {
+                        "apiURL": unreachable,
+                        "apiKeySecretRef": {"namespace": secret_namespace, "name": f"{backend}-key", "key": "apiKey"},
+                    },
+                },
+            },
+        ]
+    control_plane.kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(docs))
+    try:
+        with operator_running(kubeconfig, embedded_config(tmp_path)):
+
+            def message(backend: str) -> str:
+                return control_plane.kubectl(
+                    "get", "dnsbackend", backend, "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].message}"
+                ).stdout
+
+            wait_until(lambda: bool(message("allowed-ns") and message("other-ns")), 60, "both conditions")
+            assert "unreachable" in message("allowed-ns"), message("allowed-ns")
+            assert "may not read" not in message("allowed-ns")
+            assert f"the operator may not read Secret {namespace}/other-ns-key" in message("other-ns")
+            assert f"get on secrets in namespace {namespace}" in message("other-ns")
+            assert "not-a-real-key" not in message("allowed-ns") + message("other-ns")
+    finally:
+        control_plane.kubectl("delete", "dnsbackend", "allowed-ns", "other-ns", "--wait=false", check=False)
