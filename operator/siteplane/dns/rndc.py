@@ -38,12 +38,12 @@ from pathlib import Path
 
 from siteplane.dns.backend import BackendError, ZoneConfig
 from siteplane.dns.content import render_zone_file, zone_name
+from siteplane.dns.files import write_atomically
 from siteplane.domain.records import RecordSet
 
 log = logging.getLogger(__name__)
 
 SERIAL_MODULO = 2**32
-FILE_MODE = 0o644  # named runs as another user and must read the file
 OUTPUT_TAIL = 500
 RNDC_PACKAGE = "bind9-utils"  # Debian's package for the rndc binary
 ALGORITHMS = frozenset({"hmac-md5", "hmac-sha1", "hmac-sha224", "hmac-sha256", "hmac-sha384", "hmac-sha512"})
@@ -208,23 +208,9 @@ class RndcZoneProvisioner:
             # A journal left by an earlier zone of this name (delzone without -clean) would be rolled
             # forward onto the seed, and named then refuses the zone ("journal out of sync").
             _journal(target).unlink(missing_ok=True)
-            # Same directory as the target, so os.replace is an atomic rename on one file system.
-            fd, tmp = tempfile.mkstemp(dir=self.seed_directory, prefix=f".{name}.", suffix=".tmp")
+            write_atomically(target, data)
         except OSError as exc:
             raise self._file_error(name, exc) from exc
-        try:
-            with os.fdopen(fd, "wb") as f:
-                os.fchmod(f.fileno(), FILE_MODE)
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, target)
-            _fsync_directory(self.seed_directory)
-        except BaseException as exc:
-            Path(tmp).unlink(missing_ok=True)
-            if isinstance(exc, OSError):
-                raise self._file_error(name, exc) from exc
-            raise
 
     def _remove_files(self, name: str) -> None:
         target = self.seed_path(name)
@@ -333,12 +319,3 @@ def _remove_config(directory: Path) -> None:
     except OSError as exc:
         # The file holds the rndc secret: leaving it behind must not go unnoticed.
         log.warning("could not remove temporary rndc configuration %s: %s", directory, exc.strerror)
-
-
-def _fsync_directory(directory: Path) -> None:
-    # The rename itself is only durable once the directory entry is on disk.
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

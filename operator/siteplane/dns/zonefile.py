@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -21,13 +20,13 @@ import dns.zone
 
 from siteplane.dns.backend import BackendError, ZoneConfig, ZoneContent, ZoneMissing
 from siteplane.dns.content import canonical_soa, checked_record_set, render_zone_file, zone_content, zone_name
+from siteplane.dns.files import fsync_directory, write_atomically
 from siteplane.domain.records import RecordKey, RecordSet
 from siteplane.planning.changes import ChangeSet, apply_to
 
 SERIAL_MAX = 2**32 - 1
 RELOAD_TIMEOUT = 30.0
 STDERR_TAIL = 500
-FILE_MODE = 0o644  # the DNS server usually runs as another user and must read the file
 
 # Zone files may be edited by hand; $INCLUDE and $GENERATE would read or create data we never wrote.
 _READ_DIRECTIVES = ("$ORIGIN", "$TTL")
@@ -109,7 +108,7 @@ class ZoneFileBackend:
         try:
             self.path(name).unlink(missing_ok=True)
             if self.directory.is_dir():
-                _fsync_directory(self.directory)
+                fsync_directory(self.directory)
         except OSError as exc:
             raise BackendError(f"cannot remove zone file for {name}: {exc}") from exc
 
@@ -133,26 +132,11 @@ class ZoneFileBackend:
         return serial
 
     def _write(self, name: str, data: bytes) -> None:
-        target = self.path(name)
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            # Same directory as the target, so os.replace is an atomic rename on one file system.
-            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{name}.", suffix=".tmp")
+            write_atomically(self.path(name), data)
         except OSError as exc:
             raise BackendError(f"cannot write zone file for {name}: {exc}") from exc
-        try:
-            with os.fdopen(fd, "wb") as f:
-                os.fchmod(f.fileno(), FILE_MODE)
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, target)
-            _fsync_directory(self.directory)
-        except BaseException as exc:
-            Path(tmp).unlink(missing_ok=True)
-            if isinstance(exc, OSError):
-                raise BackendError(f"cannot write zone file for {name}: {exc}") from exc
-            raise
 
     def _reload(self, name: str) -> None:
         if self.reload_command is None:
@@ -184,12 +168,3 @@ def _parse(zone: str, text: str) -> ZoneContent:
     except dns.exception.DNSException as exc:
         raise BackendError(f"cannot parse zone file for {zone}: {exc}", retryable=False) from exc
     return zone_content(z)
-
-
-def _fsync_directory(directory: Path) -> None:
-    # The rename itself is only durable once the directory entry is on disk.
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
