@@ -65,8 +65,6 @@ def wrong_secret() -> str:
 
 class Target(Protocol):
     kind: str
-    has_credentials: bool
-    has_server: bool
 
     def manifests(self, name: str, namespace: str, *, wrong_key: bool = False) -> list[dict[str, Any]]:
         """The Secret(s) and the DNSBackend ``name`` (cluster-scoped) reading them from ``namespace``."""
@@ -78,13 +76,15 @@ class Target(Protocol):
 
     def answer(self, zone: str, name: str, rdtype: str) -> Answer: ...
 
+    def ttl(self, zone: str, name: str, rdtype: str) -> int | None:
+        """The TTL the record set is served with; None when it is not served."""
+        ...
+
     def serves_zone(self, zone: str) -> bool: ...
 
     def tamper(self, zone: str, name: str, rdtype: str, values: list[str] | None, ttl: int = 300) -> None:
         """Replace (or with None delete) a record set behind the operator's back."""
         ...
-
-    def restart(self) -> None: ...
 
     def stop(self) -> None: ...
 
@@ -100,24 +100,56 @@ def _texts(rrset: Any) -> set[str]:
     return {rd.to_text() for rd in rrset}
 
 
-def _ask(address: str, port: int, zone: str, name: str, rdtype: str) -> Answer:
+def _ask(address: str, port: int, zone: str, name: str, rdtype: str) -> tuple[Answer, int | None]:
+    """The served record set's data and TTL; (None, None) when the zone is not served."""
     query = dns.message.make_query(_owner(zone, name), rdtype)
     response = dns.query.tcp(query, address, port=port, timeout=5)
     rcode = response.rcode()
     if rcode in (dns.rcode.REFUSED, dns.rcode.NOTAUTH, dns.rcode.SERVFAIL):
-        return None
+        return None, None
     for rrset in response.answer:
         if rrset.rdtype == dns.rdatatype.from_text(rdtype) and rrset.name == _owner(zone, name):
-            return _texts(rrset)
-    return set()
+            return _texts(rrset), int(rrset.ttl)
+    return set(), None
+
+
+class _Server(Protocol):
+    @property
+    def address(self) -> str: ...
+
+    @property
+    def port(self) -> int: ...
+
+    def start(self) -> Any: ...
+
+    def stop(self) -> None: ...
+
+
+class _ServerTarget:
+    """What BIND and PowerDNS targets share: answers come from DNS queries to the server."""
+
+    server: _Server
+
+    def answer(self, zone: str, name: str, rdtype: str) -> Answer:
+        return _ask(self.server.address, self.server.port, zone, name, rdtype)[0]
+
+    def ttl(self, zone: str, name: str, rdtype: str) -> int | None:
+        return _ask(self.server.address, self.server.port, zone, name, rdtype)[1]
+
+    def serves_zone(self, zone: str) -> bool:
+        return self.answer(zone, "@", "SOA") not in (None, set())
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def start(self) -> None:
+        self.server.start()
 
 
 @dataclass
 class ZoneFileTarget:
     directory: Path
     kind: str = "zonefile"
-    has_credentials: bool = False
-    has_server: bool = False
 
     def manifests(self, name: str, namespace: str, *, wrong_key: bool = False) -> list[dict[str, Any]]:
         return [backend_doc(name, {"type": "zonefile", "zonefile": {"directory": str(self.directory)}})]
@@ -141,6 +173,11 @@ class ZoneFileTarget:
         found = parsed.get_rdataset(_owner(zone, name), rdtype)
         return set() if found is None else _texts(found)
 
+    def ttl(self, zone: str, name: str, rdtype: str) -> int | None:
+        parsed = self._zone(zone)
+        found = None if parsed is None else parsed.get_rdataset(_owner(zone, name), rdtype)
+        return None if found is None else int(found.ttl)
+
     def serves_zone(self, zone: str) -> bool:
         return self._path(zone).exists()
 
@@ -158,10 +195,7 @@ class ZoneFileTarget:
         parsed.replace_rdataset(parsed.origin, dns.rdataset.from_rdata(soa.ttl, bumped))
         parsed.to_file(str(self._path(zone)), relativize=False)
 
-    def restart(self) -> None:  # there is no server: the file is what is served
-        pass
-
-    def stop(self) -> None:
+    def stop(self) -> None:  # there is no server: the file is what is served
         pass
 
     def start(self) -> None:
@@ -169,11 +203,9 @@ class ZoneFileTarget:
 
 
 @dataclass
-class BindTarget:
+class BindTarget(_ServerTarget):
     server: BindServer
     kind: str = "rfc2136"
-    has_credentials: bool = True
-    has_server: bool = True
 
     def manifests(self, name: str, namespace: str, *, wrong_key: bool = False) -> list[dict[str, Any]]:
         """The README's example (manifests/backends/bind-rfc2136.yaml), pointed at this server."""
@@ -193,12 +225,6 @@ class BindTarget:
     def secret_values(self) -> list[str]:
         return [self.server.tsig_secret, self.server.rndc_secret]
 
-    def answer(self, zone: str, name: str, rdtype: str) -> Answer:
-        return _ask(self.server.address, self.server.port, zone, name, rdtype)
-
-    def serves_zone(self, zone: str) -> bool:
-        return self.answer(zone, "@", "SOA") not in (None, set())
-
     def tamper(self, zone: str, name: str, rdtype: str, values: list[str] | None, ttl: int = 300) -> None:
         keyring = dns.tsigkeyring.from_text({self.server.tsig_name: self.server.tsig_secret})
         update = dns.update.UpdateMessage(
@@ -212,23 +238,11 @@ class BindTarget:
         response = dns.query.tcp(update, self.server.address, port=self.server.port, timeout=5)
         assert response.rcode() == dns.rcode.NOERROR, dns.rcode.to_text(response.rcode())
 
-    def stop(self) -> None:
-        self.server.stop()
-
-    def start(self) -> None:
-        self.server.start()
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
 
 @dataclass
-class PowerDNSTarget:
+class PowerDNSTarget(_ServerTarget):
     server: PowerDNSServer
     kind: str = "powerdns"
-    has_credentials: bool = True
-    has_server: bool = True
 
     def manifests(self, name: str, namespace: str, *, wrong_key: bool = False) -> list[dict[str, Any]]:
         """The README's example (manifests/backends/powerdns.yaml), pointed at this server."""
@@ -239,12 +253,6 @@ class PowerDNSTarget:
 
     def secret_values(self) -> list[str]:
         return [self.server.api_key]
-
-    def answer(self, zone: str, name: str, rdtype: str) -> Answer:
-        return _ask(self.server.address, self.server.port, zone, name, rdtype)
-
-    def serves_zone(self, zone: str) -> bool:
-        return self.answer(zone, "@", "SOA") not in (None, set())
 
     def tamper(self, zone: str, name: str, rdtype: str, values: list[str] | None, ttl: int = 300) -> None:
         owner = _owner(zone, name).to_text()
@@ -261,13 +269,3 @@ class PowerDNSTarget:
             "PATCH", f"/api/v1/servers/{self.server.server_id}/zones/{zone}.", {"rrsets": [rrset]}
         )
         assert status == 204, (status, payload)
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def start(self) -> None:
-        self.server.start()
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
