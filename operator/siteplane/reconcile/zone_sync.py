@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from functools import cached_property
 
 from siteplane.dns.backend import Backend, BackendError, DriftDetected, RecordSetsRefused, SOASettings, ZoneConfig
 from siteplane.domain.names import absolute
@@ -54,8 +54,9 @@ class _Desired:
     owners: dict[RecordKey, tuple[RecordSet, ObjectRef]]
     zone_ref: ObjectRef
     book: ZoneBook
+    withdrawn_owners: dict[RecordKey, ObjectRef]  # who last owned each set still being withdrawn
 
-    @property
+    @cached_property
     def wanted(self) -> dict[RecordKey, RecordSet]:
         return {key: rs for key, (rs, _) in self.owners.items()}
 
@@ -172,13 +173,16 @@ class ZoneSynchronizer:
             plan = plan_from_store(uow, zone)
             self._store_record_sets(uow, zone, plan)
             self._store_outcomes(uow, zone, plan, result)
+            # Withdrawn since the last successful sync: not yet known to be gone from the server.
+            withdrawing = uow.record_sets.withdrawn_in_zone(zone.id, since=zone.synced_at)
             desired = _Desired(
                 zone.id,
                 zone_config(zone),
                 zone.backend,
                 {key: (rs, plan.owners[key]) for key, rs in plan.record_sets.items()},
                 zone_ref(zone),
-                _book(uow, zone),
+                _book(uow, zone, withdrawing),
+                {RecordKey(r.name, r.type): _owner_of(r) for r in withdrawing},
             )
             uow.commit()
             return desired
@@ -271,7 +275,7 @@ class ZoneSynchronizer:
                 zone.drift_corrections += len(planned.drift)
                 _write_drift(uow, zone, serial, planned)
             if planned.changes:
-                _write_history(uow, zone, serial, planned.changes, desired.owners)
+                _write_history(uow, zone, serial, planned.changes, desired)
             uow.commit()
         return affected
 
@@ -291,24 +295,15 @@ def _rejection(key: RecordKey, row: RecordSetRow, reason: str) -> str:
     return f"the DNS server refused {key} ({reason}){hint}"
 
 
-def _book(uow: UnitOfWork, zone: Zone) -> ZoneBook:
+def _book(uow: UnitOfWork, zone: Zone, withdrawing: Sequence[RecordSetRow]) -> ZoneBook:
     live = uow.record_sets.live_in_zone(zone.id)
-    withdrawing = frozenset(
-        RecordKey(r.name, r.type)
-        for r in uow.record_sets.withdrawn_in_zone(zone.id)
-        if zone.synced_at is None or r.deleted_at is None or _aware(r.deleted_at) >= _aware(zone.synced_at)
-    )
     return ZoneBook(
         applied=frozenset(RecordKey(r.name, r.type) for r in live if r.applied_serial is not None),
-        withdrawing=withdrawing - {RecordKey(r.name, r.type) for r in live},
+        withdrawing=frozenset(RecordKey(r.name, r.type) for r in withdrawing)
+        - {RecordKey(r.name, r.type) for r in live},
         rejected=frozenset(RecordKey(r.name, r.type) for r in live if r.rejected is not None),
         exclusive=zone.management == EXCLUSIVE,
     )
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands timestamps back without their zone; every one siteplane writes is UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _write_drift(uow: UnitOfWork, zone: Zone, serial: int, planned: ZoneDiff) -> None:
@@ -348,17 +343,15 @@ def _write_history(
     zone: Zone,
     serial: int,
     changes: ChangeSet,
-    owners: Mapping[RecordKey, tuple[RecordSet, ObjectRef]],
+    desired: _Desired,
 ) -> None:
-    """One history entry per object whose records changed: what was published or withdrawn."""
+    """One history entry per object whose records changed: what was published or withdrawn.
+    A set deleted that nobody was withdrawing (Exclusive drift) is put down to the zone."""
     per_owner: dict[ObjectRef, dict[str, list[str]]] = defaultdict(lambda: {"published": [], "withdrawn": []})
-    previous = {(r.name, r.type): r for r in uow.record_sets.withdrawn_in_zone(zone.id)}
     for rs in changes.upserts:
-        per_owner[owners[rs.key][1]]["published"].append(f"{rs.key} {rs.ttl} {' '.join(rs.rdata)}")
+        per_owner[desired.owners[rs.key][1]]["published"].append(f"{rs.key} {rs.ttl} {' '.join(rs.rdata)}")
     for key in changes.deletes:
-        row = previous.get((key.name, key.type))
-        owner = ObjectRef(row.owner_kind, row.owner_namespace, row.owner_name, row.owner_uid) if row else zone_ref(zone)
-        per_owner[owner]["withdrawn"].append(str(key))
+        per_owner[desired.withdrawn_owners.get(key, desired.zone_ref)]["withdrawn"].append(str(key))
     for owner, detail in per_owner.items():
         generation = None
         if owner.kind == "Site" and (site := uow.sites.by_uid(owner.uid)) is not None:

@@ -193,7 +193,7 @@ class ZoneService(ReportingService[Zone]):
     def live_zone_names(self) -> list[str]:
         """Every zone siteplane serves now (one owning DNSZone each)."""
         with self.store.unit_of_work() as uow:
-            return sorted(z.zone_name for z in uow.zones.live_owners())
+            return uow.zones.live_owner_names()
 
     def _load(self, uow: UnitOfWork, uid: str) -> Zone | None:
         return uow.zones.by_uid(uid)

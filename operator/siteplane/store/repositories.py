@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -88,6 +89,10 @@ class ZoneRepository(_Repository):
         stmt = select(Zone).where(Zone.zone_name.in_(names), Zone.is_owner.is_(True), Zone.deleted_at.is_(None))
         return list(self.session.scalars(stmt))
 
+    def live_owner_names(self) -> list[str]:
+        stmt = select(Zone.zone_name).where(Zone.is_owner.is_(True), Zone.deleted_at.is_(None))
+        return sorted(self.session.scalars(stmt))
+
     def live_owners(self) -> list[Zone]:
         return list(self.session.scalars(select(Zone).where(Zone.is_owner.is_(True), Zone.deleted_at.is_(None))))
 
@@ -116,14 +121,13 @@ class RecordSetRepository(_Repository):
         stmt = select(RecordSetRow).where(RecordSetRow.owner_uid == owner_uid, RecordSetRow.deleted_at.is_(None))
         return list(self.session.scalars(stmt))
 
-    def withdrawn_in_zone(self, zone_id: int) -> list[RecordSetRow]:
-        """Withdrawn rows of a zone, oldest withdrawal first (so the latest wins in a dict)."""
-        stmt = (
-            select(RecordSetRow)
-            .where(RecordSetRow.zone_id == zone_id, RecordSetRow.deleted_at.is_not(None))
-            .order_by(RecordSetRow.deleted_at, RecordSetRow.id)
-        )
-        return list(self.session.scalars(stmt))
+    def withdrawn_in_zone(self, zone_id: int, since: datetime | None = None) -> list[RecordSetRow]:
+        """Withdrawn rows of a zone (only those withdrawn at or after ``since``, if given), oldest
+        withdrawal first (so the latest wins in a dict)."""
+        stmt = select(RecordSetRow).where(RecordSetRow.zone_id == zone_id, RecordSetRow.deleted_at.is_not(None))
+        if since is not None:
+            stmt = stmt.where(RecordSetRow.deleted_at >= since)
+        return list(self.session.scalars(stmt.order_by(RecordSetRow.deleted_at, RecordSetRow.id)))
 
     def withdraw(self, rows: Sequence[RecordSetRow]) -> None:
         now = utcnow()
