@@ -169,10 +169,14 @@ class RecordSetRow(Base):
 
 
 class Grant(Base):
-    """A permission mirrored from Kubernetes RBAC (filled by the permissions work)."""
+    """A permission mirrored from Kubernetes RBAC: what one binding lets one subject do on one
+    resource type, in one namespace (NULL: cluster-wide), on every object or only the named ones."""
 
     __tablename__ = "grants"
-    __table_args__ = (Index("ix_grants_subject", "subject_kind", "subject_name"),)
+    __table_args__ = (
+        Index("ix_grants_subject", "subject_kind", "subject_name"),
+        Index("ix_grants_source", "source_kind", "source_namespace", "source_name"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subject_kind: Mapped[str] = mapped_column(String(32))
@@ -181,11 +185,32 @@ class Grant(Base):
     resource_type: Mapped[str] = mapped_column(String(32))
     access: Mapped[str] = mapped_column(String(8))
     resource_names: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    verbs: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    """The verbs exactly as RBAC grants them ('*' included); ``access`` is their one-word summary."""
     source_kind: Mapped[str] = mapped_column(String(32))
     source_namespace: Mapped[str | None] = mapped_column(String(63))
     source_name: Mapped[str] = mapped_column(String(K8S_NAME))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class GrantAdmission(Base):
+    """Who the admission webhook let write one generation of an AccessGrant's spec.
+
+    The operator re-checks that author's permissions before it creates any RBAC object, so a grant
+    that reached the cluster without the webhook (bypassed, or down) is never applied.
+    """
+
+    __tablename__ = "grant_admissions"
+    __table_args__ = (Index("uq_grant_admissions_uid_generation", "grant_uid", "generation", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    grant_uid: Mapped[str] = mapped_column(String(64))
+    generation: Mapped[int] = mapped_column(Integer)
+    spec_digest: Mapped[str] = mapped_column(String(64))
+    username: Mapped[str] = mapped_column(String(K8S_NAME))
+    groups: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    admitted_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class History(Base):

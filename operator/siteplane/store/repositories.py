@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from siteplane.store.models import Grant, History, Record, RecordSetRow, Site, SiteDomain, Zone, utcnow
+from siteplane.store.models import Grant, GrantAdmission, History, Record, RecordSetRow, Site, SiteDomain, Zone, utcnow
 
 
 class _Repository:
@@ -138,6 +138,43 @@ class RecordSetRepository(_Repository):
 class GrantRepository(_Repository):
     def live(self) -> list[Grant]:
         return list(self.session.scalars(select(Grant).where(Grant.deleted_at.is_(None))))
+
+    def live_for(self, user: str, groups: Iterable[str], resource_type: str) -> list[Grant]:
+        """Live grants on ``resource_type`` whose subject is ``user`` or one of ``groups``."""
+        stmt = select(Grant).where(
+            Grant.deleted_at.is_(None),
+            Grant.resource_type == resource_type,
+            or_(
+                Grant.subject_kind.in_(("User", "ServiceAccount")) & (Grant.subject_name == user),
+                (Grant.subject_kind == "Group") & Grant.subject_name.in_(list(groups)),
+            ),
+        )
+        return list(self.session.scalars(stmt))
+
+    def withdraw(self, rows: Sequence[Grant]) -> None:
+        now = utcnow()
+        for row in rows:
+            row.deleted_at = now
+
+
+class GrantAdmissionRepository(_Repository):
+    def find(self, grant_uid: str, generation: int) -> GrantAdmission | None:
+        stmt = select(GrantAdmission).where(
+            GrantAdmission.grant_uid == grant_uid, GrantAdmission.generation == generation
+        )
+        return self.session.scalars(stmt).first()
+
+    def record(self, grant_uid: str, generation: int, spec_digest: str, username: str, groups: list[str]) -> None:
+        """Remember (or, for a re-admitted generation, replace) who wrote this generation."""
+        row = self.find(grant_uid, generation)
+        if row is None:
+            row = GrantAdmission(grant_uid=grant_uid, generation=generation)
+            self.session.add(row)
+        row.spec_digest, row.username, row.groups, row.admitted_at = spec_digest, username, groups, utcnow()
+
+    def forget(self, grant_uid: str) -> None:
+        for row in self.session.scalars(select(GrantAdmission).where(GrantAdmission.grant_uid == grant_uid)):
+            self.session.delete(row)
 
 
 class HistoryRepository(_Repository):

@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from siteplane.store.repositories import (
+    GrantAdmissionRepository,
     GrantRepository,
     HistoryRepository,
     RecordRepository,
@@ -31,6 +32,7 @@ class UnitOfWork:
         self.records = RecordRepository(self.session)
         self.record_sets = RecordSetRepository(self.session)
         self.grants = GrantRepository(self.session)
+        self.grant_admissions = GrantAdmissionRepository(self.session)
         self.history = HistoryRepository(self.session)
         return self
 
