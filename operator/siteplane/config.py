@@ -30,6 +30,24 @@ class OperatorConfig:
     """Seconds between two comparisons of a zone with what its server serves; 0 turns them off."""
     backend_recheck_interval: float = 60.0
     """Seconds between two re-reads of a DNSBackend's Secrets and tests of its server."""
+    webhook_listen: str | None = None
+    """host:port the admission webhook listens on (TLS); None serves no webhook."""
+    webhook_host: str | None = None
+    """Host name or address the apiserver calls the webhook at; the listening address when unset."""
+    webhook_cert_dir: str | None = None
+    """Directory with tls.crt, tls.key and ca.crt for the webhook; None generates a CA at start."""
+    webhook_configuration: str = "siteplane.io"
+    """Name of the ValidatingWebhookConfiguration the operator keeps up to date (URL and caBundle);
+    each webhook in it is named <check>.<this name>, so it must contain a dot."""
+
+    @property
+    def webhook_address(self) -> tuple[str, int] | None:
+        if not self.webhook_listen:
+            return None
+        host, sep, port = self.webhook_listen.rpartition(":")
+        if not sep or not port.isdigit():
+            raise ValueError(f"SITEPLANE_WEBHOOK_LISTEN must be host:port, not {self.webhook_listen!r}")
+        return host or "0.0.0.0", int(port)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> OperatorConfig:
@@ -44,6 +62,10 @@ class OperatorConfig:
             zone_reload_command=tuple(shlex.split(env.get("SITEPLANE_ZONE_RELOAD_COMMAND", ""))),
             drift_interval=_seconds(env, "SITEPLANE_DRIFT_INTERVAL", 300.0),
             backend_recheck_interval=_seconds(env, "SITEPLANE_BACKEND_RECHECK_INTERVAL", 60.0),
+            webhook_listen=env.get("SITEPLANE_WEBHOOK_LISTEN") or None,
+            webhook_host=env.get("SITEPLANE_WEBHOOK_HOST") or None,
+            webhook_cert_dir=env.get("SITEPLANE_WEBHOOK_CERT_DIR") or None,
+            webhook_configuration=env.get("SITEPLANE_WEBHOOK_CONFIGURATION") or "siteplane.io",
         )
 
 

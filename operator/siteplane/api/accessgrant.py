@@ -58,4 +58,6 @@ class AccessGrantStatus(StatusBase):
     role_binding: str | None = None
     """The RoleBinding that carries the grant."""
     role: str | None = None
-    """The Role or ClusterRole it binds."""
+    """The Role or ClusterRole it binds, as Kind/name."""
+    granted_by: str | None = None
+    """The user whose permissions the grant was checked against (its author, per the admission webhook)."""

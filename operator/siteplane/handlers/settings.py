@@ -13,8 +13,12 @@ import kubernetes.client
 from siteplane.api.common import API_GROUP, API_VERSION
 from siteplane.config import OperatorConfig
 from siteplane.handlers import periodic
+from siteplane.handlers.admission import configure_webhook
+from siteplane.handlers.kube_rbac import KubernetesAuthorizer, KubernetesRbacObjects
 from siteplane.handlers.nudge import StatusNudger, api_client
+from siteplane.handlers.rbac_mirror import MirrorLoop
 from siteplane.handlers.secrets import KubernetesSecretReader
+from siteplane.reconcile.accessgrants import AccessGrantService
 from siteplane.reconcile.services import build_services
 from siteplane.store.database import redact
 from siteplane.store.migrate import SchemaOutOfDate
@@ -57,14 +61,19 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: An
     config = memo.get("config") or OperatorConfig.from_env()
     memo["config"] = config
     apply_settings(settings, config)
+    configure_webhook(settings, config)
     try:
         services = await asyncio.to_thread(build_services, config)
     except SchemaOutOfDate as error:
         raise kopf.PermanentError(str(error)) from error
     client = await asyncio.to_thread(api_client)
     services.backends.secrets = KubernetesSecretReader(client)
+    services.accessgrants = AccessGrantService(
+        services.store, KubernetesAuthorizer(client), KubernetesRbacObjects(client)
+    )
     memo["services"] = services
     memo["nudger"] = StatusNudger(services, client)
+    memo["rbac_mirror"] = MirrorLoop(services.rbac_mirror)
     # Know every DNSBackend before the first zone is handled, so no zone waits for a retry.
     backends: Any = await asyncio.to_thread(
         kubernetes.client.CustomObjectsApi(client).list_cluster_custom_object, API_GROUP, API_VERSION, "dnsbackends"

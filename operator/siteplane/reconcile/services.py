@@ -7,9 +7,12 @@ from pathlib import Path
 
 from siteplane.config import OperatorConfig
 from siteplane.domain.objects import ObjectRef
+from siteplane.reconcile.accessgrants import AccessGrantService
 from siteplane.reconcile.backends import BackendResolver
 from siteplane.reconcile.dnsbackends import DNSBackendService
 from siteplane.reconcile.placement import PlacementLock
+from siteplane.reconcile.publishing_guard import PublishingGuard
+from siteplane.reconcile.rbac_mirror import PermissionEvaluator, RbacMirror
 from siteplane.reconcile.records import RecordService
 from siteplane.reconcile.sites import SiteService
 from siteplane.reconcile.status import StatusReport
@@ -30,6 +33,11 @@ class Services:
     zones: ZoneService
     records: RecordService
     dnsbackends: DNSBackendService
+    rbac_mirror: RbacMirror
+    permissions: PermissionEvaluator
+    guard: PublishingGuard
+    accessgrants: AccessGrantService | None = None
+    """Needs the API server (SubjectAccessReviews, Roles): the handlers add it at start-up."""
 
     def report_for(self, ref: ObjectRef) -> StatusReport | None:
         """The current status of any object, from the database (for objects a change affected)."""
@@ -63,4 +71,7 @@ def build_services(config: OperatorConfig, check_schema: bool = True) -> Service
         zones=ZoneService(store, writer, backends, placement),
         records=RecordService(store, writer),
         dnsbackends=DNSBackendService(store, writer, backends),
+        rbac_mirror=RbacMirror(store),
+        permissions=PermissionEvaluator(store),
+        guard=PublishingGuard(store),
     )

@@ -1,0 +1,82 @@
+"""Who asked, and may they: the permission checks behind "no user gains a permission through the
+operator that they do not hold".
+
+The checks go to the apiserver as SubjectAccessReviews (through an ``Authorizer`` the handlers
+provide), never to the database mirror: the apiserver's answer includes every authorizer the
+cluster runs, and is current to the second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from siteplane.api.accessgrant import AccessGrantSpec
+from siteplane.rbac.accessgrants import Permission, permissions_granted
+
+
+@dataclass(frozen=True)
+class Author:
+    """An authenticated user as the apiserver described it in an admission request."""
+
+    username: str
+    groups: tuple[str, ...] = ()
+    uid: str | None = None
+    extra: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+    @classmethod
+    def from_userinfo(cls, userinfo: Mapping[str, Any]) -> Author:
+        return cls(
+            username=str(userinfo.get("username") or ""),
+            groups=tuple(userinfo.get("groups") or ()),
+            uid=userinfo.get("uid"),
+            extra={k: tuple(v) for k, v in (userinfo.get("extra") or {}).items()},
+        )
+
+
+class AuthorizationUnavailable(Exception):
+    """The apiserver could not be asked; the caller retries (or, in admission, refuses)."""
+
+
+class Authorizer(Protocol):
+    def allowed(self, author: Author, permission: Permission, namespace: str) -> bool:
+        """Does the apiserver let ``author`` do ``permission`` in ``namespace``? AuthorizationUnavailable if unknown."""
+        ...
+
+
+def spec_digest(spec: Mapping[str, Any]) -> str:
+    """A stable fingerprint of a spec, so an admission record matches only the spec it admitted."""
+    return hashlib.sha256(json.dumps(spec, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def missing_permissions(
+    authorizer: Authorizer, author: Author, spec: AccessGrantSpec, namespace: str
+) -> list[Permission]:
+    """What the grant would hand out that its author does not hold (empty: no escalation).
+
+    Asks per verb and type first; only where that is refused does it ask name by name, so an author
+    holding the whole type costs one review per verb, not one per verb and name.
+    """
+    missing: list[Permission] = []
+    wholesale: dict[tuple[str, str], bool] = {}
+    for permission in permissions_granted(spec):
+        key = (permission.verb, permission.resource)
+        if key not in wholesale:
+            wholesale[key] = authorizer.allowed(author, Permission(permission.verb, permission.resource), namespace)
+        if wholesale[key]:
+            continue
+        if permission.name is None or not authorizer.allowed(author, permission, namespace):
+            missing.append(permission)
+    return missing
+
+
+def describe_escalation(author: Author, missing: Sequence[Permission], namespace: str) -> str:
+    shown = "; ".join(p.describe(namespace) for p in missing[:5])
+    more = f" (and {len(missing) - 5} more)" if len(missing) > 5 else ""
+    return (
+        f"{author.username} may not grant what they do not hold: they lack {shown}{more}. "
+        "Ask someone who holds these permissions to create the grant."
+    )
