@@ -189,8 +189,10 @@ class ControlPlane:
             [
                 f"--kubeconfig={self.workdir / 'controller-manager.kubeconfig'}",
                 # Only what the tests rely on: namespaces that really delete, ownerReferences that are
-                # really collected, and the default ServiceAccount in every namespace.
-                "--controllers=namespace-controller,garbage-collector-controller,serviceaccount-controller",
+                # really collected, the default ServiceAccount in every namespace, and aggregated
+                # ClusterRoles (siteplane's viewers really become part of `view`).
+                "--controllers=namespace-controller,garbage-collector-controller,serviceaccount-controller,"
+                "clusterrole-aggregation-controller",
                 "--leader-elect=false",
                 "--secure-port=0",
                 "--use-service-account-credentials=false",

@@ -1,0 +1,534 @@
+"""Permissions on the real control plane: shipped roles, AccessGrants, the admission webhook (over
+TLS, called by the apiserver), escalation and hijack refusals, and the RBAC mirror in the database,
+whose evaluator must answer exactly what the apiserver's SubjectAccessReview answers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from itertools import product
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from siteplane.config import OperatorConfig
+from siteplane.reconcile.services import Services
+from siteplane.store.migrate import upgrade
+from tests.controlplane.cluster import USERS, ControlPlane, free_port
+from tests.operator_runner import operator_running
+from tests.reconcile_support import apply, condition, record_doc, served, site_doc, wait_until, zone_doc
+
+pytestmark = pytest.mark.cluster
+
+REPO = Path(__file__).resolve().parents[2]
+ROLES = REPO / "manifests" / "rbac" / "roles.yaml"
+GROUP = "siteplane.io/v1alpha1"
+RESOURCES = ("sites", "dnszones", "dnsrecords", "accessgrants")
+VERBS = ("get", "list", "create", "update", "delete")
+VIEW = frozenset({"get", "list"})
+EDIT = frozenset(VERBS)
+NAME = "www"  # the name asked about in the "named" column
+
+
+def grant_doc(
+    name: str, subjects: list[dict[str, str]], resources: list[str], access: str, **spec: Any
+) -> dict[str, Any]:
+    return {
+        "apiVersion": GROUP,
+        "kind": "AccessGrant",
+        "metadata": {"name": name},
+        "spec": {"subjects": subjects, "resources": resources, "access": access, **spec},
+    }
+
+
+def binding_doc(name: str, role: str, subjects: list[dict[str, str]], kind: str = "ClusterRole") -> dict[str, Any]:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": role},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", **s} for s in subjects],
+    }
+
+
+def group(name: str) -> dict[str, str]:
+    return {"kind": "Group", "name": name}
+
+
+def user(name: str) -> dict[str, str]:
+    return {"kind": "User", "name": name}
+
+
+@dataclass
+class World:
+    plane: ControlPlane
+    a: str  # team-a: the site team, the DNS team, the access managers, erin
+    b: str  # tenant-b: dave's namespace
+    services: Services
+    zone_dir: Path
+    webhook: str  # the ValidatingWebhookConfiguration's name
+
+    def get(self, plural: str, name: str, namespace: str) -> dict[str, Any]:
+        return dict(json.loads(self.plane.kubectl("get", plural, name, "-n", namespace, "-o", "json").stdout))
+
+    def exists(self, plural: str, name: str, namespace: str) -> bool:
+        result = self.plane.kubectl("get", plural, name, "-n", namespace, check=False)
+        return result.returncode == 0
+
+    def ready(self, plural: str, name: str, namespace: str, reason: str, timeout: float = 60) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+
+        def check() -> bool:
+            nonlocal found
+            found = self.get(plural, name, namespace)
+            return bool(
+                condition(found).get("reason") == reason
+                and found.get("status", {}).get("observedGeneration") == found["metadata"]["generation"]
+            )
+
+        wait_until(check, timeout, f"{plural}/{name} reason {reason}", lambda: str(found.get("status")))
+        return found
+
+    def apply_as(self, who: str, namespace: str, docs: list[dict[str, Any]]) -> subprocess.CompletedProcess[str]:
+        return self.plane.kubectl(
+            "apply", "-n", namespace, "-f", "-", user=who, stdin=yaml.safe_dump_all(docs), check=False
+        )
+
+
+def _wait_for_webhook(plane: ControlPlane, name: str) -> None:
+    def configured() -> bool:
+        result = plane.kubectl("get", "validatingwebhookconfiguration", name, "-o", "json", check=False)
+        if result.returncode != 0:
+            return False
+        hooks = json.loads(result.stdout).get("webhooks") or []
+        return len(hooks) == 4 and all(h["clientConfig"].get("caBundle") for h in hooks)
+
+    wait_until(configured, 60, f"ValidatingWebhookConfiguration {name} with a caBundle")
+
+
+@pytest.fixture(scope="module")
+def world(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    suffix = uuid.uuid4().hex[:6]
+    a, b = f"team-a-{suffix}", f"tenant-b-{suffix}"
+    plane = control_plane
+    for ns in (a, b):
+        plane.kubectl("create", "namespace", ns)
+    plane.kubectl("apply", "--server-side", "-f", str(ROLES))
+    directory = tmp_path_factory.mktemp("permissions")
+    url = f"sqlite:///{directory / 'siteplane.db'}"
+    upgrade(url)
+    webhook = f"test-{suffix}.siteplane.io"  # kopf names each webhook <handler id>.<this>
+    config = OperatorConfig(
+        namespaces=(a, b),
+        database_url=url,
+        zone_dir=str(directory / "zones"),
+        webhook_listen=f"127.0.0.1:{free_port()}",
+        webhook_configuration=webhook,
+    )
+    try:
+        with operator_running(plane.kubeconfig, config) as memo:
+            _wait_for_webhook(plane, webhook)
+            world = World(plane, a, b, memo["services"], directory / "zones", webhook)
+            _grant_the_teams(world)
+            yield world
+    finally:
+        # A webhook nobody serves would refuse every AccessGrant in later tests (failurePolicy Fail).
+        plane.kubectl("delete", "validatingwebhookconfiguration", webhook, "--ignore-not-found", check=False)
+        for ns in (a, b):
+            plane.kubectl("delete", "namespace", ns, "--wait=false", check=False)
+
+
+def _grant_the_teams(world: World) -> None:
+    """The access the matrix expects, made the ways a hosting company would: grants and by hand."""
+    plane, a, b = world.plane, world.a, world.b
+    apply(
+        plane,
+        a,
+        [
+            grant_doc("site-team-edits-sites", [group("site-team")], ["sites"], "edit"),
+            grant_doc("dns-team-edits-dns", [group("dns-team")], ["dnszones", "dnsrecords"], "edit"),
+            grant_doc("erin-views-www", [user("erin")], ["sites"], "view", resourceNames=[NAME]),
+            grant_doc("erin-edits-www-record", [user("erin")], ["dnsrecords"], "edit", resourceNames=[NAME]),
+            # By hand, not through a grant: the mirror must see these too.
+            binding_doc("access-managers", "siteplane:access-manager", [group("access-managers"), user("alice")]),
+        ],
+    )
+    apply(
+        plane,
+        b,
+        [
+            grant_doc("tenant-b-edits-dns", [group("tenant-b")], ["dnszones", "dnsrecords"], "edit"),
+            binding_doc("tenant-b-sites", "siteplane:site-editor", [group("tenant-b")]),
+            # The built-in `view` role: siteplane's viewers aggregate into it.
+            binding_doc("alice-views-b", "view", [user("alice")]),
+        ],
+    )
+    for ns in (a, b):
+        for grant in json.loads(plane.kubectl("get", "accessgrants", "-n", ns, "-o", "json").stdout)["items"]:
+            world.ready("accessgrants", grant["metadata"]["name"], ns, "Granted")
+
+
+# -- the expected table -------------------------------------------------------------------------
+
+# (user, namespace label, resource) -> verbs allowed on every object; NAMED adds verbs allowed on
+# the object named NAME only. Everything not listed is refused.
+UNNAMED: dict[tuple[str, str, str], frozenset[str]] = {
+    ("alice", "a", "sites"): EDIT,
+    ("alice", "a", "accessgrants"): EDIT,
+    ("alice", "b", "sites"): VIEW,
+    ("alice", "b", "dnszones"): VIEW,
+    ("alice", "b", "dnsrecords"): VIEW,
+    ("bob", "a", "dnszones"): EDIT,
+    ("bob", "a", "dnsrecords"): EDIT,
+    ("carol", "a", "accessgrants"): EDIT,
+    ("dave", "b", "sites"): EDIT,
+    ("dave", "b", "dnszones"): EDIT,
+    ("dave", "b", "dnsrecords"): EDIT,
+    ("frank", "a", "sites"): EDIT,
+    ("frank", "a", "dnszones"): EDIT,
+    ("frank", "a", "dnsrecords"): EDIT,
+}
+NAMED: dict[tuple[str, str, str], frozenset[str]] = {
+    ("erin", "a", "sites"): VIEW,
+    # A per-name grant cannot carry create: RBAC never sees a name on a create request.
+    ("erin", "a", "dnsrecords"): frozenset({"get", "list", "update", "delete"}),
+}
+MATRIX_USERS = ("alice", "bob", "carol", "dave", "erin", "frank")
+
+
+def expected(who: str, ns: str, resource: str, verb: str, named: bool) -> bool:
+    if verb in UNNAMED.get((who, ns, resource), frozenset()):
+        return True
+    return named and verb in NAMED.get((who, ns, resource), frozenset())
+
+
+def groups_of(who: str) -> list[str]:
+    return [*next(u.groups for u in USERS if u.name == who), "system:authenticated"]
+
+
+def kubectl_can_i(plane: ControlPlane, who: str, verb: str, target: str, namespace: str, *extra: str) -> bool:
+    result = subprocess.run(
+        [
+            "kubectl",
+            f"--server={plane.server}",
+            f"--certificate-authority={plane.ca_file}",
+            f"--token={plane.token(who)}",
+            "auth",
+            "can-i",
+            verb,
+            target,
+            "-n",
+            namespace,
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    answer = result.stdout.strip()
+    assert answer in ("yes", "no"), f"kubectl auth can-i said {answer!r}: {result.stderr}"
+    return answer == "yes"
+
+
+def subject_access_review(plane: ControlPlane, who: str, verb: str, resource: str, ns: str, name: str | None) -> bool:
+    attributes = {"group": "siteplane.io", "resource": resource, "verb": verb, "namespace": ns}
+    if name:
+        attributes["name"] = name
+    review = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SubjectAccessReview",
+        "spec": {"user": who, "groups": groups_of(who), "resourceAttributes": attributes},
+    }
+    result = plane.kubectl("create", "-f", "-", "-o", "json", stdin=json.dumps(review))
+    return bool(json.loads(result.stdout)["status"].get("allowed"))
+
+
+CELLS = list(product(MATRIX_USERS, RESOURCES, VERBS, ("a", "b"), (False, True)))
+
+
+def test_the_matrix_kubectl_auth_can_i_matches_the_expected_table(world: World) -> None:
+    """6 users x 4 resources x 5 verbs x {team-a, tenant-b} x {named, unnamed}: 480 cells."""
+    namespaces = {"a": world.a, "b": world.b}
+
+    def ask(cell: tuple[str, str, str, str, bool]) -> tuple[tuple[str, str, str, str, bool], bool]:
+        who, resource, verb, ns, named = cell
+        target = f"{resource}.siteplane.io" + (f"/{NAME}" if named else "")
+        return cell, kubectl_can_i(world.plane, who, verb, target, namespaces[ns])
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = dict(pool.map(ask, CELLS))
+    wrong = [f"{cell}: kubectl says {got}" for cell, got in answers.items() if got != expected(*_order(cell))]
+    assert not wrong, "\n".join(wrong)
+    assert sum(answers.values()) > 100 and not all(answers.values())
+
+
+def _order(cell: tuple[str, str, str, str, bool]) -> tuple[str, str, str, str, bool]:
+    who, resource, verb, ns, named = cell
+    return who, ns, resource, verb, named
+
+
+def test_the_database_evaluator_answers_exactly_what_subject_access_review_answers(world: World) -> None:
+    namespaces = {"a": world.a, "b": world.b}
+    evaluator = world.services.permissions
+
+    def compare(cell: tuple[str, str, str, str, bool]) -> str | None:
+        who, resource, verb, ns, named = cell
+        name = NAME if named else None
+        sar = subject_access_review(world.plane, who, verb, resource, namespaces[ns], name)
+        db = evaluator.can(who, groups_of(who), verb, resource, namespaces[ns], name)
+        return None if sar == db else f"{cell}: SubjectAccessReview {sar}, database {db}"
+
+    with ThreadPoolExecutor(8) as pool:
+        mismatches = [m for m in pool.map(compare, CELLS) if m]
+    assert not mismatches, "\n".join(mismatches)
+
+
+def test_the_cluster_administrator_is_mirrored_too(world: World) -> None:
+    """system:masters holds cluster-admin through a ClusterRoleBinding with wildcard rules."""
+    assert world.services.permissions.can("admin", ["system:masters"], "delete", "dnszones", world.b, "x")
+    assert not world.services.permissions.can("nobody", [], "get", "sites", world.a)
+
+
+# -- shipped roles ------------------------------------------------------------------------------
+
+
+def test_viewers_aggregate_into_view_and_editors_stay_out_of_edit_and_admin(world: World) -> None:
+    def rules(role: str) -> list[dict[str, Any]]:
+        return list(json.loads(world.plane.kubectl("get", "clusterrole", role, "-o", "json").stdout).get("rules") or [])
+
+    def siteplane_resources(role: str) -> set[tuple[str, str]]:
+        return {
+            (resource, verb)
+            for rule in rules(role)
+            if "siteplane.io" in rule.get("apiGroups", [])
+            for resource in rule.get("resources", [])
+            for verb in rule.get("verbs", [])
+        }
+
+    writes = {"create", "update", "patch", "delete", "deletecollection", "*"}
+    view = siteplane_resources("view")
+    assert {("sites", "list"), ("dnszones", "get"), ("dnsrecords", "watch")} <= view
+    assert not any(verb in writes for _, verb in view)
+    for role in ("edit", "admin"):
+        # Kubernetes folds `view` into `edit` and `admin`, so they may read siteplane objects, but
+        # they must not write them: that would hand both sites and DNS to every namespace editor.
+        granted = siteplane_resources(role)
+        assert ("sites", "get") in granted, f"{role} should see what view sees"
+        assert not {(r, v) for r, v in granted if v in writes}, f"{role} must not include siteplane editors"
+
+
+@pytest.mark.parametrize("who", ["alice", "bob", "carol", "frank", "dave"])
+@pytest.mark.parametrize("resource", ["sites", "dnszones", "dnsrecords", "accessgrants"])
+def test_only_the_operator_may_write_status(world: World, who: str, resource: str) -> None:
+    for ns in (world.a, world.b):
+        for verb in ("patch", "update"):
+            target = f"{resource}.siteplane.io"
+            assert not kubectl_can_i(world.plane, who, verb, target, ns, "--subresource=status"), f"{who} {verb} {ns}"
+
+
+# -- AccessGrants: what they create, and how they follow ----------------------------------------
+
+
+def test_a_grant_on_exactly_a_shipped_role_is_a_rolebinding_to_it(world: World) -> None:
+    grant = world.get("accessgrants", "dns-team-edits-dns", world.a)
+    assert grant["status"]["role"] == "ClusterRole/siteplane:dns-editor"
+    assert grant["status"]["grantedBy"] == "admin"
+    binding = world.get("rolebindings", grant["status"]["roleBinding"], world.a)
+    assert binding["roleRef"]["name"] == "siteplane:dns-editor"
+    assert binding["metadata"]["ownerReferences"][0]["uid"] == grant["metadata"]["uid"]
+    assert not world.exists("roles", grant["status"]["roleBinding"], world.a)
+
+
+def test_a_per_name_grant_follows_its_names_and_disappears_with_the_grant(world: World) -> None:
+    a = world.a
+    apply(world.plane, a, [grant_doc("names", [user("erin")], ["sites"], "edit", resourceNames=["blog", "shop"])])
+    grant = world.ready("accessgrants", "names", a, "Granted")
+    name = grant["status"]["roleBinding"]
+    role = world.get("roles", name, a)
+    assert role["rules"] == [
+        {
+            "apiGroups": ["siteplane.io"],
+            "resources": ["sites"],
+            "verbs": ["get", "list", "watch", "update", "patch", "delete"],
+            "resourceNames": ["blog", "shop"],
+        }
+    ]
+    apply(world.plane, a, [grant_doc("names", [user("erin")], ["sites"], "edit", resourceNames=["shop"])])
+    world.ready("accessgrants", "names", a, "Granted")
+    wait_until(lambda: world.get("roles", name, a)["rules"][0]["resourceNames"] == ["shop"], 30, "names follow")
+    wait_until(
+        lambda: (
+            world.services.permissions.can("erin", [], "update", "sites", a, "shop")
+            and not world.services.permissions.can("erin", [], "update", "sites", a, "blog")
+        ),
+        30,
+        "the database follows the Role",
+    )
+    # Dropping the names switches to the shipped role: the generated Role goes.
+    apply(world.plane, a, [grant_doc("names", [user("erin")], ["sites"], "edit")])
+    world.ready("accessgrants", "names", a, "Granted")
+    wait_until(lambda: not world.exists("roles", name, a), 30, "generated Role removed")
+    assert world.get("rolebindings", name, a)["roleRef"]["name"] == "siteplane:site-editor"
+
+    world.plane.kubectl("delete", "accessgrant", "names", "-n", a)
+    wait_until(lambda: not world.exists("rolebindings", name, a), 60, "RoleBinding collected with its grant")
+    wait_until(
+        lambda: not world.services.permissions.can("erin", [], "update", "sites", a, "shop"),
+        30,
+        "the database forgets the grant",
+    )
+
+
+def test_hand_edits_to_a_generated_rolebinding_are_put_back(world: World) -> None:
+    a = world.a
+    name = world.get("accessgrants", "erin-views-www", a)["status"]["roleBinding"]
+    world.plane.kubectl(
+        "patch",
+        "rolebinding",
+        name,
+        "-n",
+        a,
+        "--type=json",
+        "-p",
+        json.dumps(
+            [
+                {
+                    "op": "add",
+                    "path": "/subjects/-",
+                    "value": {"kind": "User", "name": "carol", "apiGroup": "rbac.authorization.k8s.io"},
+                }
+            ]
+        ),
+    )
+    wait_until(
+        lambda: [s["name"] for s in world.get("rolebindings", name, a)["subjects"]] == ["erin"], 30, "subjects restored"
+    )
+    world.plane.kubectl("delete", "rolebinding", name, "-n", a)
+    wait_until(lambda: world.exists("rolebindings", name, a), 30, "deleted RoleBinding restored")
+
+
+def test_a_rolebinding_of_the_same_name_made_by_hand_is_never_taken_over(world: World) -> None:
+    a = world.a
+    world.plane.kubectl(
+        "create", "rolebinding", "siteplane-grant-squatter", "-n", a, "--clusterrole=view", "--user=erin"
+    )
+    apply(world.plane, a, [grant_doc("squatter", [user("bob")], ["sites"], "view")])
+    grant = world.ready("accessgrants", "squatter", a, "NameConflict")
+    assert "siteplane-grant-squatter" in condition(grant)["message"]
+    binding = world.get("rolebindings", "siteplane-grant-squatter", a)
+    assert [s["name"] for s in binding["subjects"]] == ["erin"] and binding["roleRef"]["name"] == "view"
+    world.plane.kubectl("delete", "accessgrant", "squatter", "-n", a)
+    world.plane.kubectl("delete", "rolebinding", "siteplane-grant-squatter", "-n", a)
+
+
+# -- the RBAC mirror ----------------------------------------------------------------------------
+
+
+def test_hand_made_bindings_and_role_edits_are_mirrored_and_removed(world: World) -> None:
+    a, evaluator = world.a, world.services.permissions
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {"name": "record-reader"},
+        "rules": [{"apiGroups": ["siteplane.io"], "resources": ["dnsrecords"], "verbs": ["get"]}],
+    }
+    apply(world.plane, a, [role, binding_doc("erin-reads-records", "record-reader", [user("erin")], kind="Role")])
+    wait_until(lambda: evaluator.can("erin", [], "get", "dnsrecords", a, "any"), 30, "binding mirrored")
+    assert not evaluator.can("erin", [], "list", "dnsrecords", a)
+
+    role["rules"][0]["verbs"] = ["get", "list"]
+    apply(world.plane, a, [role])
+    wait_until(lambda: evaluator.can("erin", [], "list", "dnsrecords", a), 30, "role edit mirrored")
+
+    world.plane.kubectl("delete", "rolebinding", "erin-reads-records", "-n", a)
+    wait_until(lambda: not evaluator.can("erin", [], "get", "dnsrecords", a, "any"), 30, "deletion mirrored")
+    world.plane.kubectl("delete", "role", "record-reader", "-n", a)
+
+
+# -- escalation ---------------------------------------------------------------------------------
+
+
+def test_an_access_manager_cannot_grant_what_they_do_not_hold(world: World) -> None:
+    result = world.apply_as("carol", world.a, [grant_doc("carol-self", [user("carol")], ["sites"], "view")])
+    assert result.returncode != 0
+    assert "carol may not grant what they do not hold" in result.stderr
+    assert f"get sites in namespace {world.a}" in result.stderr
+    assert not world.exists("accessgrants", "carol-self", world.a)
+
+
+def test_a_site_editor_cannot_grant_dns_editing_to_anyone(world: World) -> None:
+    for subjects in ([user("alice")], [group("site-team")], [user("erin")]):
+        doc = grant_doc("alice-dns", subjects, ["dnszones", "dnsrecords"], "edit")
+        result = world.apply_as("alice", world.a, [doc])
+        assert result.returncode != 0, result.stdout
+        assert "alice may not grant" in result.stderr and f"get dnszones in namespace {world.a}" in result.stderr
+    assert not world.exists("accessgrants", "alice-dns", world.a)
+    assert not world.services.permissions.can("erin", [], "create", "dnsrecords", world.a)
+
+
+def test_a_site_editor_may_grant_site_access_they_hold(world: World) -> None:
+    result = world.apply_as("alice", world.a, [grant_doc("alice-shares", [user("bob")], ["sites"], "view")])
+    assert result.returncode == 0, result.stderr
+    grant = world.ready("accessgrants", "alice-shares", world.a, "Granted")
+    assert grant["status"]["grantedBy"] == "alice"
+    assert kubectl_can_i(world.plane, "bob", "list", "sites.siteplane.io", world.a)
+    world.plane.kubectl("delete", "accessgrant", "alice-shares", "-n", world.a)
+    wait_until(lambda: not kubectl_can_i(world.plane, "bob", "list", "sites.siteplane.io", world.a), 60, "revoked")
+
+
+def test_a_grant_that_bypassed_the_webhook_is_not_applied(world: World) -> None:
+    """An administrator removes the webhook; a grant written meanwhile grants nothing."""
+    saved = json.loads(world.plane.kubectl("get", "validatingwebhookconfiguration", world.webhook, "-o", "json").stdout)
+    world.plane.kubectl("delete", "validatingwebhookconfiguration", world.webhook)
+    sneaky = grant_doc("sneaky", [user("carol")], ["dnsrecords"], "edit")
+    try:
+        # The apiserver notices the removal within a moment.
+        wait_until(lambda: world.apply_as("carol", world.a, [sneaky]).returncode == 0, 30, "the webhook bypassed")
+        grant = world.ready("accessgrants", "sneaky", world.a, "NotAdmitted")
+        assert "not admitted by the siteplane admission webhook" in condition(grant)["message"]
+        assert not world.exists("rolebindings", "siteplane-grant-sneaky", world.a)
+        assert not kubectl_can_i(world.plane, "carol", "create", "dnsrecords.siteplane.io", world.a)
+    finally:
+        for key in ("resourceVersion", "uid", "creationTimestamp", "generation", "managedFields"):
+            saved["metadata"].pop(key, None)
+        world.plane.kubectl("create", "-f", "-", stdin=json.dumps(saved))
+    # With the webhook back, carol's next change is refused at the door.
+    changed = grant_doc("sneaky", [user("carol")], ["dnsrecords"], "view")
+    wait_until(
+        lambda: "carol may not grant" in world.apply_as("carol", world.a, [changed]).stderr, 30, "the webhook back"
+    )
+    world.plane.kubectl("delete", "accessgrant", "sneaky", "-n", world.a)
+
+
+# -- hijack -------------------------------------------------------------------------------------
+
+
+def test_another_tenant_can_neither_publish_in_nor_learn_about_a_zone(world: World) -> None:
+    a, b = world.a, world.b
+    zone = f"{a}.example"
+    apply(world.plane, a, [zone_doc("private-zone-object", zone), site_doc("www", f"www.{zone}", "192.0.2.10")])
+    world.ready("dnszones", "private-zone-object", a, "Served", timeout=120)
+    world.ready("sites", "www", a, "Published", timeout=120)
+
+    attempts = {
+        "site": site_doc("hijack", f"shop.{zone}", "198.51.100.66"),
+        "alias": {**site_doc("alias", f"ok.{b}.example", "198.51.100.66")},
+        "record": record_doc("mx-hijack", zone, "@", "MX", [{"preference": 1, "host": "evil.example.net"}]),
+        "zone": zone_doc("second-copy", zone),
+    }
+    attempts["alias"]["spec"]["aliases"] = [f"www.{zone}"]
+    for what, doc in attempts.items():
+        result = world.apply_as("dave", b, [doc])
+        assert result.returncode != 0, f"{what} was admitted: {result.stdout}"
+        message = result.stderr
+        assert "denied the request" in message, message
+        for secret in (a, "private-zone-object", "192.0.2.10"):
+            assert secret not in message.replace(zone, ""), f"{what} refusal reveals {secret}: {message}"
+        assert not world.exists(f"{doc['kind'].lower()}s", doc["metadata"]["name"], b)
+    assert not any("198.51.100.66" in r[2] or "evil" in r[2] for r in served(world.zone_dir, zone))
