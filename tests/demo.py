@@ -2,26 +2,40 @@
 
 Starts the local control plane, migrates a SQLite database, runs the operator (as its own
 process, the way it runs anywhere else) with zone files, applies manifests/examples/ (a few
-zones, sites and records, and one deliberate conflict), waits until everything is Ready, prints
-``kubectl get siteplane``, one rendered zone file and a summary from the database, and stops
-everything it started.
+zones, sites and records, two AccessGrants and one deliberate conflict) through its admission
+webhook, waits until everything is Ready, shows a refused escalation and the database's answers to
+"may this user...", prints ``kubectl get siteplane``, one rendered zone file and a summary from the
+database, and stops everything it started.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 import time
 
-from tests.controlplane.cluster import running
+from tests.controlplane.cluster import ControlPlane, free_port, running
 from tests.corpus import EXAMPLES_DIR, REPO_ROOT
 from tests.operator_runner import OperatorProcess
 
 DEMO_DIR = REPO_ROOT / ".demo"
 ZONE_DIR = DEMO_DIR / "zones"
 DATABASE_URL = f"sqlite:///{DEMO_DIR / 'siteplane.db'}"
+ROLES = REPO_ROOT / "manifests" / "rbac" / "roles.yaml"
+WEBHOOK = "demo.siteplane.io"
+ESCALATION = """
+apiVersion: siteplane.io/v1alpha1
+kind: AccessGrant
+metadata:
+  name: carol-takes-dns
+spec:
+  subjects: [{kind: User, name: carol}]
+  resources: [dnszones, dnsrecords]
+  access: edit
+"""
 
 
 def _step(message: str) -> None:
@@ -35,6 +49,27 @@ def _siteplane(*args: str) -> str:
     ).stdout
 
 
+def _siteplane_answer(*args: str) -> str:
+    """The output of a siteplane command whose exit status is its answer (``can``: 1 means no)."""
+    env = {**os.environ, "SITEPLANE_DATABASE_URL": DATABASE_URL}
+    result = subprocess.run([sys.executable, "-m", "siteplane", *args], env=env, capture_output=True, text=True)
+    return result.stdout.strip() or result.stderr.strip()
+
+
+def _wait_for_webhook(plane: ControlPlane) -> None:
+    """Until the operator has registered its webhook (with its CA); grants applied earlier are not admitted."""
+    deadline = time.monotonic() + 60
+    while True:
+        found = plane.kubectl("get", "validatingwebhookconfiguration", WEBHOOK, "-o", "json", check=False)
+        if found.returncode == 0 and all(
+            hook["clientConfig"].get("caBundle") for hook in json.loads(found.stdout).get("webhooks") or [{}]
+        ):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the operator did not register ValidatingWebhookConfiguration {WEBHOOK}")
+        time.sleep(0.3)
+
+
 def main() -> int:
     shutil.rmtree(DEMO_DIR, ignore_errors=True)
     DEMO_DIR.mkdir()
@@ -44,8 +79,12 @@ def main() -> int:
     _step("starting the local control plane (etcd, kube-apiserver, kube-controller-manager)")
     with running(DEMO_DIR / "cluster") as plane:
         print(f"up in {plane.startup_seconds:.1f}s at {plane.server}; KUBECONFIG={plane.kubeconfig}")
-        _step("starting the operator: siteplane run (zone files in .demo/zones)")
-        with OperatorProcess(plane.kubeconfig, DATABASE_URL, ZONE_DIR, (), DEMO_DIR / "operator.log"):
+        _step(f"applying the shipped roles {ROLES.relative_to(REPO_ROOT)}")
+        print(plane.kubectl("apply", "-f", str(ROLES)).stdout, end="")
+        _step("starting the operator: siteplane run (zone files in .demo/zones, admission webhook on loopback)")
+        webhook = {"SITEPLANE_WEBHOOK_LISTEN": f"127.0.0.1:{free_port()}", "SITEPLANE_WEBHOOK_CONFIGURATION": WEBHOOK}
+        with OperatorProcess(plane.kubeconfig, DATABASE_URL, ZONE_DIR, (), DEMO_DIR / "operator.log", webhook):
+            _wait_for_webhook(plane)
             _step(f"applying {EXAMPLES_DIR.relative_to(REPO_ROOT)}/")
             print(plane.kubectl("apply", "-f", str(EXAMPLES_DIR)).stdout, end="")
             _step("waiting until zones, records and sites are Ready (www-new is a deliberate conflict)")
@@ -61,6 +100,19 @@ def main() -> int:
                 '--for=jsonpath={.status.conditions[?(@.type=="Ready")].reason}=DomainConflict',
                 "--timeout=120s",
             )
+            plane.kubectl("wait", "accessgrants", "--all", "-A", "--for=condition=Ready", "--timeout=60s")
+            _step("carol (an access manager who holds no DNS rights) tries to grant herself DNS editing")
+            refused = plane.kubectl("apply", "-n", "team-a", "-f", "-", user="carol", stdin=ESCALATION, check=False)
+            print(refused.stderr.strip())
+            _step("siteplane can: the dashboard's permission check, from the database's mirror of RBAC")
+            for args in (
+                ("bob", "create", "dnsrecords", "-n", "team-a", "-g", "dns-team"),
+                ("bob", "create", "sites", "-n", "team-a", "-g", "dns-team"),
+                ("erin", "get", "sites", "-n", "team-a", "--name", "www"),
+                ("erin", "get", "sites", "-n", "team-a", "--name", "blog"),
+            ):
+                answer = _siteplane_answer("can", *args)
+                print(f"siteplane can {' '.join(args)}: {answer}")
             _step("kubectl get siteplane -A")
             print(plane.kubectl("get", "siteplane", "-A").stdout, end="")
             _step("kubectl get site www-new -n team-a: why it is not Ready")

@@ -65,7 +65,13 @@ class OperatorProcess:
     """``python -m siteplane run`` as its own process, the way it runs anywhere else; killable."""
 
     def __init__(
-        self, kubeconfig: Path, database_url: str, zone_dir: Path, namespaces: tuple[str, ...], log_path: Path
+        self,
+        kubeconfig: Path,
+        database_url: str,
+        zone_dir: Path,
+        namespaces: tuple[str, ...],
+        log_path: Path,
+        extra_env: dict[str, str] | None = None,
     ) -> None:
         self.env = {
             **os.environ,
@@ -73,6 +79,7 @@ class OperatorProcess:
             "SITEPLANE_DATABASE_URL": database_url,
             "SITEPLANE_ZONE_DIR": str(zone_dir),
             "SITEPLANE_NAMESPACES": ",".join(namespaces),
+            **(extra_env or {}),
         }
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None

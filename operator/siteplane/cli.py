@@ -70,6 +70,26 @@ def _db_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _can(args: argparse.Namespace) -> int:
+    from siteplane.rbac.rules import RESOURCE_TYPES
+    from siteplane.reconcile.rbac_mirror import PermissionEvaluator
+    from siteplane.store.database import make_engine
+    from siteplane.store.unit_of_work import Store
+
+    if args.resource not in RESOURCE_TYPES:
+        print(f"siteplane: resource must be one of {', '.join(RESOURCE_TYPES)}", file=sys.stderr)
+        return 2
+    engine = make_engine(_config(args).database_url)
+    try:
+        allowed = PermissionEvaluator(Store(engine)).can(
+            args.user, args.group, args.verb, args.resource, args.in_namespace, args.name
+        )
+    finally:
+        engine.dispose()
+    print("yes" if allowed else "no")
+    return 0 if allowed else 1
+
+
 def _crds(args: argparse.Namespace) -> int:
     from siteplane.api import crdgen
 
@@ -121,6 +141,19 @@ def build_parser() -> argparse.ArgumentParser:
     db_summary = db_commands.add_parser("summary", help="what the database holds, as the dashboard sees it")
     _database_option(db_summary)
     db_summary.set_defaults(func=_db_summary)
+
+    can = commands.add_parser(
+        "can",
+        help="may USER do VERB on RESOURCE? answered from the database's mirror of RBAC (exit 0: yes, 1: no)",
+    )
+    can.add_argument("user", help="user name (a ServiceAccount is system:serviceaccount:NAMESPACE:NAME)")
+    can.add_argument("verb", help="get, list, watch, create, update, patch, delete, deletecollection")
+    can.add_argument("resource", help="sites, dnszones, dnsrecords or accessgrants")
+    can.add_argument("-n", "--namespace", dest="in_namespace", required=True, help="namespace of the object")
+    can.add_argument("--name", help="the object's name (per-name grants apply only to named requests)")
+    can.add_argument("-g", "--group", action="append", default=[], help="a group of the user (repeatable)")
+    _database_option(can)
+    can.set_defaults(func=_can)
 
     crds = commands.add_parser("crds", help="generate the CRDs from the API models")
     crds.add_argument("--out", default="crds", help="directory to write (default: crds)")

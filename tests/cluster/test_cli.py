@@ -47,4 +47,9 @@ def test_make_demo_runs_the_whole_product_and_stops_everything() -> None:
     out = demo.stdout
     assert "site.siteplane.io/www-new" in out and "is already claimed by Site team-a/www" in out
     assert "$ORIGIN example.com." in out
+    assert "carol may not grant what they do not hold: they lack get dnszones in namespace team-a" in out
+    assert "siteplane can bob create dnsrecords -n team-a -g dns-team: yes" in out
+    assert "siteplane can bob create sites -n team-a -g dns-team: no" in out
+    assert "siteplane can erin get sites -n team-a --name www: yes" in out
+    assert "siteplane can erin get sites -n team-a --name blog: no" in out
     assert "example.com                      team-a" in out and "serving" in out

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +28,19 @@ from siteplane.reconcile.services import Services
 log = logging.getLogger(__name__)
 
 
+class NoWebhookServer:
+    """The webhook is off. kopf refuses to start when admission handlers exist without a server, so
+    this stands in for one: it serves nothing, and no webhook configuration is created."""
+
+    async def __call__(self, fn: Any) -> AsyncIterator[Any]:
+        await asyncio.Event().wait()  # forever, until the operator stops
+        yield  # unreachable: makes this an async generator, as kopf expects
+
+
 def configure_webhook(settings: kopf.OperatorSettings, config: OperatorConfig) -> None:
     address = config.webhook_address
     if address is None:
+        settings.admission.server = NoWebhookServer()
         return
     addr, port = address
     host = config.webhook_host or addr
