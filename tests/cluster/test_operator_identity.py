@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from tests.cluster.test_operator_smoke import embedded_config
-from tests.controlplane.cluster import ControlPlane
+from tests.controlplane.cluster import ControlPlane, free_port
 from tests.operator_runner import operator_running
 from tests.reconcile_support import wait_until
 
@@ -95,3 +95,65 @@ def test_with_its_own_rbac_the_operator_reads_secrets_in_siteplane_system_only(
             assert "not-a-real-key" not in message("allowed-ns") + message("other-ns")
     finally:
         control_plane.kubectl("delete", "dnsbackend", "allowed-ns", "other-ns", "--wait=false", check=False)
+
+
+def test_with_its_own_rbac_the_operator_serves_the_webhook_and_makes_both_kinds_of_grant(
+    control_plane: ControlPlane, namespace: str, tmp_path: Path
+) -> None:
+    """RBAC's escalation prevention applies to the operator too: its ClusterRole must hold what it
+    hands out, for a binding to a shipped role and for a generated per-name Role alike."""
+    control_plane.kubectl("apply", "-f", str(MANIFESTS / "operator"))
+    control_plane.kubectl("apply", "-f", str(MANIFESTS / "rbac"))
+    kubeconfig = control_plane.service_account_kubeconfig(
+        "siteplane-system", "siteplane-operator", tmp_path / "operator.kubeconfig"
+    )
+    webhook = f"{namespace}.siteplane.io"
+    config = replace(
+        embedded_config(tmp_path), webhook_listen=f"127.0.0.1:{free_port()}", webhook_configuration=webhook
+    )
+    grants = [
+        {
+            "apiVersion": "siteplane.io/v1alpha1",
+            "kind": "AccessGrant",
+            "metadata": {"name": name},
+            "spec": {
+                "subjects": [{"kind": "Group", "name": "dns-team"}],
+                "resources": ["dnszones", "dnsrecords"],
+                "access": "edit",
+                **extra,
+            },
+        }
+        for name, extra in (("shipped", {}), ("named", {"resourceNames": ["mx"]}))
+    ]
+    try:
+        with operator_running(kubeconfig, config):
+            wait_until(
+                lambda: (
+                    control_plane.kubectl("get", "validatingwebhookconfiguration", webhook, check=False).returncode == 0
+                ),
+                60,
+                "the webhook configuration",
+            )
+            wait_until(
+                lambda: (
+                    control_plane.kubectl(
+                        "apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump_all(grants), check=False
+                    ).returncode
+                    == 0
+                ),
+                60,
+                "grants admitted",
+            )
+            for name, role in (
+                ("shipped", "ClusterRole/siteplane:dns-editor"),
+                ("named", "Role/siteplane-grant-named"),
+            ):
+                control_plane.kubectl(
+                    "wait", "-n", namespace, f"accessgrant/{name}", "--for=condition=Ready", "--timeout=60s"
+                )
+                got = control_plane.kubectl(
+                    "get", "accessgrant", name, "-n", namespace, "-o", "jsonpath={.status.role}"
+                ).stdout
+                assert got == role
+    finally:
+        control_plane.kubectl("delete", "validatingwebhookconfiguration", webhook, "--ignore-not-found", check=False)
