@@ -8,7 +8,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
-.PHONY: help venv deps controlplane lint test demo cluster crds clean
+.PHONY: help venv deps controlplane lint test demo cluster crds bench clean
 
 help:
 	@echo "make test     install what is needed, lint, type-check and run the whole suite"
@@ -16,6 +16,7 @@ help:
 	@echo "make cluster  start the local control plane and print its KUBECONFIG"
 	@echo "make lint     ruff, mypy, and a check that crds/ matches the API models"
 	@echo "make crds     regenerate crds/ from operator/siteplane/api"
+	@echo "make bench    the convergence benchmark (SIZES=100,1000,5000,10000 SETUPS=sqlite+zonefile,postgresql+bind)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -36,8 +37,8 @@ controlplane: venv
 	$(PY) tests/controlplane/build.py build
 
 lint: venv
-	$(VENV)/bin/ruff check operator tests
-	$(VENV)/bin/ruff format --check operator tests
+	$(VENV)/bin/ruff check operator tests bench
+	$(VENV)/bin/ruff format --check operator tests bench
 	$(VENV)/bin/mypy
 	$(PY) -m siteplane crds --check
 
@@ -49,6 +50,13 @@ demo: controlplane
 
 cluster: controlplane
 	$(PY) -m tests.controlplane.cluster
+
+# Not part of `make test`: the full run takes long. Results: bench/results/latest.json and .png.
+SIZES  ?= 100,1000,5000,10000
+SETUPS ?= sqlite+zonefile,postgresql+bind
+bench: venv deps controlplane
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	$(PY) -m bench.run --sizes $(SIZES) --setups $(SETUPS) $(BENCH_ARGS)
 
 crds: venv
 	$(PY) -m siteplane crds

@@ -105,6 +105,12 @@ def main() -> int:
             refused = plane.kubectl("apply", "-n", "team-a", "-f", "-", user="carol", stdin=ESCALATION, check=False)
             print(refused.stderr.strip())
             _step("siteplane can: the dashboard's permission check, from the database's mirror of RBAC")
+            # The mirror follows RBAC within moments of a change; wait until it has the demo's grants.
+            deadline = time.monotonic() + 30
+            while _siteplane_answer("can", "erin", "get", "sites", "-n", "team-a", "--name", "www") != "yes":
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the database never mirrored erin's grant")
+                time.sleep(0.2)
             for args in (
                 ("bob", "create", "dnsrecords", "-n", "team-a", "-g", "dns-team"),
                 ("bob", "create", "sites", "-n", "team-a", "-g", "dns-team"),

@@ -28,6 +28,7 @@ def _service(memo: kopf.Memo) -> AccessGrantService:
 @kopf.on.create(API_GROUP, API_VERSION, "accessgrants", id="reconcile")
 @kopf.on.update(API_GROUP, API_VERSION, "accessgrants", id="reconcile", field="spec")
 async def reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, **_: Any) -> None:
+    memo["startup"].seen(body.get("metadata", {}).get("uid", ""))
     outcome = await _service(memo).reconcile(ObjectInput.from_body("AccessGrant", body), retry)
     for key, value in outcome.status.items():
         patch.status[key] = value

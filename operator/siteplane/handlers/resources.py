@@ -17,6 +17,7 @@ Work = Callable[[Services, ObjectInput, int], Awaitable[Outcome]]
 
 async def _run(kind: str, work: Work, body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int) -> None:
     services: Services = memo["services"]
+    memo["startup"].seen(body.get("metadata", {}).get("uid", ""))
     outcome = await work(services, ObjectInput.from_body(kind, body), retry)
     for key, value in outcome.status.items():
         patch.status[key] = value

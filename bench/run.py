@@ -1,0 +1,311 @@
+"""``make bench``: what converging N Sites costs, against what this machine can do at all.
+
+For each size N and each setup (SQLite + zone files, PostgreSQL + BIND), on a fresh local control
+plane (the tests' harness):
+
+1. baseline T0: N Sites created through the API and one status patch each, from a trivial asyncio
+   loop, no operator: the machine's own limit for "N objects created and reported on";
+2. siteplane T1: M = N/20 zones first, then N Sites and M DNSRecords with the operator running,
+   until all are Ready; API requests per object by verb (apiserver_request_total before/after),
+   operator CPU seconds and peak RSS, backend writes per zone, database rows;
+3. a restart with nothing to do: time until the operator logs that it has seen every object, and
+   the API writes it made;
+4. single-change latency: one Site's address changed, time until the DNS answer has the new one;
+5. idle cost: operator CPU over a quiet minute (its drift checks included).
+
+Figures go to a JSON file and a PNG chart (T1/T0, API writes per Site, peak RSS against N).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import asyncio
+import contextlib
+import json
+import os
+import re
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from bench.apiserver import Api, by_verb, delta, writes
+from bench.process import cpu_seconds, peak_rss_mb
+from siteplane.store.migrate import upgrade
+from tests.controlplane.cluster import ControlPlane, running
+from tests.dns_targets import Answer, BindTarget, ZoneFileTarget
+from tests.operator_runner import OperatorProcess
+from tests.reconcile_support import record_doc, site_doc, zone_doc
+
+REPO = Path(__file__).resolve().parents[1]
+SETUPS = ("sqlite+zonefile", "postgresql+bind")
+_BACKEND_WRITES = re.compile(r"backend writes this run: (\{.*\})")
+_STARTUP_DONE = re.compile(r"startup: all (\d+) objects seen")
+
+
+@dataclass
+class Setup:
+    """Where the operator keeps state and publishes zones in one benchmark run."""
+
+    name: str
+    database_url: str
+    env: dict[str, str]
+    answer: Callable[[str, str], Answer]  # (zone, name) -> the A records served
+    manifests: list[dict[str, Any]] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def setup_for(name: str, workdir: Path) -> Iterator[Setup]:
+    zone_dir = workdir / "zones"
+    if name == "sqlite+zonefile":
+        url = f"sqlite:///{workdir / 'siteplane.db'}"
+        upgrade(url)
+        target = ZoneFileTarget(zone_dir)
+        yield Setup(name, url, {}, lambda zone, host: target.answer(zone, host, "A"))
+        return
+    from tests.bind import running_bind
+    from tests.postgres import running_postgres
+
+    with running_postgres() as postgres, running_bind() as bind:
+        url = postgres.create_database(f"bench_{os.getpid()}_{int(time.time())}")
+        upgrade(url)
+        server = BindTarget(bind)
+        manifests = server.manifests("bench-bind", "siteplane-system")
+        yield Setup(
+            name,
+            url,
+            {"SITEPLANE_DEFAULT_BACKEND": "bench-bind"},
+            lambda zone, host: server.answer(zone, host, "A"),
+            manifests,
+        )
+
+
+def fleet(n: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """M = N/20 zones; N Sites spread over them; one TXT DNSRecord per zone."""
+    m = max(1, n // 20)
+    zones = [zone_doc(f"z{i}", f"z{i}.bench.example", nameServers=["ns1.hosting.example.net"]) for i in range(m)]
+    sites = [
+        site_doc(f"s{i}", f"s{i}.z{i % m}.bench.example", f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}")
+        for i in range(n)
+    ]
+    records = [record_doc(f"r{i}", f"z{i}.bench.example", "_bench", "TXT", [f"zone {i}"]) for i in range(m)]
+    return zones, sites, records
+
+
+def _log_value(operator: OperatorProcess, pattern: re.Pattern[str]) -> str | None:
+    found = pattern.findall(operator.log())
+    return found[-1] if found else None
+
+
+async def _wait_log(operator: OperatorProcess, pattern: re.Pattern[str], after: int, timeout: float) -> float:
+    begin = time.monotonic()
+    while time.monotonic() - begin < timeout:
+        if len(pattern.findall(operator.log())) > after:
+            return time.monotonic() - begin
+        await asyncio.sleep(0.05)
+    raise TimeoutError(f"operator log never matched {pattern.pattern!r}")
+
+
+async def baseline(api: Api, plane: ControlPlane, n: int) -> dict[str, Any]:
+    namespace = "baseline"
+    plane.kubectl("create", "namespace", namespace)
+    _, sites, _ = fleet(n)
+    before = await api.requests()
+    begin = time.monotonic()
+    await api.create_and_patch_status(namespace, "sites", sites)
+    t0 = time.monotonic() - begin
+    requests = delta(await api.requests(), before)
+    plane.kubectl("delete", "namespace", namespace, "--wait=false")
+    return {"t0_seconds": round(t0, 2), "requests": by_verb(requests, "sites")}
+
+
+async def converge(api: Api, operator: OperatorProcess, n: int, namespace: str, timeout: float) -> dict[str, Any]:
+    zones, sites, records = fleet(n)
+    await api.create_all(namespace, "dnszones", zones)
+    await api.wait_ready(namespace, "dnszones", len(zones), timeout)
+    before = await api.requests()
+    begin = time.monotonic()
+    creating: list[asyncio.Task[None]] = []
+
+    def create() -> None:
+        creating.append(asyncio.ensure_future(api.create_all(namespace, "dnsrecords", records)))
+        creating.append(asyncio.ensure_future(api.create_all(namespace, "sites", sites)))
+
+    await asyncio.gather(
+        api.wait_ready(namespace, "sites", n, timeout, started=create),
+        api.wait_ready(namespace, "dnsrecords", len(records), timeout),
+    )
+    t1 = time.monotonic() - begin
+    await asyncio.gather(*creating)
+    await asyncio.sleep(2)  # status writes still in flight count too
+    requests = delta(await api.requests(), before)
+    assert operator.process is not None
+    pid = operator.process.pid
+    return {
+        "t1_seconds": round(t1, 2),
+        "zones": len(zones),
+        "records": len(records),
+        "requests": by_verb(requests),
+        # The benchmark itself only POSTs (creates); everything else written is the operator's.
+        "operator_writes_per_object": round(writes(requests, exclude_verbs=("POST",)) / (n + len(records)), 3),
+        "operator_cpu_seconds": round(cpu_seconds(pid), 2),
+        "operator_peak_rss_mb": round(peak_rss_mb(pid), 1),
+    }
+
+
+async def restart(api: Api, operator: OperatorProcess, n_objects: int, timeout: float) -> dict[str, Any]:
+    before = await api.requests()
+    seen = len(_STARTUP_DONE.findall(operator.log()))
+    begin = time.monotonic()
+    operator.start()
+    await _wait_log(operator, _STARTUP_DONE, seen, timeout)
+    seconds = time.monotonic() - begin
+    await asyncio.sleep(5)  # anything it still writes after "seen" counts against it
+    requests = delta(await api.requests(), before)
+    assert operator.process is not None
+    return {
+        "seconds_to_all_seen": round(seconds, 2),
+        "objects": n_objects,
+        "api_writes": writes(requests),
+        "requests": by_verb(requests),
+        "cpu_seconds": round(cpu_seconds(operator.process.pid), 2),
+    }
+
+
+async def latency(api: Api, setup: Setup, namespace: str, n: int, changes: int) -> dict[str, Any]:
+    m = max(1, n // 20)
+    samples: list[float] = []
+    for k in range(changes):
+        index = (k * 7919) % n
+        zone, host = f"z{index % m}.bench.example", f"s{index}"
+        address = f"198.51.{100 + k // 250}.{k % 250 + 1}"
+        begin = time.monotonic()
+        await api.patch(namespace, "sites", f"s{index}", {"spec": {"serving": {"ipv4": [address]}}})
+        while setup.answer(zone, host) != {address}:
+            if time.monotonic() - begin > 60:
+                raise TimeoutError(f"{host}.{zone} never answered {address}")
+            await asyncio.sleep(0.005)
+        samples.append(time.monotonic() - begin)
+    samples.sort()
+    return {
+        "changes": changes,
+        "p50_seconds": round(statistics.median(samples), 3),
+        "p99_seconds": round(samples[min(len(samples) - 1, int(len(samples) * 0.99))], 3),
+        "max_seconds": round(samples[-1], 3),
+    }
+
+
+async def idle(operator: OperatorProcess, seconds: float) -> dict[str, Any]:
+    assert operator.process is not None
+    pid = operator.process.pid
+    await asyncio.sleep(5)
+    start = cpu_seconds(pid)
+    await asyncio.sleep(seconds)
+    used = cpu_seconds(pid) - start
+    return {
+        "seconds": seconds,
+        "cpu_seconds": round(used, 2),
+        "cpu_percent_of_one_core": round(100 * used / seconds, 2),
+    }
+
+
+def database_rows(url: str) -> dict[str, int]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            tables = sa.inspect(connection).get_table_names()
+            return {
+                t: int(connection.execute(sa.text(f'SELECT count(*) FROM "{t}"')).scalar() or 0)
+                for t in sorted(tables)
+                if t != "alembic_version"
+            }
+    finally:
+        engine.dispose()
+
+
+async def run_one(setup_name: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
+    workdir = Path(tempfile.mkdtemp(prefix=f"siteplane-bench-{n}-"))
+    try:
+        with running(workdir / "cluster") as plane, setup_for(setup_name, workdir) as setup:
+            result: dict[str, Any] = {"setup": setup_name, "n": n}
+            async with Api(plane) as api:
+                result["baseline"] = await baseline(api, plane, n)
+                namespace = "bench"
+                plane.kubectl("create", "namespace", namespace)
+                plane.kubectl("create", "namespace", "siteplane-system")
+                if setup.manifests:
+                    plane.kubectl(
+                        "apply",
+                        "-f",
+                        "-",
+                        stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": setup.manifests}),
+                    )
+                operator = OperatorProcess(
+                    plane.kubeconfig,
+                    setup.database_url,
+                    workdir / "zones",
+                    (namespace,),
+                    workdir / "operator.log",
+                    {**setup.env, "SITEPLANE_DRIFT_INTERVAL": str(args.drift_interval)},
+                )
+                operator.start()
+                try:
+                    await _wait_log(operator, _STARTUP_DONE, 0, 120)
+                    result["siteplane"] = await converge(api, operator, n, namespace, args.timeout)
+                    operator.stop()
+                    counts = ast.literal_eval(_log_value(operator, _BACKEND_WRITES) or "{}")
+                    result["siteplane"]["backend_writes"] = counts
+                    result["siteplane"]["backend_writes_per_zone"] = round(
+                        sum(counts.values()) / result["siteplane"]["zones"], 2
+                    )
+                    objects = n + 2 * result["siteplane"]["zones"]
+                    result["restart"] = await restart(api, operator, objects, args.timeout)
+                    result["latency"] = await latency(api, setup, namespace, n, args.changes)
+                    result["idle"] = await idle(operator, args.idle)
+                finally:
+                    operator.stop()
+                result["database_rows"] = database_rows(setup.database_url)
+            b, s = result["baseline"], result["siteplane"]
+            result["t1_over_t0"] = round(s["t1_seconds"] / b["t0_seconds"], 2)
+            return result
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="make bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="100,1000,5000,10000", help="comma-separated N (Sites); M = N/20 zones")
+    parser.add_argument("--setups", default=",".join(SETUPS), help=f"comma-separated, of {', '.join(SETUPS)}")
+    parser.add_argument("--changes", type=int, default=50, help="single-change latency samples")
+    parser.add_argument("--idle", type=float, default=60.0, help="seconds of idle measurement")
+    parser.add_argument("--drift-interval", type=float, default=300.0, help="the operator's drift interval")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for convergence")
+    parser.add_argument("--out", default=str(REPO / "bench" / "results" / "latest.json"))
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    results: list[dict[str, Any]] = []
+    for setup_name in args.setups.split(","):
+        for n in (int(s) for s in args.sizes.split(",")):
+            print(f"== {setup_name}, N={n}", flush=True)
+            result = asyncio.run(run_one(setup_name, n, args))
+            results.append(result)
+            print(json.dumps(result, indent=1), flush=True)
+            out.write_text(json.dumps({"results": results}, indent=1) + "\n")
+    from bench.chart import draw
+
+    chart = out.with_suffix(".png")
+    draw(results, chart)
+    print(f"wrote {out} and {chart}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
