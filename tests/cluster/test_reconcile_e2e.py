@@ -91,8 +91,12 @@ def test_fifty_sites_in_five_zones_converge_follow_changes_and_deletions(world: 
     for zone, records in expected.items():
         assert served(world.zone_dir, zone) == records
     assert world.db.live_sites() == 50
-    zone_status = objects(world.plane, world.namespace, "dnszones")
-    assert {z["status"]["recordCount"] for z in zone_status} == {12}  # NS, MX and 10 sites
+    # A zone's status is written after the sync that made its Sites Ready: it follows within moments.
+    wait_until(
+        lambda: {z["status"].get("recordCount") for z in objects(world.plane, world.namespace, "dnszones")} == {12},
+        30,
+        "every zone reporting NS, MX and 10 sites",
+    )
     # `kubectl wait` works on the Ready condition, as Flux and Argo CD health checks do.
     world.plane.kubectl("wait", "-n", world.namespace, "site", "--all", "--for=condition=Ready", "--timeout=10s")
 
