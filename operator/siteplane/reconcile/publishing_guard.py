@@ -19,6 +19,7 @@ from siteplane.api.dnszone import DNSZoneSpec
 from siteplane.api.site import SiteSpec
 from siteplane.domain.names import relative_to
 from siteplane.planning.placement import closest_zone
+from siteplane.reconcile.status import domain_not_permitted, record_not_permitted
 from siteplane.reconcile.views import zone_view, zone_views_enclosing
 from siteplane.store.unit_of_work import Store
 
@@ -35,11 +36,10 @@ class PublishingGuard:
         domains = site.domains
         with self.store.unit_of_work() as uow:
             zones = zone_views_enclosing(uow, domains)
-        for index, domain in enumerate(domains):
+        for position, domain in enumerate(domains):
             zone = closest_zone(domain, zones)
             if zone is not None and not zone.permits(namespace, relative_to(domain, zone.zone_name)):
-                where = "spec.primaryDomain" if index == 0 else f"spec.aliases[{index - 1}]"
-                return f"{where}: no zone that namespace {namespace} may publish in holds {domain}"
+                return domain_not_permitted(position, namespace, domain)
         return None
 
     def record_refusal(self, namespace: str, spec: Mapping[str, Any]) -> str | None:
@@ -51,14 +51,10 @@ class PublishingGuard:
             zone = uow.zones.owner_of(record.zone)
             if zone is None:
                 return None
-
             view = zone_view(zone)
         if view.permits(namespace, record.name):
             return None
-        return (
-            f"spec.zone: zone {record.zone} does not exist or does not let namespace {namespace} "
-            f"publish {record.name!r}"
-        )
+        return record_not_permitted(record.zone, namespace, record.name)
 
     def zone_refusal(self, uid: str, spec: Mapping[str, Any]) -> str | None:
         try:

@@ -39,6 +39,16 @@ def _domain_field(position: int) -> str:
     return "spec.primaryDomain" if position == 0 else f"spec.aliases[{position - 1}]"
 
 
+# The NotPermitted messages, shared with the admission webhook's early refusals so that both say
+# exactly the same, and neither tells whether a zone exists or who owns it.
+def domain_not_permitted(position: int, namespace: str, domain: str) -> str:
+    return f"{_domain_field(position)}: no zone that namespace {namespace} may publish in holds {domain}"
+
+
+def record_not_permitted(zone: str, namespace: str, name: str) -> str:
+    return f"spec.zone: zone {zone} does not exist or does not let namespace {namespace} publish {name!r}"
+
+
 def _programmed(uow: UnitOfWork, uid: str, zones: list[Zone], field: str) -> ConditionChange:
     errors = [z.sync_error for z in zones if z.sync_error]
     if errors:
@@ -95,9 +105,7 @@ def _site_problem(uow: UnitOfWork, site: Site, domains: list[Any]) -> tuple[str,
     for domain in domains:
         where = _domain_field(domain.position)
         if domain.state == NOT_PERMITTED:
-            return NOT_PERMITTED, (
-                f"{where}: no zone that namespace {site.namespace} may publish in holds {domain.domain}"
-            )
+            return NOT_PERMITTED, domain_not_permitted(domain.position, site.namespace, domain.domain)
         if domain.state == DOMAIN_CONFLICT:
             owner = next((c for c in uow.sites.live_claims([domain.domain]) if c.is_owner), None)
             holder = ObjectRef("Site", owner.site.namespace, owner.site.name) if owner else None
@@ -130,11 +138,7 @@ def record_status(uow: UnitOfWork, record: Record) -> StatusReport:
     zone = uow.zones.owner_of(record.zone_name)
     problem: tuple[str, str] | None = None
     if zone is None or record.state == NOT_PERMITTED:
-        problem = (
-            NOT_PERMITTED,
-            f"spec.zone: zone {record.zone_name} does not exist or does not let namespace "
-            f"{record.namespace} publish {record.record_name!r}",
-        )
+        problem = (NOT_PERMITTED, record_not_permitted(record.zone_name, record.namespace, record.record_name))
     elif record.state == NAME_CONFLICT:
         problem = (
             NAME_CONFLICT,
