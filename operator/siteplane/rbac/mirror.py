@@ -96,16 +96,21 @@ class GrantRow:
 
     @property
     def key(self) -> tuple[object, ...]:
-        """Identity of a row: everything but the verbs, which a role edit may change in place."""
-        return (
-            self.source_kind,
-            self.source_namespace,
-            self.source_name,
-            self.subject_kind,
-            self.subject_name,
-            self.resource_type,
-            self.resource_names,
-        )
+        return row_key(self)
+
+
+def row_key(row: Any) -> tuple[object, ...]:
+    """Identity of a grant row (planned, or as stored): everything but the verbs, which a role edit
+    may change in place."""
+    return (
+        row.source_kind,
+        row.source_namespace,
+        row.source_name,
+        row.subject_kind,
+        row.subject_name,
+        row.resource_type,
+        tuple(row.resource_names or ()),
+    )
 
 
 def grants_of(binding: Binding, rules: Iterable[Rule]) -> list[GrantRow]:

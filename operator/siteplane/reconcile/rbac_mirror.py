@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from siteplane.rbac.evaluator import can
-from siteplane.rbac.mirror import GrantRow
+from siteplane.rbac.mirror import GrantRow, row_key
 from siteplane.store.models import Grant
 from siteplane.store.unit_of_work import Store
 
@@ -28,18 +28,6 @@ class MirrorResult:
         return bool(self.added or self.changed or self.removed)
 
 
-def _key(row: Grant) -> tuple[object, ...]:
-    return (
-        row.source_kind,
-        row.source_namespace,
-        row.source_name,
-        row.subject_kind,
-        row.subject_name,
-        row.resource_type,
-        tuple(row.resource_names or ()),
-    )
-
-
 class RbacMirror:
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -50,7 +38,7 @@ class RbacMirror:
         with self.store.unit_of_work() as uow:
             stale: list[Grant] = []
             for row in uow.grants.live():
-                want = wanted.pop(_key(row), None)
+                want = wanted.pop(row_key(row), None)
                 if want is None:
                     stale.append(row)
                 elif tuple(row.verbs or ()) != want.verbs or row.namespace != want.namespace:
