@@ -49,9 +49,11 @@ def rbac_role_bindings(name: str, namespace: str | None, body: kopf.Body, **_: A
     return {f"{namespace}/{name}": Binding.from_k8s("RoleBinding", body)}
 
 
-def _values(index: kopf.Index[Any, Any]) -> Iterable[Any]:
+def _entries(index: kopf.Index[Any, Any]) -> Iterable[tuple[Any, Any]]:
+    """(key, value) for every value kopf keeps under each key of ``index``."""
     for key in index:
-        yield from index[key]
+        for value in index[key]:
+            yield key, value
 
 
 class MirrorLoop:
@@ -79,11 +81,15 @@ class MirrorLoop:
             await self.dirty.wait()
             await asyncio.sleep(DEBOUNCE_SECONDS)  # one write for a burst of RBAC events
             self.dirty.clear()
-            roles = {key: rules for index in ("rbac_cluster_roles", "rbac_roles") for key, rules in self._pairs(index)}
+            roles: dict[RoleKey, tuple[Rule, ...]] = {
+                key: rules
+                for index in ("rbac_cluster_roles", "rbac_roles")
+                for key, rules in _entries(self.indices[index])
+            }
             bindings = [
-                b
+                binding
                 for index in ("rbac_cluster_role_bindings", "rbac_role_bindings")
-                for b in _values(self.indices[index])
+                for _, binding in _entries(self.indices[index])
             ]
             rows = all_grants(bindings, roles)
             try:
@@ -100,11 +106,6 @@ class MirrorLoop:
                     result.changed,
                     result.removed,
                 )
-
-    def _pairs(self, index: str) -> Iterable[tuple[RoleKey, tuple[Rule, ...]]]:
-        for key in self.indices[index]:
-            for rules in self.indices[index][key]:
-                yield key, rules
 
     async def stop(self) -> None:
         if self.task is not None:
