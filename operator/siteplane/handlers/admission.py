@@ -117,41 +117,33 @@ async def no_escalation(
     await _check(memo, admit, "the grant's permissions", fail_closed=True)
 
 
-@kopf.on.validate(
-    API_GROUP, API_VERSION, "sites", id="sites-may-publish", operations=["CREATE", "UPDATE"], ignore_failures=True
-)
-async def site_may_publish(
-    body: kopf.Body,
-    memo: kopf.Memo,
-    old: Mapping[str, Any] | None = None,
-    operation: str | None = None,
-    **_: Any,
-) -> None:
-    if not _spec_unchanged(operation, old, body):
-        namespace = (body.get("metadata") or {}).get("namespace") or ""
-        spec = body.get("spec") or {}
-        await _check(memo, lambda s: s.guard.site_refusal(namespace, spec), "the site's domains", fail_closed=False)
+Refusal = Callable[[Services, str, Mapping[str, Any]], str | None]
 
 
-@kopf.on.validate(
-    API_GROUP,
-    API_VERSION,
-    "dnsrecords",
-    id="dnsrecords-may-publish",
-    operations=["CREATE", "UPDATE"],
-    ignore_failures=True,
-)
-async def record_may_publish(
-    body: kopf.Body,
-    memo: kopf.Memo,
-    old: Mapping[str, Any] | None = None,
-    operation: str | None = None,
-    **_: Any,
-) -> None:
-    if not _spec_unchanged(operation, old, body):
-        namespace = (body.get("metadata") or {}).get("namespace") or ""
-        spec = body.get("spec") or {}
-        await _check(memo, lambda s: s.guard.record_refusal(namespace, spec), "the record's name", fail_closed=False)
+def _register_may_publish(plural: str, refusal: Refusal, what: str) -> None:
+    @kopf.on.validate(
+        API_GROUP,
+        API_VERSION,
+        plural,
+        id=f"{plural}-may-publish",
+        operations=["CREATE", "UPDATE"],
+        ignore_failures=True,
+    )
+    async def may_publish(
+        body: kopf.Body,
+        memo: kopf.Memo,
+        old: Mapping[str, Any] | None = None,
+        operation: str | None = None,
+        **_: Any,
+    ) -> None:
+        if not _spec_unchanged(operation, old, body):
+            namespace = (body.get("metadata") or {}).get("namespace") or ""
+            spec = body.get("spec") or {}
+            await _check(memo, lambda s: refusal(s, namespace, spec), what, fail_closed=False)
+
+
+_register_may_publish("sites", lambda s, ns, spec: s.guard.site_refusal(ns, spec), "the site's domains")
+_register_may_publish("dnsrecords", lambda s, ns, spec: s.guard.record_refusal(ns, spec), "the record's name")
 
 
 @kopf.on.validate(
