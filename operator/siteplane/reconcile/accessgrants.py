@@ -159,30 +159,22 @@ class AccessGrantService:
         namespace, name = binding["metadata"]["namespace"], binding["metadata"]["name"]
         # The Role first, so the binding never points at a Role that is not there yet.
         if planned.role is not None:
-            self._ensure(planned.role, grant_uid, ("rules",))
+            self._ensure(planned.role, grant_uid, ("rules",), self.objects.read("Role", namespace, name))
         current = self.objects.read("RoleBinding", namespace, name)
-        if current is not None and not owned_by(current, grant_uid):
-            raise NotOurs(f"RoleBinding {namespace}/{name} already exists and is not this grant's; rename the grant")
-        if current is not None and current.get("roleRef") != binding["roleRef"]:
+        if current is not None and owned_by(current, grant_uid) and current.get("roleRef") != binding["roleRef"]:
             # roleRef is immutable: take the old binding away before the new one exists, so the
             # change never grants the old and the new role at once.
             self.objects.delete("RoleBinding", namespace, name)
             current = None
-        self._ensure(binding, grant_uid, ("subjects",), current=current, known=True)
+        self._ensure(binding, grant_uid, ("subjects",), current)
         if planned.role is None:
             self._remove_owned("Role", namespace, name, grant_uid)
 
     def _ensure(
-        self,
-        desired: dict[str, Any],
-        grant_uid: str,
-        fields: tuple[str, ...],
-        current: dict[str, Any] | None = None,
-        known: bool = False,
+        self, desired: dict[str, Any], grant_uid: str, fields: tuple[str, ...], current: dict[str, Any] | None
     ) -> None:
+        """Make ``desired`` exist as given (``fields``, labels, owner), ``current`` being what is there now."""
         meta = desired["metadata"]
-        if not known:
-            current = self.objects.read(desired["kind"], meta["namespace"], meta["name"])
         if current is None:
             self.objects.create(desired)
             return
