@@ -1,5 +1,6 @@
-"""Thin handlers for AccessGrants, and the watch that puts back their RBAC objects if someone edits
-or deletes them by hand (adding oneself to a generated RoleBinding must not stick)."""
+"""AccessGrants beyond their reconcile handler (registered with the other kinds in resources.py):
+forgetting admission records on delete, and the watch that puts back their RBAC objects if
+someone edits or deletes them by hand (adding oneself to a generated RoleBinding must not stick)."""
 
 from __future__ import annotations
 
@@ -24,18 +25,6 @@ def _service(memo: kopf.Memo) -> AccessGrantService:
     return service
 
 
-@kopf.on.resume(API_GROUP, API_VERSION, "accessgrants", id="reconcile")
-@kopf.on.create(API_GROUP, API_VERSION, "accessgrants", id="reconcile")
-@kopf.on.update(API_GROUP, API_VERSION, "accessgrants", id="reconcile", field="spec")
-async def reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, **_: Any) -> None:
-    memo["startup"].seen(body.get("metadata", {}).get("uid", ""))
-    outcome = await _service(memo).reconcile(ObjectInput.from_body("AccessGrant", body), retry)
-    for key, value in outcome.status.items():
-        patch.status[key] = value
-    if outcome.retry_after is not None:
-        raise kopf.TemporaryError(outcome.retry_reason, delay=outcome.retry_after)
-
-
 @kopf.on.delete(API_GROUP, API_VERSION, "accessgrants", id="forget", optional=True)
 async def forget(uid: str, memo: kopf.Memo, **_: Any) -> None:
     await asyncio.to_thread(_service(memo).forget, uid)
@@ -56,7 +45,7 @@ async def guard(event: kopf.RawEvent, meta: kopf.Meta, memo: kopf.Memo, **_: Any
     owner, namespace = _grant_owner(meta), meta.get("namespace")
     if event.get("type") not in ("MODIFIED", "DELETED") or owner is None or namespace is None:
         return
-    api = kubernetes.client.CustomObjectsApi(memo["nudger"].api.api_client)
+    api: kubernetes.client.CustomObjectsApi = memo["nudger"].api
     try:
         body: Any = await asyncio.to_thread(
             api.get_namespaced_custom_object, API_GROUP, API_VERSION, namespace, "accessgrants", owner

@@ -1,4 +1,4 @@
-"""Thin handlers for Site, DNSZone, DNSRecord and DNSBackend: hand the object to its service,
+"""Thin handlers for Site, DNSZone, DNSRecord, AccessGrant and DNSBackend: hand the object to its service,
 write the status it returns, and tell kopf when to try again."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from typing import Any
 import kopf
 
 from siteplane.api.common import API_GROUP, API_VERSION
+from siteplane.reconcile.accessgrants import AccessGrantService
 from siteplane.reconcile.inputs import ObjectInput, Outcome
 from siteplane.reconcile.services import Services
 
@@ -25,6 +26,11 @@ async def _run(kind: str, work: Work, body: kopf.Body, patch: kopf.Patch, memo: 
         await memo["nudger"].nudge(outcome.affected)
     if outcome.retry_after is not None:
         raise kopf.TemporaryError(outcome.retry_reason, delay=outcome.retry_after)
+
+
+def _grants(services: Services) -> AccessGrantService:
+    assert services.accessgrants is not None, "set at start-up, before any handler runs"
+    return services.accessgrants
 
 
 def _register(kind: str, plural: str, changed: Work, deleted: Work | None) -> None:
@@ -44,6 +50,7 @@ def _register(kind: str, plural: str, changed: Work, deleted: Work | None) -> No
 _register("Site", "sites", lambda s, o, r: s.sites.reconcile(o, r), lambda s, o, r: s.sites.delete(o, r))
 _register("DNSZone", "dnszones", lambda s, o, r: s.zones.reconcile(o, r), lambda s, o, r: s.zones.delete(o, r))
 _register("DNSRecord", "dnsrecords", lambda s, o, r: s.records.reconcile(o, r), lambda s, o, r: s.records.delete(o, r))
+_register("AccessGrant", "accessgrants", lambda s, o, r: _grants(s).reconcile(o, r), None)
 _register("DNSBackend", "dnsbackends", lambda s, o, r: s.dnsbackends.reconcile(o, r), None)
 
 
