@@ -114,10 +114,14 @@ class Api:
         """
         assert self.session is not None
         path = f"{GROUP_PATH}/namespaces/{namespace}/{plural}"
-        listing = await self.request("GET", f"{path}?limit=1")
+        # List, then watch from the list's version: objects already Ready before the watch opens
+        # count too (a watch alone would never see them).
+        listing = await self.request("GET", path)
         version = listing["metadata"]["resourceVersion"]
-        ready: set[str] = set()
+        ready = {obj["metadata"]["uid"] for obj in listing["items"] if _is_ready(obj)}
         begin = time.monotonic()
+        if len(ready) >= expected:
+            return 0.0
         url = f"{self.base}{path}?watch=1&resourceVersion={version}&timeoutSeconds={int(timeout)}"
         timer = aiohttp.ClientTimeout(total=timeout + 30, sock_read=timeout + 30)
         async with self.session.get(url, timeout=timer) as stream:
@@ -127,17 +131,20 @@ class Api:
                 event = json.loads(line)
                 obj = event.get("object") or {}
                 uid = (obj.get("metadata") or {}).get("uid", "")
-                status = obj.get("status") or {}
-                is_ready = any(
-                    c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or []
-                ) and status.get("observedGeneration") == obj.get("metadata", {}).get("generation")
-                if is_ready:
+                if _is_ready(obj):
                     ready.add(uid)
                 else:
                     ready.discard(uid)
                 if len(ready) >= expected:
                     return time.monotonic() - begin
         raise TimeoutError(f"{len(ready)} of {expected} {plural} Ready after {timeout:.0f}s")
+
+
+def _is_ready(obj: dict[str, Any]) -> bool:
+    """Ready=True for the object's current generation."""
+    status = obj.get("status") or {}
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+    return ready and status.get("observedGeneration") == (obj.get("metadata") or {}).get("generation")
 
 
 def delta(after: Requests, before: Requests) -> Requests:
