@@ -108,35 +108,41 @@ class Api:
     async def wait_ready(
         self, namespace: str, plural: str, expected: int, timeout: float, started: Callable[[], None] | None = None
     ) -> float:
-        """Seconds until ``expected`` objects are Ready for their generation, seen through one watch.
+        """Seconds until ``expected`` objects are Ready for their generation, the way an informer sees it.
 
-        ``started`` runs once the watch is open (the caller starts creating objects then).
+        List, then watch from the list's version, so objects Ready before the watch opened count too;
+        when the apiserver ends the watch (it closes slow and expired ones, with or without an ERROR
+        event), list and watch again until ``timeout``. ``started`` runs once, when the first watch
+        is open (the caller starts creating objects then).
         """
         assert self.session is not None
         path = f"{GROUP_PATH}/namespaces/{namespace}/{plural}"
-        # List, then watch from the list's version: objects already Ready before the watch opens
-        # count too (a watch alone would never see them).
-        listing = await self.request("GET", path)
-        version = listing["metadata"]["resourceVersion"]
-        ready = {obj["metadata"]["uid"] for obj in listing["items"] if _is_ready(obj)}
         begin = time.monotonic()
-        if len(ready) >= expected:
-            return 0.0
-        url = f"{self.base}{path}?watch=1&resourceVersion={version}&timeoutSeconds={int(timeout)}"
-        timer = aiohttp.ClientTimeout(total=timeout + 30, sock_read=timeout + 30)
-        async with self.session.get(url, timeout=timer) as stream:
-            if started is not None:
-                started()
-            async for line in stream.content:
-                event = json.loads(line)
-                obj = event.get("object") or {}
-                uid = (obj.get("metadata") or {}).get("uid", "")
-                if _is_ready(obj):
-                    ready.add(uid)
-                else:
-                    ready.discard(uid)
-                if len(ready) >= expected:
-                    return time.monotonic() - begin
+        ready: set[str] = set()
+        while (left := timeout - (time.monotonic() - begin)) > 0:
+            listing = await self.request("GET", path)
+            ready = {obj["metadata"]["uid"] for obj in listing["items"] if _is_ready(obj)}
+            if len(ready) >= expected:
+                return time.monotonic() - begin
+            version = listing["metadata"]["resourceVersion"]
+            url = f"{self.base}{path}?watch=1&resourceVersion={version}&timeoutSeconds={max(1, int(left))}"
+            timer = aiohttp.ClientTimeout(total=left + 30, sock_read=left + 30)
+            async with self.session.get(url, timeout=timer) as stream:
+                if started is not None:
+                    started()
+                    started = None
+                async for line in stream.content:
+                    event = json.loads(line)
+                    if event.get("type") == "ERROR":
+                        break  # e.g. 410 Gone: list again
+                    obj = event.get("object") or {}
+                    uid = (obj.get("metadata") or {}).get("uid", "")
+                    if _is_ready(obj) and event.get("type") != "DELETED":
+                        ready.add(uid)
+                    else:
+                        ready.discard(uid)
+                    if len(ready) >= expected:
+                        return time.monotonic() - begin
         raise TimeoutError(f"{len(ready)} of {expected} {plural} Ready after {timeout:.0f}s")
 
 
