@@ -60,6 +60,10 @@ class ZoneFileBackend:
         # Zones written but not yet reloaded successfully: a retried apply finds nothing to write,
         # yet the server still has to pick the file up.
         self._reload_pending: set[str] = set()
+        # The last content read or written per zone, keyed by the file's identity (inode, size,
+        # mtime): a sync reads its zone before and after writing, and parsing is most of its cost.
+        # Any other writer (an atomic replace, an edit in place) changes that identity.
+        self._parsed: dict[str, tuple[tuple[int, int, int], ZoneContent]] = {}
 
     def check(self) -> None:
         """The directory exists (it is created if not) and the operator may write there."""
@@ -77,13 +81,22 @@ class ZoneFileBackend:
 
     def read_zone(self, zone: str) -> ZoneContent | None:
         name = zone_name(zone)
+        path = self.path(name)
         try:
-            text = self.path(name).read_text(encoding="utf-8")
+            with path.open("rb") as file:
+                identity = _identity(os.fstat(file.fileno()))
+                cached = self._parsed.get(name)
+                if cached is not None and cached[0] == identity:
+                    return cached[1]
+                text = file.read().decode("utf-8")
         except FileNotFoundError:
+            self._parsed.pop(name, None)
             return None
         except (OSError, UnicodeDecodeError) as exc:
             raise BackendError(f"cannot read zone file for {name}: {exc}") from exc
-        return _parse(name, text)
+        content = _parse(name, text)
+        self._parsed[name] = (identity, content)
+        return content
 
     def create_zone(self, zone: ZoneConfig, record_sets: Iterable[RecordSet]) -> int:
         # Idempotent: an existing file is brought to exactly ``record_sets`` like any other change.
@@ -105,6 +118,7 @@ class ZoneFileBackend:
         # the server's configuration is not this backend's business.
         name = zone_name(zone)
         self._reload_pending.discard(name)
+        self._parsed.pop(name, None)
         try:
             self.path(name).unlink(missing_ok=True)
             if self.directory.is_dir():
@@ -122,14 +136,23 @@ class ZoneFileBackend:
             return current.serial
         serial = next_serial(current.serial if current else None, self._clock())
         data = render_zone_file(name, soa, serial, records.values())
-        if _parse(name, data.decode("utf-8")) != ZoneContent(serial, records, soa):
+        written = ZoneContent(serial, records, soa)
+        if _parse(name, data.decode("utf-8")) != written:
             raise BackendError(f"zone {name} does not survive rendering unchanged", retryable=False)
         # Marked before writing: a failure after the rename must still leave the reload owed.
         self._reload_pending.add(name)
         self._write(name, data)
+        self._remember(name, written)
         self.writes += 1
         self._reload(name)
         return serial
+
+    def _remember(self, name: str, written: ZoneContent) -> None:
+        """Cache what was just written (parsed back above) under the new file's identity."""
+        try:
+            self._parsed[name] = (_identity(self.path(name).stat()), written)
+        except OSError:
+            self._parsed.pop(name, None)
 
     def _write(self, name: str, data: bytes) -> None:
         try:
@@ -153,6 +176,10 @@ class ZoneFileBackend:
             tail = done.stderr.decode("utf-8", "replace").strip()[-STDERR_TAIL:]
             raise BackendError(f"reload command {argv[0]} for zone {name} exited with {done.returncode}: {tail}")
         self._reload_pending.discard(name)
+
+
+def _identity(stat: os.stat_result) -> tuple[int, int, int]:
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
 
 def _parse(zone: str, text: str) -> ZoneContent:
