@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
@@ -190,7 +190,7 @@ class ZoneSynchronizer:
     @staticmethod
     def _store_record_sets(uow: UnitOfWork, zone: Zone, plan: ZonePlan) -> None:
         rows = {(r.name, r.type): r for r in uow.record_sets.live_in_zone(zone.id)}
-        generations = _owner_generations(uow, plan)
+        generations = _owner_generations(uow, plan.owners.values())
         for key, rs in plan.record_sets.items():
             owner = plan.owners[key]
             row = rows.pop((key.name, key.type), None)
@@ -324,18 +324,16 @@ def _write_drift(uow: UnitOfWork, zone: Zone, serial: int, planned: ZoneDiff) ->
     )
 
 
-def _owner_generations(uow: UnitOfWork, plan: ZonePlan) -> dict[str, int]:
-    generations: dict[str, int] = {}
-    for owner in set(plan.owners.values()):
-        row: Zone | Site | object | None
-        if owner.kind == "Site":
-            row = uow.sites.by_uid(owner.uid)
-        elif owner.kind == "DNSRecord":
-            row = uow.records.by_uid(owner.uid)
-        else:
-            row = uow.zones.by_uid(owner.uid)
-        generations[owner.uid] = int(getattr(row, "generation", 0) or 0)
-    return generations
+def _owner_generations(uow: UnitOfWork, owners: Iterable[ObjectRef]) -> dict[str, int]:
+    """uid -> generation of every owner, one query per kind (a zone holds thousands of owners)."""
+    uids: dict[str, set[str]] = defaultdict(set)
+    for owner in owners:
+        uids[owner.kind].add(owner.uid)
+    return {
+        **uow.sites.generations(uids["Site"]),
+        **uow.records.generations(uids["DNSRecord"]),
+        **uow.zones.generations(uids["DNSZone"]),
+    }
 
 
 def _write_history(
@@ -352,20 +350,14 @@ def _write_history(
         per_owner[desired.owners[rs.key][1]]["published"].append(f"{rs.key} {rs.ttl} {' '.join(rs.rdata)}")
     for key in changes.deletes:
         per_owner[desired.withdrawn_owners.get(key, desired.zone_ref)]["withdrawn"].append(str(key))
+    generations = _owner_generations(uow, per_owner)
     for owner, detail in per_owner.items():
-        generation = None
-        if owner.kind == "Site" and (site := uow.sites.by_uid(owner.uid)) is not None:
-            generation = site.generation
-        elif owner.kind == "DNSRecord" and (record := uow.records.by_uid(owner.uid)) is not None:
-            generation = record.generation
-        elif owner.kind == "DNSZone":
-            generation = zone.generation
         uow.history.record(
             object_kind=owner.kind,
             object_namespace=owner.namespace,
             object_name=owner.name,
             object_uid=owner.uid,
-            generation=generation,
+            generation=generations.get(owner.uid),
             zone_name=zone.zone_name,
             action="dns-applied",
             detail={k: v for k, v in detail.items() if v},

@@ -12,6 +12,14 @@ from sqlalchemy.orm import Session, joinedload
 from siteplane.store.models import Grant, GrantAdmission, History, Record, RecordSetRow, Site, SiteDomain, Zone, utcnow
 
 
+def _generations(session: Session, model: type[Site | Record | Zone], uids: Iterable[str]) -> dict[str, int]:
+    wanted = list(set(uids))
+    if not wanted:
+        return {}
+    rows = session.execute(select(model.uid, model.generation).where(model.uid.in_(wanted)))
+    return {uid: int(generation or 0) for uid, generation in rows}
+
+
 class _Repository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -67,6 +75,10 @@ class SiteRepository(_Repository):
         )
         return list(self.session.scalars(stmt).unique())
 
+    def generations(self, uids: Iterable[str]) -> dict[str, int]:
+        """uid -> generation for those of ``uids`` that are Sites, in one query."""
+        return _generations(self.session, Site, uids)
+
     def count_live(self) -> int:
         return int(self.session.scalar(select(func.count()).select_from(Site).where(Site.deleted_at.is_(None))) or 0)
 
@@ -74,6 +86,10 @@ class SiteRepository(_Repository):
 class ZoneRepository(_Repository):
     def by_uid(self, uid: str) -> Zone | None:
         return self.session.scalars(select(Zone).where(Zone.uid == uid)).first()
+
+    def generations(self, uids: Iterable[str]) -> dict[str, int]:
+        """uid -> generation for those of ``uids`` that are DNSZones, in one query."""
+        return _generations(self.session, Zone, uids)
 
     def owner_of(self, zone_name: str) -> Zone | None:
         stmt = select(Zone).where(Zone.zone_name == zone_name, Zone.is_owner.is_(True), Zone.deleted_at.is_(None))
@@ -100,6 +116,10 @@ class ZoneRepository(_Repository):
 class RecordRepository(_Repository):
     def by_uid(self, uid: str) -> Record | None:
         return self.session.scalars(select(Record).where(Record.uid == uid)).first()
+
+    def generations(self, uids: Iterable[str]) -> dict[str, int]:
+        """uid -> generation for those of ``uids`` that are DNSRecords, in one query."""
+        return _generations(self.session, Record, uids)
 
     def live_in_zone(self, zone_name: str) -> list[Record]:
         stmt = select(Record).where(Record.zone_name == zone_name, Record.deleted_at.is_(None))
