@@ -106,3 +106,22 @@ def test_objects_a_sync_affected_are_reported_once_and_never_to_themselves() -> 
     results = asyncio.run(burst())
     reported = [r.affected for r in results if r.affected]
     assert reported == [{bystander}], "one waiter re-reads the bystander; nobody re-reads a requester"
+
+
+def test_zones_waiting_for_a_sync_slot_gather_their_requests_into_one_sync() -> None:
+    # One slot, and zone "a" holds it: the 50 requests for each of "b" and "c" arriving meanwhile,
+    # spread out in time, are served by one sync per zone once a slot is free.
+    sync = CountingSync(seconds=0.3)
+
+    async def crowded() -> None:
+        writer = ZoneWriter(sync, gather_seconds=0.01, concurrency=1)
+        first = asyncio.create_task(writer.sync("a"))
+        await asyncio.sleep(0.05)  # "a" is syncing now
+        later: list[asyncio.Task[SyncResult]] = []
+        for _ in range(50):
+            later += [asyncio.create_task(writer.sync("b")), asyncio.create_task(writer.sync("c"))]
+            await asyncio.sleep(0.002)
+        await asyncio.gather(first, *later)
+
+    asyncio.run(crowded())
+    assert sync.calls == {"a": 1, "b": 1, "c": 1}

@@ -97,5 +97,8 @@ async def close(memo: kopf.Memo, logger: Any, **_: Any) -> None:
     await periodic.stop(memo)
     if "services" in memo:
         # One line for operators and the benchmark: what each backend was sent in this run.
-        logger.info("backend writes this run: %s", memo["services"].backends.write_counts())
-        memo["services"].close()
+        services = memo["services"]
+        logger.info("backend writes this run: %s", services.backends.write_counts())
+        stats = services.writer.stats
+        logger.info("zone syncs this run: %d for %d requests", stats.syncs, stats.requests)
+        services.close()
