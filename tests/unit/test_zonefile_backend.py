@@ -554,3 +554,23 @@ def test_invalid_soa_settings_are_rejected(tmp_path: Path) -> None:
         ZoneFileBackend(tmp_path).create_zone(bad, [NS])
     assert not err.value.retryable
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("replace", [True, False], ids=["replaced-atomically", "edited-in-place"])
+def test_a_file_changed_by_someone_else_is_read_afresh_not_from_the_cache(tmp_path: Path, replace: bool) -> None:
+    www = record_set("www", "A", 300, ["192.0.2.1"])
+    backend = created(tmp_path, www)
+    assert backend.read_zone(ZONE) is not None  # cached now
+    path = zone_path(tmp_path)
+    edited = path.read_text().replace("192.0.2.1", "192.0.2.9")  # same size: only the identity tells
+    if replace:
+        other = path.with_suffix(".tmp")
+        other.write_text(edited)
+        other.replace(path)
+    else:
+        stat = path.stat()
+        path.write_text(edited)
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))  # a clock tick, however coarse
+    content = backend.read_zone(ZONE)
+    assert content is not None
+    assert content.record_sets[RecordKey("www", "A")].rdata == ("192.0.2.9",)
