@@ -103,9 +103,8 @@ class SiteService(ReportingService[Site]):
     def _zones_needing_work(uow: UnitOfWork, site: Site) -> set[str]:
         """Zones of this site that have unapplied or failed work: a restart must finish it."""
         names = {d.zone_name for d in site.domains if d.zone_name and d.deleted_at is None}
-        zones = uow.zones.owners_named(names)
         pending = any(r.applied_serial is None for r in uow.record_sets.live_of_owner(site.uid))
-        failed = {z.zone_name for z in zones if z.sync_error or z.serial is None}
+        failed = uow.zones.unsynced_named(names)
         unplanned = {
             d.zone_name
             for d in site.domains

@@ -105,6 +105,19 @@ class ZoneRepository(_Repository):
         stmt = select(Zone).where(Zone.zone_name.in_(names), Zone.is_owner.is_(True), Zone.deleted_at.is_(None))
         return list(self.session.scalars(stmt))
 
+    def unsynced_named(self, zone_names: Iterable[str]) -> set[str]:
+        """Those of ``zone_names`` whose live owner zone failed its last sync or never synced."""
+        names = list(set(zone_names))
+        if not names:
+            return set()
+        stmt = select(Zone.zone_name).where(
+            Zone.zone_name.in_(names),
+            Zone.is_owner.is_(True),
+            Zone.deleted_at.is_(None),
+            or_(Zone.sync_error.is_not(None), Zone.serial.is_(None)),
+        )
+        return set(self.session.scalars(stmt))
+
     def live_owner_names(self) -> list[str]:
         stmt = select(Zone.zone_name).where(Zone.is_owner.is_(True), Zone.deleted_at.is_(None))
         return sorted(self.session.scalars(stmt))
