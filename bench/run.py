@@ -5,6 +5,8 @@ plane (the tests' harness):
 
 1. baseline T0: N Sites created through the API and one status patch each, from a trivial asyncio
    loop, no operator: the machine's own limit for "N objects created and reported on";
+   then the kopf floor: N Sites handled by a kopf operator that only writes Ready (bench/floor.py),
+   what kopf itself costs with siteplane's settings;
 2. siteplane T1: M = N/20 zones first, then N Sites and M DNSRecords with the operator running,
    until all are Ready; API requests per object by verb (apiserver_request_total before/after),
    operator CPU seconds and peak RSS, backend writes per zone, database rows;
@@ -27,6 +29,8 @@ import os
 import re
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -47,6 +51,7 @@ from tests.reconcile_support import record_doc, site_doc, zone_doc
 REPO = Path(__file__).resolve().parents[1]
 SETUPS = ("sqlite+zonefile", "postgresql+bind")
 _BACKEND_WRITES = re.compile(r"backend writes this run: (\{.*\})")
+_ZONE_SYNCS = re.compile(r"zone syncs this run: (\d+) for \d+ requests")
 _STARTUP_DONE = re.compile(r"startup: all (\d+) objects seen")
 
 
@@ -99,6 +104,11 @@ def fleet(n: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict
     return zones, sites, records
 
 
+def control_plane_cpu(plane: ControlPlane) -> float:
+    """CPU seconds of etcd and kube-apiserver so far: the other half of the machine's work."""
+    return sum(cpu_seconds(plane.processes[name].pid) for name in ("etcd", "kube-apiserver"))
+
+
 def _log_value(operator: OperatorProcess, pattern: re.Pattern[str]) -> str | None:
     found = pattern.findall(operator.log())
     return found[-1] if found else None
@@ -117,20 +127,69 @@ async def baseline(api: Api, plane: ControlPlane, n: int) -> dict[str, Any]:
     namespace = "baseline"
     plane.kubectl("create", "namespace", namespace)
     _, sites, _ = fleet(n)
-    before = await api.requests()
+    before, plane_cpu = await api.requests(), control_plane_cpu(plane)
     begin = time.monotonic()
     await api.create_and_patch_status(namespace, "sites", sites)
     t0 = time.monotonic() - begin
     requests = delta(await api.requests(), before)
     # The baseline's Sites stay: deleting them would load the apiserver during siteplane's run.
-    return {"t0_seconds": round(t0, 2), "requests": by_verb(requests, "sites")}
+    return {
+        "t0_seconds": round(t0, 2),
+        "requests": by_verb(requests, "sites"),
+        "control_plane_cpu_seconds": round(control_plane_cpu(plane) - plane_cpu, 2),
+    }
 
 
-async def converge(api: Api, operator: OperatorProcess, n: int, namespace: str, timeout: float) -> dict[str, Any]:
+async def kopf_floor(api: Api, plane: ControlPlane, n: int, workdir: Path, timeout: float) -> dict[str, Any]:
+    namespace = "floor"
+    plane.kubectl("create", "namespace", namespace)
+    _, sites, _ = fleet(n)
+    with (workdir / "floor.log").open("wb") as log:
+        floor = subprocess.Popen(
+            [sys.executable, "-m", "bench.floor", namespace],
+            env={**os.environ, "KUBECONFIG": str(plane.kubeconfig)},
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            await asyncio.sleep(5)  # its watch is open (objects created earlier would be listed anyway)
+            creating: list[asyncio.Task[None]] = []
+            before, plane_cpu = await api.requests(), control_plane_cpu(plane)
+            begin = time.monotonic()
+            await api.wait_ready(
+                namespace,
+                "sites",
+                n,
+                timeout,
+                started=lambda: creating.append(asyncio.ensure_future(api.create_all(namespace, "sites", sites))),
+            )
+            seconds = time.monotonic() - begin
+            await asyncio.gather(*creating)
+            await asyncio.sleep(2)
+            requests = delta(await api.requests(), before)
+            return {
+                "t_floor_seconds": round(seconds, 2),
+                "operator_cpu_seconds": round(cpu_seconds(floor.pid), 2),
+                "operator_peak_rss_mb": round(peak_rss_mb(floor.pid), 1),
+                "control_plane_cpu_seconds": round(control_plane_cpu(plane) - plane_cpu, 2),
+                "operator_writes_per_object": round(writes(requests, exclude_verbs=("POST",)) / n, 3),
+            }
+        finally:
+            floor.terminate()
+            floor.wait(30)
+
+
+async def converge(
+    api: Api, plane: ControlPlane, operator: OperatorProcess, n: int, namespace: str, timeout: float
+) -> dict[str, Any]:
     zones, sites, records = fleet(n)
     await api.create_all(namespace, "dnszones", zones)
     await api.wait_ready(namespace, "dnszones", len(zones), timeout)
-    before = await api.requests()
+    assert operator.process is not None
+    pid = operator.process.pid
+    await quiet(pid)
+    before, plane_cpu, operator_cpu = await api.requests(), control_plane_cpu(plane), cpu_seconds(pid)
     begin = time.monotonic()
     creating: list[asyncio.Task[None]] = []
 
@@ -146,8 +205,6 @@ async def converge(api: Api, operator: OperatorProcess, n: int, namespace: str, 
     await asyncio.gather(*creating)
     await asyncio.sleep(2)  # status writes still in flight count too
     requests = delta(await api.requests(), before)
-    assert operator.process is not None
-    pid = operator.process.pid
     return {
         "t1_seconds": round(t1, 2),
         "zones": len(zones),
@@ -155,9 +212,22 @@ async def converge(api: Api, operator: OperatorProcess, n: int, namespace: str, 
         "requests": by_verb(requests),
         # The benchmark itself only POSTs (creates); everything else written is the operator's.
         "operator_writes_per_object": round(writes(requests, exclude_verbs=("POST",)) / (n + len(records)), 3),
-        "operator_cpu_seconds": round(cpu_seconds(pid), 2),
+        # From the first Site created until every Site is Ready, plus the 2 s after.
+        "operator_cpu_seconds": round(cpu_seconds(pid) - operator_cpu, 2),
+        "control_plane_cpu_seconds": round(control_plane_cpu(plane) - plane_cpu, 2),
         "operator_peak_rss_mb": round(peak_rss_mb(pid), 1),
     }
+
+
+async def quiet(pid: int, timeout: float = 180.0) -> float:
+    """Wait until the process uses under 5 % of a core over a second (it has finished catching up)."""
+    begin = time.monotonic()
+    while time.monotonic() - begin < timeout:
+        start = cpu_seconds(pid)
+        await asyncio.sleep(1.0)
+        if cpu_seconds(pid) - start < 0.05:
+            break
+    return round(time.monotonic() - begin, 1)
 
 
 async def restart(api: Api, operator: OperatorProcess, n_objects: int, timeout: float) -> dict[str, Any]:
@@ -179,7 +249,11 @@ async def restart(api: Api, operator: OperatorProcess, n_objects: int, timeout: 
     }
 
 
-async def latency(api: Api, setup: Setup, namespace: str, n: int, changes: int) -> dict[str, Any]:
+async def latency(
+    api: Api, operator: OperatorProcess, setup: Setup, namespace: str, n: int, changes: int
+) -> dict[str, Any]:
+    assert operator.process is not None
+    waited = await quiet(operator.process.pid)  # after a restart, resume work first finishes
     m = max(1, n // 20)
     samples: list[float] = []
     for k in range(changes):
@@ -193,12 +267,14 @@ async def latency(api: Api, setup: Setup, namespace: str, n: int, changes: int) 
                 raise TimeoutError(f"{host}.{zone} never answered {address}")
             await asyncio.sleep(0.005)
         samples.append(time.monotonic() - begin)
-    samples.sort()
+    ordered = sorted(samples)
     return {
+        "waited_for_quiet_seconds": waited,
         "changes": changes,
-        "p50_seconds": round(statistics.median(samples), 3),
-        "p99_seconds": round(samples[min(len(samples) - 1, int(len(samples) * 0.99))], 3),
-        "max_seconds": round(samples[-1], 3),
+        "p50_seconds": round(statistics.median(ordered), 3),
+        "p99_seconds": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 3),
+        "max_seconds": round(ordered[-1], 3),
+        "samples_seconds": [round(x, 3) for x in samples],  # in order: a slow start shows as such
     }
 
 
@@ -237,6 +313,7 @@ async def run_one(setup_name: str, n: int, args: argparse.Namespace) -> dict[str
             result: dict[str, Any] = {"setup": setup_name, "n": n}
             async with Api(plane) as api:
                 result["baseline"] = await baseline(api, plane, n)
+                result["kopf_floor"] = await kopf_floor(api, plane, n, workdir, args.timeout)
                 namespace = "bench"
                 plane.kubectl("create", "namespace", namespace)
                 plane.kubectl("create", "namespace", "siteplane-system")
@@ -258,22 +335,24 @@ async def run_one(setup_name: str, n: int, args: argparse.Namespace) -> dict[str
                 operator.start()
                 try:
                     await _wait_log(operator, _STARTUP_DONE, 0, 120)
-                    result["siteplane"] = await converge(api, operator, n, namespace, args.timeout)
+                    result["siteplane"] = await converge(api, plane, operator, n, namespace, args.timeout)
                     operator.stop()
                     counts = ast.literal_eval(_log_value(operator, _BACKEND_WRITES) or "{}")
                     result["siteplane"]["backend_writes"] = counts
+                    result["siteplane"]["zone_syncs"] = int(_log_value(operator, _ZONE_SYNCS) or 0)
                     result["siteplane"]["backend_writes_per_zone"] = round(
                         sum(counts.values()) / result["siteplane"]["zones"], 2
                     )
                     objects = n + 2 * result["siteplane"]["zones"]
                     result["restart"] = await restart(api, operator, objects, args.timeout)
-                    result["latency"] = await latency(api, setup, namespace, n, args.changes)
+                    result["latency"] = await latency(api, operator, setup, namespace, n, args.changes)
                     result["idle"] = await idle(operator, args.idle)
                 finally:
                     operator.stop()
                 result["database_rows"] = database_rows(setup.database_url)
             b, s = result["baseline"], result["siteplane"]
             result["t1_over_t0"] = round(s["t1_seconds"] / b["t0_seconds"], 2)
+            result["floor_over_t0"] = round(result["kopf_floor"]["t_floor_seconds"] / b["t0_seconds"], 2)
             return result
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

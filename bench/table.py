@@ -7,22 +7,37 @@ import sys
 from pathlib import Path
 from typing import Any
 
+
+def _get(result: dict[str, Any], *path: str) -> Any:
+    """A nested value, or "-" when this run did not measure it (older result files)."""
+    value: Any = result
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            return "-"
+        value = value[key]
+    return f"{value:,}" if isinstance(value, int) and value >= 1000 else value
+
+
 COLUMNS = (
     ("setup", lambda r: r["setup"]),
-    ("N sites", lambda r: f"{r['n']:,}"),
-    ("zones", lambda r: r["siteplane"]["zones"]),
-    ("T0 s", lambda r: r["baseline"]["t0_seconds"]),
-    ("T1 s", lambda r: r["siteplane"]["t1_seconds"]),
-    ("T1/T0", lambda r: r["t1_over_t0"]),
-    ("API writes/object", lambda r: r["siteplane"]["operator_writes_per_object"]),
-    ("backend writes/zone", lambda r: r["siteplane"]["backend_writes_per_zone"]),
-    ("operator CPU s", lambda r: r["siteplane"]["operator_cpu_seconds"]),
-    ("peak RSS MB", lambda r: r["siteplane"]["operator_peak_rss_mb"]),
-    ("restart s", lambda r: r["restart"]["seconds_to_all_seen"]),
-    ("restart API writes", lambda r: r["restart"]["api_writes"]),
-    ("change p50 s", lambda r: r["latency"]["p50_seconds"]),
-    ("change p99 s", lambda r: r["latency"]["p99_seconds"]),
-    ("idle CPU %", lambda r: r["idle"]["cpu_percent_of_one_core"]),
+    ("N sites", lambda r: _get(r, "n")),
+    ("zones", lambda r: _get(r, "siteplane", "zones")),
+    ("T0 s", lambda r: _get(r, "baseline", "t0_seconds")),
+    ("kopf floor s", lambda r: _get(r, "kopf_floor", "t_floor_seconds")),
+    ("T1 s", lambda r: _get(r, "siteplane", "t1_seconds")),
+    ("floor/T0", lambda r: _get(r, "floor_over_t0")),
+    ("T1/T0", lambda r: _get(r, "t1_over_t0")),
+    ("API writes/object", lambda r: _get(r, "siteplane", "operator_writes_per_object")),
+    ("zone syncs", lambda r: _get(r, "siteplane", "zone_syncs")),
+    ("backend writes/zone", lambda r: _get(r, "siteplane", "backend_writes_per_zone")),
+    ("operator CPU s", lambda r: _get(r, "siteplane", "operator_cpu_seconds")),
+    ("apiserver+etcd CPU s", lambda r: _get(r, "siteplane", "control_plane_cpu_seconds")),
+    ("peak RSS MB", lambda r: _get(r, "siteplane", "operator_peak_rss_mb")),
+    ("restart s", lambda r: _get(r, "restart", "seconds_to_all_seen")),
+    ("restart API writes", lambda r: _get(r, "restart", "api_writes")),
+    ("change p50 s", lambda r: _get(r, "latency", "p50_seconds")),
+    ("change p99 s", lambda r: _get(r, "latency", "p99_seconds")),
+    ("idle CPU %", lambda r: _get(r, "idle", "cpu_percent_of_one_core")),
 )
 
 
