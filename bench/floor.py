@@ -19,9 +19,11 @@ import kopf
 
 from siteplane.api.common import API_GROUP, API_VERSION
 from siteplane.config import OperatorConfig
+from siteplane.handlers.login import login
 from siteplane.handlers.settings import apply_settings
 
 registry = kopf.OperatorRegistry()
+kopf.on.login(registry=registry)(login)
 
 
 @kopf.on.startup(registry=registry)

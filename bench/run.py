@@ -157,13 +157,21 @@ async def kopf_floor(api: Api, plane: ControlPlane, n: int, workdir: Path, timeo
             creating: list[asyncio.Task[None]] = []
             before, plane_cpu = await api.requests(), control_plane_cpu(plane)
             begin = time.monotonic()
-            await api.wait_ready(
-                namespace,
-                "sites",
-                n,
-                timeout,
-                started=lambda: creating.append(asyncio.ensure_future(api.create_all(namespace, "sites", sites))),
+            waiting = asyncio.ensure_future(
+                api.wait_ready(
+                    namespace,
+                    "sites",
+                    n,
+                    timeout,
+                    started=lambda: creating.append(asyncio.ensure_future(api.create_all(namespace, "sites", sites))),
+                )
             )
+            while not waiting.done():
+                if floor.poll() is not None:
+                    waiting.cancel()
+                    raise RuntimeError(f"the kopf floor operator exited ({floor.returncode}); see {log.name}")
+                await asyncio.sleep(0.5)
+            waiting.result()
             seconds = time.monotonic() - begin
             await asyncio.gather(*creating)
             await asyncio.sleep(2)
