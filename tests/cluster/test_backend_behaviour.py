@@ -13,7 +13,7 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -226,6 +226,30 @@ def test_zone_delete_removes_it_from_the_server(setup: Setup) -> None:
     setup.plane.kubectl("delete", "dnsrecord", "ns1", "-n", setup.namespace)
     setup.plane.kubectl("delete", "dnszone", "zone", "-n", setup.namespace, "--timeout=60s")
     wait_until(lambda: not setup.target.serves_zone(setup.zone), 60, "zone gone from the server")
+
+
+def test_the_default_backend_counts_zones_that_name_no_backend_as_they_come_and_go(
+    control_plane: ControlPlane, namespace: str, tmp_path: Path
+) -> None:
+    # No periodic re-check here: the count must follow from the zones' own changes.
+    target = ZoneFileTarget(tmp_path / "served-zones")
+    backend = f"b-{uuid.uuid4().hex[:8]}"
+    apply(control_plane, namespace, target.manifests(backend, namespace))
+    config = replace(operator_config(tmp_path, backend), backend_recheck_interval=0.0)
+
+    def zone_count() -> int | None:
+        out = control_plane.kubectl("get", "dnsbackend", backend, "-o", "jsonpath={.status.zoneCount}").stdout
+        return int(out) if out.strip() else None
+
+    try:
+        with operator_running(control_plane.kubeconfig, config):
+            wait_until(lambda: zone_count() == 0, 30, "the backend reports no zones")
+            apply(control_plane, namespace, [zone_doc("counted", f"counted-{backend}.example")])
+            wait_until(lambda: zone_count() == 1, 30, "the default backend counts the new zone")
+            control_plane.kubectl("delete", "dnszone", "counted", "-n", namespace, "--timeout=60s")
+            wait_until(lambda: zone_count() == 0, 30, "the default backend no longer counts it")
+    finally:
+        control_plane.kubectl("delete", "dnsbackend", backend, "--wait=false", check=False)
 
 
 @by_kind(KINDS)

@@ -11,7 +11,7 @@ from siteplane.api.conditions import ConditionChange
 from siteplane.api.dnszone import DNSZoneSpec
 from siteplane.dns.backend import BackendError
 from siteplane.domain.objects import ObjectRef
-from siteplane.reconcile.backends import BackendResolver, BackendUnavailable
+from siteplane.reconcile.backends import EMBEDDED, BackendResolver, BackendUnavailable
 from siteplane.reconcile.common import (
     ReportingService,
     SQLAlchemyError,
@@ -107,6 +107,7 @@ class ZoneService(ReportingService[Zone]):
             if zone is None:
                 zone = Zone(uid=obj.ref.uid, is_owner=False)
                 uow.zones.add(zone)
+            served_by_before = self._backend_ref(zone.backend) if zone.id is not None else None
             changed = zone.deleted_at is not None
             zone.deleted_at = None
             for key, value in values.items():
@@ -120,8 +121,9 @@ class ZoneService(ReportingService[Zone]):
                 _resettle_below(uow, spec.zone_name, work)
             if zone.is_owner and (changed or not was_owner or zone.serial is None or zone.sync_error):
                 work.zones.add(spec.zone_name)
-            if changed and spec.backend:
-                work.affected.add(ObjectRef("DNSBackend", "", spec.backend))
+            if changed:
+                # The backends' zoneCount: the default backend counts too, and a move counts twice.
+                work.affected |= {ref for ref in (served_by_before, self._backend_ref(spec.backend)) if ref}
             if changed:
                 record_history(uow, "DNSZone", zone, "stored", zone.zone_name, {"owner": zone.is_owner})
             uow.commit()
@@ -175,6 +177,7 @@ class ZoneService(ReportingService[Zone]):
             was_owner = zone.is_owner
             now = utcnow()
             zone.deleted_at, zone.is_owner = now, False
+            work.affected |= {ref for ref in (self._backend_ref(zone.backend),) if ref}
             uow.record_sets.withdraw(uow.record_sets.live_in_zone(zone.id))
             record_history(
                 uow, "DNSZone", zone, "deleted", zone.zone_name, {"deletionPolicy": zone.deletion_policy}, zone.serial
@@ -189,6 +192,11 @@ class ZoneService(ReportingService[Zone]):
                     work.zones.add(zone.zone_name)
             uow.commit()
         return work
+
+    def _backend_ref(self, zone_backend: str | None) -> ObjectRef | None:
+        """The DNSBackend object serving a zone that names ``zone_backend`` (None: the embedded one)."""
+        name = self.backends.name_for(zone_backend)
+        return ObjectRef("DNSBackend", "", name) if name != EMBEDDED else None
 
     def live_zone_names(self) -> list[str]:
         """Every zone siteplane serves now (one owning DNSZone each)."""
