@@ -90,7 +90,7 @@ class Api:
         await self.request("PATCH", path, patch, "application/merge-patch+json")
 
     async def requests(self) -> Requests:
-        """apiserver_request_total for siteplane.io, summed by verb, resource and subresource."""
+        """apiserver_request_total for siteplane.io and Events, summed by verb, resource and subresource."""
         assert self.session is not None
         async with self.session.get(self.base + "/metrics") as r:
             text = await r.text()
@@ -100,7 +100,8 @@ class Api:
             if not match:
                 continue
             labels = dict(_LABEL.findall(match["labels"]))
-            if labels.get("group") == "siteplane.io":
+            # Ours, and Kubernetes Events (kopf posts them; they are API writes too).
+            if labels.get("group") == "siteplane.io" or labels.get("resource") == "events":
                 key = (labels.get("verb", ""), labels.get("resource", ""), labels.get("subresource", ""))
                 counts[key] += int(float(match["value"]))
         return counts
@@ -165,5 +166,10 @@ def by_verb(requests: Requests, resource: str | None = None) -> dict[str, int]:
     return dict(sorted(out.items()))
 
 
-def writes(requests: Requests, exclude_verbs: tuple[str, ...] = ()) -> int:
-    return sum(c for (verb, _, _), c in requests.items() if verb in WRITE_VERBS and verb not in exclude_verbs)
+def writes(requests: Requests, operator_only: bool = False) -> int:
+    """API writes; with ``operator_only``, without the creates of siteplane objects (the benchmark's)."""
+    return sum(
+        count
+        for (verb, resource, _), count in requests.items()
+        if verb in WRITE_VERBS and not (operator_only and verb == "POST" and resource != "events")
+    )

@@ -1,12 +1,18 @@
-"""The kopf floor: what kopf alone costs per Site, with siteplane's own kopf settings.
+"""The kopf floor: what kopf alone costs per Site, with siteplane's kopf settings or kopf's own.
 
 A kopf operator whose only handler writes Ready and nothing else (no database, no DNS), shaped
-like siteplane's (one reconcile handler for create, update and resume; a deletion handler, so kopf
-adds the finalizer; progress and diff base in status). The benchmark times it like siteplane: what
-siteplane spends above this floor is its own work; the floor above T0 is kopf's.
+like siteplane's: one reconcile handler for create, update and resume, and a deletion handler, so
+kopf adds a finalizer. The benchmark times it like siteplane: what siteplane spends above this
+floor is its own work; the floor above T0 is kopf's.
 
-Run as ``python -m bench.floor NAMESPACE`` with $KUBECONFIG set. It uses its own registry, so
-importing siteplane's settings module (which registers siteplane's handlers) adds nothing else.
+Variants, for the before/after table of kopf settings:
+- ``siteplane``: siteplane's settings (``handlers/settings.py``): handler progress and diff base in
+  status, Kubernetes Events only for warnings;
+- ``kopf-defaults``: kopf's defaults: progress and diff base in annotations, an Event per handler;
+- ``no-finalizer``: siteplane's settings, with the deletion handler optional (no finalizer).
+
+Run as ``python -m bench.floor NAMESPACE [VARIANT]`` with $KUBECONFIG set. It uses its own
+registry, so importing siteplane's modules (which register siteplane's handlers) adds nothing else.
 """
 
 from __future__ import annotations
@@ -22,38 +28,43 @@ from siteplane.config import OperatorConfig
 from siteplane.handlers.login import login
 from siteplane.handlers.settings import apply_settings
 
-registry = kopf.OperatorRegistry()
-kopf.on.login(registry=registry)(login)
+VARIANTS = ("siteplane", "kopf-defaults", "no-finalizer")
 
 
-@kopf.on.startup(registry=registry)
-def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
-    apply_settings(settings, OperatorConfig())
-
-
-@kopf.on.resume(API_GROUP, API_VERSION, "sites", id="reconcile", registry=registry)
-@kopf.on.create(API_GROUP, API_VERSION, "sites", id="reconcile", registry=registry)
-@kopf.on.update(API_GROUP, API_VERSION, "sites", id="reconcile", field="spec", registry=registry)
 def reconcile(meta: kopf.Meta, patch: kopf.Patch, **_: Any) -> None:
+    ready = {"type": "Ready", "status": "True", "reason": "Floor", "message": ""}
     patch.status["observedGeneration"] = meta.get("generation")
-    patch.status["conditions"] = [
-        {
-            "type": "Ready",
-            "status": "True",
-            "reason": "Floor",
-            "message": "",
-            "lastTransitionTime": "2026-01-01T00:00:00Z",
-        }
-    ]
+    patch.status["conditions"] = [{**ready, "lastTransitionTime": "2026-01-01T00:00:00Z"}]
 
 
-@kopf.on.delete(API_GROUP, API_VERSION, "sites", id="withdraw", registry=registry)
 def withdraw(**_: Any) -> None:
     pass
 
 
+def floor_registry(variant: str) -> kopf.OperatorRegistry:
+    if variant not in VARIANTS:
+        raise SystemExit(f"unknown variant {variant!r}; one of {', '.join(VARIANTS)}")
+    registry = kopf.OperatorRegistry()
+    kopf.on.login(registry=registry)(login)
+
+    def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+        if variant == "kopf-defaults":
+            settings.peering.standalone = True
+        else:
+            apply_settings(settings, OperatorConfig())
+
+    kopf.on.startup(registry=registry)(configure)
+    for on in (kopf.on.resume, kopf.on.create):
+        on(API_GROUP, API_VERSION, "sites", id="reconcile", registry=registry)(reconcile)
+    kopf.on.update(API_GROUP, API_VERSION, "sites", id="reconcile", field="spec", registry=registry)(reconcile)
+    optional = variant == "no-finalizer"
+    kopf.on.delete(API_GROUP, API_VERSION, "sites", id="withdraw", optional=optional, registry=registry)(withdraw)
+    return registry
+
+
 def main() -> int:
-    asyncio.run(kopf.operator(registry=registry, namespaces=[sys.argv[1]], standalone=True))
+    namespace, variant = sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "siteplane"
+    asyncio.run(kopf.operator(registry=floor_registry(variant), namespaces=[namespace], standalone=True))
     return 0
 
 

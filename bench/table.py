@@ -1,4 +1,8 @@
-"""Print the README's performance table from benchmark JSON files: ``python -m bench.table FILE...``."""
+"""Print the README's performance tables from benchmark JSON files.
+
+``python -m bench.table FILE...``: the results table; ``python -m bench.table --floors FILE...``:
+the kopf floor variants (``make bench BENCH_ARGS=--floor-variants=...``).
+"""
 
 from __future__ import annotations
 
@@ -41,16 +45,43 @@ COLUMNS = (
 )
 
 
-def table(results: list[dict[str, Any]]) -> str:
-    lines = ["| " + " | ".join(name for name, _ in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    for result in results:
-        lines.append("| " + " | ".join(str(value(result)) for _, value in COLUMNS) + " |")
+FLOOR_COLUMNS = (
+    ("N sites", lambda r, f: _get(r, "n")),
+    ("kopf floor", lambda r, f: f.get("variant", "siteplane")),
+    ("T0 s", lambda r, f: _get(r, "baseline", "t0_seconds")),
+    ("floor s", lambda r, f: f["t_floor_seconds"]),
+    ("floor/T0", lambda r, f: round(f["t_floor_seconds"] / r["baseline"]["t0_seconds"], 2)),
+    ("API writes/object", lambda r, f: f["operator_writes_per_object"]),
+    ("operator CPU s", lambda r, f: f["operator_cpu_seconds"]),
+    ("apiserver+etcd CPU s", lambda r, f: f["control_plane_cpu_seconds"]),
+    ("peak RSS MB", lambda r, f: f["operator_peak_rss_mb"]),
+)
+
+
+def _rows(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
+def table(results: list[dict[str, Any]]) -> str:
+    return _rows([name for name, _ in COLUMNS], [[value(r) for _, value in COLUMNS] for r in results])
+
+
+def floor_table(results: list[dict[str, Any]]) -> str:
+    """One row per kopf floor variant measured (``--floor-variants``)."""
+    rows = [
+        [value(r, floor) for _, value in FLOOR_COLUMNS]
+        for r in results
+        for floor in r.get("kopf_floor_variants") or [r["kopf_floor"]] * ("kopf_floor" in r)
+    ]
+    return _rows([name for name, _ in FLOOR_COLUMNS], rows)
+
+
 def main() -> int:
-    results = [r for path in sys.argv[1:] for r in json.loads(Path(path).read_text())["results"]]
-    print(table(results))
+    floors = sys.argv[1:2] == ["--floors"]
+    results = [r for path in sys.argv[1 + floors :] for r in json.loads(Path(path).read_text())["results"]]
+    print(floor_table(results) if floors else table(results))
     return 0
 
 
