@@ -23,6 +23,10 @@ def draw(results: list[dict[str, Any]], path: Path) -> None:
         for setup in setups:
             rows = sorted((r for r in results if r["setup"] == setup), key=lambda r: r["n"])
             axis.plot([r["n"] for r in rows], [value(r) for r in rows], marker="o", label=setup)
+            if axis is axes[0] and all("floor_over_t0" in r for r in rows):
+                # The kopf floor: a kopf operator that only writes Ready. siteplane cannot beat it.
+                floors = [r["floor_over_t0"] for r in rows]
+                axis.plot([r["n"] for r in rows], floors, linestyle=":", marker=".", label=f"kopf floor ({setup})")
         axis.axhline(target, color="grey", linestyle="--", linewidth=1)
         axis.set_xscale("log")
         axis.set_ylim(bottom=0)
