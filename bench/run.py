@@ -175,7 +175,7 @@ async def kopf_floor(
                 if floor.poll() is not None:
                     waiting.cancel()
                     raise RuntimeError(f"the kopf floor operator exited ({floor.returncode}); see {log.name}")
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(0.02)  # the floor is timed when this loop sees it done
             waiting.result()
             seconds = time.monotonic() - begin
             await asyncio.gather(*creating)
