@@ -64,6 +64,9 @@ def floor_registry(variant: str) -> kopf.OperatorRegistry:
 
 def main() -> int:
     namespace, variant = sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "siteplane"
+    # Logging as `siteplane run` (and `kopf run`) configures it: INFO. With kopf's default posting
+    # level, that is also what makes kopf post an Event per handler success.
+    kopf.configure(log_format=kopf.LogFormat.FULL)
     asyncio.run(kopf.operator(registry=floor_registry(variant), namespaces=[namespace], standalone=True))
     return 0
 
