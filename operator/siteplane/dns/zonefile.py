@@ -141,23 +141,17 @@ class ZoneFileBackend:
             raise BackendError(f"zone {name} does not survive rendering unchanged", retryable=False)
         # Marked before writing: a failure after the rename must still leave the reload owed.
         self._reload_pending.add(name)
-        self._write(name, data)
-        self._remember(name, written)
+        # Cached under the identity of the file we wrote, from its own descriptor (not a stat of the
+        # path afterwards, which could be someone else's file by then).
+        self._parsed[name] = (_identity(self._write(name, data)), written)
         self.writes += 1
         self._reload(name)
         return serial
 
-    def _remember(self, name: str, written: ZoneContent) -> None:
-        """Cache what was just written (parsed back above) under the new file's identity."""
-        try:
-            self._parsed[name] = (_identity(self.path(name).stat()), written)
-        except OSError:
-            self._parsed.pop(name, None)
-
-    def _write(self, name: str, data: bytes) -> None:
+    def _write(self, name: str, data: bytes) -> os.stat_result:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            write_atomically(self.path(name), data)
+            return write_atomically(self.path(name), data)
         except OSError as exc:
             raise BackendError(f"cannot write zone file for {name}: {exc}") from exc
 
