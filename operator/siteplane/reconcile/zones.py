@@ -124,7 +124,6 @@ class ZoneService(ReportingService[Zone]):
             if changed:
                 # The backends' zoneCount: the default backend counts too, and a move counts twice.
                 work.affected |= {ref for ref in (served_by_before, self._backend_ref(spec.backend)) if ref}
-            if changed:
                 record_history(uow, "DNSZone", zone, "stored", zone.zone_name, {"owner": zone.is_owner})
             uow.commit()
         return work
@@ -177,7 +176,8 @@ class ZoneService(ReportingService[Zone]):
             was_owner = zone.is_owner
             now = utcnow()
             zone.deleted_at, zone.is_owner = now, False
-            work.affected |= {ref for ref in (self._backend_ref(zone.backend),) if ref}
+            if (served_by := self._backend_ref(zone.backend)) is not None:
+                work.affected.add(served_by)
             uow.record_sets.withdraw(uow.record_sets.live_in_zone(zone.id))
             record_history(
                 uow, "DNSZone", zone, "deleted", zone.zone_name, {"deletionPolicy": zone.deletion_policy}, zone.serial
