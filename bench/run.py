@@ -104,9 +104,13 @@ def fleet(n: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict
     return zones, sites, records
 
 
+def _control_plane_pids(plane: ControlPlane) -> list[int]:
+    return [plane.processes[name].pid for name in ("etcd", "kube-apiserver")]
+
+
 def control_plane_cpu(plane: ControlPlane) -> float:
     """CPU seconds of etcd and kube-apiserver so far: the other half of the machine's work."""
-    return sum(cpu_seconds(plane.processes[name].pid) for name in ("etcd", "kube-apiserver"))
+    return sum(cpu_seconds(pid) for pid in _control_plane_pids(plane))
 
 
 def _log_value(operator: OperatorProcess, pattern: re.Pattern[str]) -> str | None:
@@ -250,7 +254,7 @@ async def quiet(pids: list[int], share: float = 0.05, window: float = 1.0, timeo
 
 async def quiet_control_plane(plane: ControlPlane) -> float:
     # An idle apiserver still renews leases and runs its controllers: a tenth of a core is quiet.
-    return await quiet([plane.processes[name].pid for name in ("etcd", "kube-apiserver")], share=0.1, window=2.0)
+    return await quiet(_control_plane_pids(plane), share=0.1, window=2.0)
 
 
 async def restart(api: Api, operator: OperatorProcess, n_objects: int, timeout: float) -> dict[str, Any]:
