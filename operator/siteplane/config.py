@@ -30,6 +30,9 @@ class OperatorConfig:
     """Seconds between two comparisons of a zone with what its server serves; 0 turns them off."""
     backend_recheck_interval: float = 60.0
     """Seconds between two re-reads of a DNSBackend's Secrets and tests of its server."""
+    api_concurrency: int = 32
+    """API requests (other than watches) the operator has in flight at most; 0 leaves it unbounded,
+    as kopf does, which opens a connection per concurrent request (handlers/api_session.py)."""
     webhook_listen: str | None = None
     """host:port the admission webhook listens on (TLS); None serves no webhook."""
     webhook_host: str | None = None
@@ -62,6 +65,7 @@ class OperatorConfig:
             zone_reload_command=tuple(shlex.split(env.get("SITEPLANE_ZONE_RELOAD_COMMAND", ""))),
             drift_interval=_seconds(env, "SITEPLANE_DRIFT_INTERVAL", 300.0),
             backend_recheck_interval=_seconds(env, "SITEPLANE_BACKEND_RECHECK_INTERVAL", 60.0),
+            api_concurrency=_count(env, "SITEPLANE_API_CONCURRENCY", 32),
             webhook_listen=env.get("SITEPLANE_WEBHOOK_LISTEN") or None,
             webhook_host=env.get("SITEPLANE_WEBHOOK_HOST") or None,
             webhook_cert_dir=env.get("SITEPLANE_WEBHOOK_CERT_DIR") or None,
@@ -80,3 +84,12 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     if value < 0:
         raise ValueError(f"{name} must not be negative")
     return value
+
+
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name, "")
+    if not text:
+        return default
+    if not text.isdigit():
+        raise ValueError(f"{name} must be a whole number (0 or more), not {text!r}")
+    return int(text)
