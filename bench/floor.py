@@ -8,10 +8,14 @@ floor is its own work; the floor above T0 is kopf's.
 Variants, for the before/after table of kopf settings:
 - ``siteplane``: siteplane's settings (``handlers/settings.py``): handler progress and diff base in
   status, Kubernetes Events only for warnings;
-- ``kopf-defaults``: kopf's defaults: progress and diff base in annotations, an Event per handler;
-- ``no-finalizer``: siteplane's settings, with the deletion handler optional (no finalizer).
+- ``kopf-defaults``: kopf's defaults: progress and diff base in annotations, an Event per handler,
+  and kopf's own API session (a connection per concurrent request);
+- ``no-finalizer``: siteplane's settings, with the deletion handler optional (no finalizer);
+- ``held``: siteplane's settings and an async handler that returns only once all N Sites are in
+  flight at once, as siteplane's handlers wait for their zone's coalesced sync during a burst. It
+  is not a floor for time: its peak RSS is what kopf itself holds for N handlers in flight.
 
-Run as ``python -m bench.floor NAMESPACE [VARIANT]`` with $KUBECONFIG set. It uses its own
+Run as ``python -m bench.floor NAMESPACE [VARIANT [N]]`` with $KUBECONFIG set. It uses its own
 registry, so importing siteplane's modules (which register siteplane's handlers) adds nothing else.
 """
 
@@ -19,6 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 import kopf
@@ -28,7 +34,7 @@ from siteplane.config import OperatorConfig
 from siteplane.handlers.login import login
 from siteplane.handlers.settings import apply_settings
 
-VARIANTS = ("siteplane", "kopf-defaults", "no-finalizer")
+VARIANTS = ("siteplane", "kopf-defaults", "no-finalizer", "held")
 
 
 def reconcile(meta: kopf.Meta, patch: kopf.Patch, **_: Any) -> None:
@@ -37,11 +43,28 @@ def reconcile(meta: kopf.Meta, patch: kopf.Patch, **_: Any) -> None:
     patch.status["conditions"] = [{**ready, "lastTransitionTime": "2026-01-01T00:00:00Z"}]
 
 
+def all_in_flight(expected: int) -> Callable[..., Awaitable[None]]:
+    """A handler that holds every call until ``expected`` of them are waiting at once."""
+    arrived = 0
+    everyone: asyncio.Event | None = None
+
+    async def held(meta: kopf.Meta, patch: kopf.Patch, **_: Any) -> None:
+        nonlocal arrived, everyone
+        everyone = everyone or asyncio.Event()
+        arrived += 1
+        if arrived >= expected:
+            everyone.set()
+        await everyone.wait()
+        reconcile(meta=meta, patch=patch)
+
+    return held
+
+
 def withdraw(**_: Any) -> None:
     pass
 
 
-def floor_registry(variant: str) -> kopf.OperatorRegistry:
+def floor_registry(variant: str, expected: int = 0) -> kopf.OperatorRegistry:
     if variant not in VARIANTS:
         raise SystemExit(f"unknown variant {variant!r}; one of {', '.join(VARIANTS)}")
     registry = kopf.OperatorRegistry()
@@ -54,9 +77,10 @@ def floor_registry(variant: str) -> kopf.OperatorRegistry:
             apply_settings(settings, OperatorConfig())
 
     kopf.on.startup(registry=registry)(configure)
+    handler = all_in_flight(expected) if variant == "held" else reconcile
     for on in (kopf.on.resume, kopf.on.create):
-        on(API_GROUP, API_VERSION, "sites", id="reconcile", registry=registry)(reconcile)
-    kopf.on.update(API_GROUP, API_VERSION, "sites", id="reconcile", field="spec", registry=registry)(reconcile)
+        on(API_GROUP, API_VERSION, "sites", id="reconcile", registry=registry)(handler)
+    kopf.on.update(API_GROUP, API_VERSION, "sites", id="reconcile", field="spec", registry=registry)(handler)
     optional = variant == "no-finalizer"
     kopf.on.delete(API_GROUP, API_VERSION, "sites", id="withdraw", optional=optional, registry=registry)(withdraw)
     return registry
@@ -64,10 +88,18 @@ def floor_registry(variant: str) -> kopf.OperatorRegistry:
 
 def main() -> int:
     namespace, variant = sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "siteplane"
+    expected = int(sys.argv[3]) if len(sys.argv) > 3 else 0
     # Logging as `siteplane run` (and `kopf run`) configures it: INFO. With kopf's default posting
     # level, that is also what makes kopf post an Event per handler success.
     kopf.configure(log_format=kopf.LogFormat.FULL)
-    asyncio.run(kopf.operator(registry=floor_registry(variant), namespaces=[namespace], standalone=True))
+    # siteplane's login, and so its bounded API session (SITEPLANE_API_CONCURRENCY, as the operator
+    # reads it); kopf's defaults have none.
+    config = OperatorConfig.from_env()
+    if variant == "kopf-defaults":
+        config = replace(config, api_concurrency=0)
+    memo = kopf.Memo(config=config)
+    registry = floor_registry(variant, expected)
+    asyncio.run(kopf.operator(registry=registry, namespaces=[namespace], standalone=True, memo=memo))
     return 0
 
 

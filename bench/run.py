@@ -49,6 +49,7 @@ from tests.operator_runner import OperatorProcess
 from tests.reconcile_support import record_doc, site_doc, zone_doc
 
 REPO = Path(__file__).resolve().parents[1]
+MEMPROBE = REPO / "bench" / "memprobe"
 SETUPS = ("sqlite+zonefile", "postgresql+bind")
 _BACKEND_WRITES = re.compile(r"backend writes this run: (\{.*\})")
 _ZONE_SYNCS = re.compile(r"zone syncs this run: (\d+) for \d+ requests")
@@ -147,15 +148,22 @@ async def baseline(api: Api, plane: ControlPlane, n: int) -> dict[str, Any]:
 
 
 async def kopf_floor(
-    api: Api, plane: ControlPlane, n: int, workdir: Path, timeout: float, variant: str = "siteplane"
+    api: Api,
+    plane: ControlPlane,
+    n: int,
+    workdir: Path,
+    timeout: float,
+    variant: str = "siteplane",
+    env: dict[str, str] | None = None,
+    run: int = 0,
 ) -> dict[str, Any]:
-    namespace = f"floor-{variant}"
+    namespace = f"floor-{variant}" + (f"-{run}" if run else "")  # a variant may run twice, to show the noise
     plane.kubectl("create", "namespace", namespace)
     _, sites, _ = fleet(n)
     with (workdir / f"{namespace}.log").open("wb") as log:
         floor = subprocess.Popen(
-            [sys.executable, "-m", "bench.floor", namespace, variant],
-            env={**os.environ, "KUBECONFIG": str(plane.kubeconfig)},
+            [sys.executable, "-m", "bench.floor", namespace, variant, str(n)],
+            env={**os.environ, "KUBECONFIG": str(plane.kubeconfig), **(env or {})},
             cwd=REPO,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -340,9 +348,22 @@ async def run_one(setup_name: str, n: int, args: argparse.Namespace) -> dict[str
             result: dict[str, Any] = {"setup": setup_name, "n": n}
             async with Api(plane) as api:
                 result["baseline"] = await baseline(api, plane, n)
-                variants = args.floor_variants.split(",")
-                floors = [await kopf_floor(api, plane, n, workdir, args.timeout, v) for v in variants]
-                result["kopf_floor"] = floors[0]
+                variants = [v for v in args.floor_variants.split(",") if v and v != "none"]
+                floors = [
+                    await kopf_floor(
+                        api,
+                        plane,
+                        n,
+                        workdir,
+                        args.timeout,
+                        v,
+                        {**operator_env(args), **memprobe_env(args, f"floor-{v}-{k}", n)},
+                        variants[:k].count(v),
+                    )
+                    for k, v in enumerate(variants)
+                ]
+                if floors:
+                    result["kopf_floor"] = floors[0]
                 if len(floors) > 1:
                     result["kopf_floor_variants"] = floors
                 namespace = "bench"
@@ -355,13 +376,14 @@ async def run_one(setup_name: str, n: int, args: argparse.Namespace) -> dict[str
                         "-",
                         stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": setup.manifests}),
                     )
+                env = {
+                    **setup.env,
+                    "SITEPLANE_DRIFT_INTERVAL": str(args.drift_interval),
+                    **operator_env(args),
+                    **memprobe_env(args, setup_name, n),
+                }
                 operator = OperatorProcess(
-                    plane.kubeconfig,
-                    setup.database_url,
-                    workdir / "zones",
-                    (namespace,),
-                    workdir / "operator.log",
-                    {**setup.env, "SITEPLANE_DRIFT_INTERVAL": str(args.drift_interval)},
+                    plane.kubeconfig, setup.database_url, workdir / "zones", (namespace,), workdir / "operator.log", env
                 )
                 operator.start()
                 try:
@@ -374,19 +396,39 @@ async def run_one(setup_name: str, n: int, args: argparse.Namespace) -> dict[str
                     result["siteplane"]["backend_writes_per_zone"] = round(
                         sum(counts.values()) / result["siteplane"]["zones"], 2
                     )
-                    objects = n + 2 * result["siteplane"]["zones"]
-                    result["restart"] = await restart(api, operator, objects, args.timeout)
-                    result["latency"] = await latency(api, operator, setup, namespace, n, args.changes)
-                    result["idle"] = await idle(operator, args.idle)
+                    if not args.converge_only:
+                        objects = n + 2 * result["siteplane"]["zones"]
+                        result["restart"] = await restart(api, operator, objects, args.timeout)
+                        result["latency"] = await latency(api, operator, setup, namespace, n, args.changes)
+                        result["idle"] = await idle(operator, args.idle)
                 finally:
                     operator.stop()
                 result["database_rows"] = database_rows(setup.database_url)
             b, s = result["baseline"], result["siteplane"]
             result["t1_over_t0"] = round(s["t1_seconds"] / b["t0_seconds"], 2)
-            result["floor_over_t0"] = round(result["kopf_floor"]["t_floor_seconds"] / b["t0_seconds"], 2)
+            if "kopf_floor" in result:
+                result["floor_over_t0"] = round(result["kopf_floor"]["t_floor_seconds"] / b["t0_seconds"], 2)
             return result
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def operator_env(args: argparse.Namespace) -> dict[str, str]:
+    pairs = [item.partition("=") for item in args.operator_env]
+    if bad := [name for name, sep, _ in pairs if not sep or not name]:
+        raise SystemExit(f"--operator-env wants NAME=VALUE, got {bad}")
+    return {name: value for name, _, value in pairs}
+
+
+def memprobe_env(args: argparse.Namespace, label: str, n: int) -> dict[str, str]:
+    """With --memprobe: the environment that makes a Python process sample its memory (bench/memprobe)
+    into ``<out>-memprobe-<label>-<n>.jsonl``."""
+    if not args.memprobe:
+        return {}
+    probe = Path(args.out).with_name(f"{Path(args.out).stem}-memprobe-{label}-{n}.jsonl")
+    probe.unlink(missing_ok=True)
+    path = os.pathsep.join(filter(None, [str(MEMPROBE), str(REPO), os.environ.get("PYTHONPATH")]))
+    return {"SITEPLANE_BENCH_MEMPROBE": str(probe), "PYTHONPATH": path}
 
 
 def main() -> int:
@@ -396,12 +438,31 @@ def main() -> int:
     parser.add_argument(
         "--floor-variants",
         default="siteplane",
-        help="comma-separated kopf floors, the first in the main table: siteplane, kopf-defaults, no-finalizer",
+        help="comma-separated kopf floors, the first in the main table: siteplane, kopf-defaults, no-finalizer, "
+        "held (all N handlers in flight at once: kopf's memory for a burst); none for no floor",
     )
     parser.add_argument("--changes", type=int, default=50, help="single-change latency samples")
     parser.add_argument("--idle", type=float, default=60.0, help="seconds of idle measurement")
     parser.add_argument("--drift-interval", type=float, default=300.0, help="the operator's drift interval")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for convergence")
+    parser.add_argument(
+        "--converge-only",
+        action="store_true",
+        help="stop after T1: no restart, latency or idle phase (with --floor-variants none, T0 and T1 only)",
+    )
+    parser.add_argument(
+        "--memprobe",
+        action="store_true",
+        help="sample the operator's memory (bench/memprobe) into a JSON-lines file beside --out",
+    )
+    parser.add_argument(
+        "--operator-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an extra environment variable for the operator and the kopf floors (repeatable), "
+        "e.g. SITEPLANE_API_CONCURRENCY=0 for kopf's unbounded API session",
+    )
     parser.add_argument("--out", default=str(REPO / "bench" / "results" / "latest.json"))
     args = parser.parse_args()
     out = Path(args.out)
