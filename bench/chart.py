@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bench.table import held_floor
+
 
 def draw(results: list[dict[str, Any]], path: Path) -> None:
     import matplotlib
@@ -27,6 +29,11 @@ def draw(results: list[dict[str, Any]], path: Path) -> None:
                 # The kopf floor: a kopf operator that only writes Ready. siteplane cannot beat it.
                 floors = [r["floor_over_t0"] for r in rows]
                 axis.plot([r["n"] for r in rows], floors, linestyle=":", marker=".", label=f"kopf floor ({setup})")
+            held = [(r["n"], held_floor(r)) for r in rows]
+            if axis is axes[2] and all(floor for _, floor in held):
+                # kopf alone with all N handlers in flight at once, as during siteplane's burst.
+                rss = [floor["operator_peak_rss_mb"] for _, floor in held if floor]
+                axis.plot([n for n, _ in held], rss, linestyle=":", marker=".", label=f"kopf, N in flight ({setup})")
         axis.axhline(target, color="grey", linestyle="--", linewidth=1)
         axis.set_xscale("log")
         axis.set_ylim(bottom=0)
@@ -34,6 +41,7 @@ def draw(results: list[dict[str, Any]], path: Path) -> None:
         axis.set_title(title, fontsize=10)
         axis.grid(True, alpha=0.3)
     axes[0].legend(fontsize=8)
+    axes[2].legend(fontsize=8, loc="lower right")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)

@@ -6,7 +6,8 @@ plane (the tests' harness):
 1. baseline T0: N Sites created through the API and one status patch each, from a trivial asyncio
    loop, no operator: the machine's own limit for "N objects created and reported on";
    then the kopf floor: N Sites handled by a kopf operator that only writes Ready (bench/floor.py),
-   what kopf itself costs with siteplane's settings;
+   what kopf itself costs with siteplane's settings; and the "held" floor, which keeps all N
+   handlers in flight at once, as siteplane's burst does: what kopf itself holds in memory;
 2. siteplane T1: M = N/20 zones first, then N Sites and M DNSRecords with the operator running,
    until all are Ready; API requests per object by verb (apiserver_request_total before/after),
    operator CPU seconds and peak RSS, backend writes per zone, database rows;
@@ -16,6 +17,8 @@ plane (the tests' harness):
 5. idle cost: operator CPU over a quiet minute (its drift checks included).
 
 Figures go to a JSON file and a PNG chart (T1/T0, API writes per Site, peak RSS against N).
+With --memprobe the operators also sample where their memory goes (bench/memprobe), read with
+``python -m bench.table --memprobe``.
 """
 
 from __future__ import annotations
@@ -437,7 +440,7 @@ def main() -> int:
     parser.add_argument("--setups", default=",".join(SETUPS), help=f"comma-separated, of {', '.join(SETUPS)}")
     parser.add_argument(
         "--floor-variants",
-        default="siteplane",
+        default="siteplane,held",
         help="comma-separated kopf floors, the first in the main table: siteplane, kopf-defaults, no-finalizer, "
         "held (all N handlers in flight at once: kopf's memory for a burst); none for no floor",
     )

@@ -1,7 +1,9 @@
 """Print the README's performance tables from benchmark JSON files.
 
 ``python -m bench.table FILE...``: the results table; ``python -m bench.table --floors FILE...``:
-the kopf floor variants (``make bench BENCH_ARGS=--floor-variants=...``).
+the kopf floor variants (``make bench BENCH_ARGS=--floor-variants=...``);
+``python -m bench.table --memprobe FILE.jsonl...``: what a memory probe saw at its peak
+(``make bench BENCH_ARGS=--memprobe``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ def _get(result: dict[str, Any], *path: str) -> Any:
     return f"{value:,}" if isinstance(value, int) and value >= 1000 else value
 
 
+def held_floor(result: dict[str, Any]) -> dict[str, Any] | None:
+    """The 'held' kopf floor of this run, if it ran: kopf alone with all N handlers in flight."""
+    return next((f for f in result.get("kopf_floor_variants", []) if f.get("variant") == "held"), None)
+
+
 COLUMNS = (
     ("setup", lambda r: r["setup"]),
     ("N sites", lambda r: _get(r, "n")),
@@ -37,6 +44,7 @@ COLUMNS = (
     ("operator CPU s", lambda r: _get(r, "siteplane", "operator_cpu_seconds")),
     ("apiserver+etcd CPU s", lambda r: _get(r, "siteplane", "control_plane_cpu_seconds")),
     ("peak RSS MB", lambda r: _get(r, "siteplane", "operator_peak_rss_mb")),
+    ("kopf, N in flight: peak RSS MB", lambda r: (held_floor(r) or {}).get("operator_peak_rss_mb", "-")),
     ("restart s", lambda r: _get(r, "restart", "seconds_to_all_seen")),
     ("restart API writes", lambda r: _get(r, "restart", "api_writes")),
     ("change p50 s", lambda r: _get(r, "latency", "p50_seconds")),
@@ -78,10 +86,35 @@ def floor_table(results: list[dict[str, Any]]) -> str:
     return _rows([name for name, _ in FLOOR_COLUMNS], rows)
 
 
+def memprobe_summary(path: Path, top: int = 12) -> str:
+    """What a --memprobe file saw at the operator's largest census: where the memory was, and
+    whose code was suspended (how many handlers were in flight, and where they waited)."""
+    samples = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    censuses = [s for s in samples if "census" in s]
+    if not censuses:
+        return f"{path}: no census"
+    peak = max(censuses, key=lambda s: s["rss_mb"])
+    lines = [
+        f"{path.name}: peak RSS {max(s['peak_mb'] for s in samples)} MB; at the largest census (t={peak['t']} s): "
+        f"RSS {peak['rss_mb']} MB, Python objects {peak['pymalloc']['in_use_mb']} MB in "
+        f"{peak['pymalloc']['arenas_mb']} MB of arenas, malloc {peak['malloc']['in_use_mb']} MB in use "
+        f"of {peak['malloc']['heap_mb']} MB",
+        "suspended coroutines by function:",
+        *(f"  {count:>7}  {where}" for where, count in peak["census"]["suspended"][:top]),
+        "live objects by type (count, shallow MB):",
+        *(f"  {count:>7}  {size:>6}  {name}" for name, count, size in peak["census"]["by_type"][:top]),
+    ]
+    return "\n".join(lines)
+
+
 def main() -> int:
-    floors = sys.argv[1:2] == ["--floors"]
-    results = [r for path in sys.argv[1 + floors :] for r in json.loads(Path(path).read_text())["results"]]
-    print(floor_table(results) if floors else table(results))
+    mode = sys.argv[1] if sys.argv[1:2] in (["--floors"], ["--memprobe"]) else None
+    paths = [Path(p) for p in sys.argv[1 + bool(mode) :]]
+    if mode == "--memprobe":
+        print("\n\n".join(memprobe_summary(path) for path in paths))
+        return 0
+    results = [r for path in paths for r in json.loads(path.read_text())["results"]]
+    print(floor_table(results) if mode else table(results))
     return 0
 
 
