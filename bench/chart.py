@@ -29,11 +29,11 @@ def draw(results: list[dict[str, Any]], path: Path) -> None:
                 # The kopf floor: a kopf operator that only writes Ready. siteplane cannot beat it.
                 floors = [r["floor_over_t0"] for r in rows]
                 axis.plot([r["n"] for r in rows], floors, linestyle=":", marker=".", label=f"kopf floor ({setup})")
-            held = [(r["n"], held_floor(r)) for r in rows]
-            if axis is axes[2] and all(floor for _, floor in held):
+            held = [held_floor(r) for r in rows] if axis is axes[2] else []
+            if held and all(held):
                 # kopf alone with all N handlers in flight at once, as during siteplane's burst.
-                rss = [floor["operator_peak_rss_mb"] for _, floor in held if floor]
-                axis.plot([n for n, _ in held], rss, linestyle=":", marker=".", label=f"kopf, N in flight ({setup})")
+                rss = [floor["operator_peak_rss_mb"] for floor in held if floor]
+                axis.plot([r["n"] for r in rows], rss, linestyle=":", marker=".", label=f"kopf, N in flight ({setup})")
         axis.axhline(target, color="grey", linestyle="--", linewidth=1)
         axis.set_xscale("log")
         axis.set_ylim(bottom=0)

@@ -360,7 +360,7 @@ async def run_one(setup_name: str, n: int, args: argparse.Namespace) -> dict[str
                         workdir,
                         args.timeout,
                         v,
-                        {**operator_env(args), **memprobe_env(args, f"floor-{v}-{k}", n)},
+                        {**args.extra_env, **memprobe_env(args, f"floor-{v}-{k}", n)},
                         variants[:k].count(v),
                     )
                     for k, v in enumerate(variants)
@@ -382,7 +382,7 @@ async def run_one(setup_name: str, n: int, args: argparse.Namespace) -> dict[str
                 env = {
                     **setup.env,
                     "SITEPLANE_DRIFT_INTERVAL": str(args.drift_interval),
-                    **operator_env(args),
+                    **args.extra_env,
                     **memprobe_env(args, setup_name, n),
                 }
                 operator = OperatorProcess(
@@ -468,6 +468,7 @@ def main() -> int:
     )
     parser.add_argument("--out", default=str(REPO / "bench" / "results" / "latest.json"))
     args = parser.parse_args()
+    args.extra_env = operator_env(args)  # a bad NAME=VALUE stops here, before any control plane starts
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     results: list[dict[str, Any]] = []

@@ -44,10 +44,12 @@ def _proc_status() -> dict[str, int]:
     return values
 
 
+_LIBC = ctypes.CDLL("libc.so.6")
+_LIBC.mallinfo2.restype = _Mallinfo2
+
+
 def _malloc() -> dict[str, float]:
-    libc = ctypes.CDLL("libc.so.6")
-    libc.mallinfo2.restype = _Mallinfo2
-    info = libc.mallinfo2()
+    info = _LIBC.mallinfo2()
     mb = 1024 * 1024
     return {
         "heap_mb": round((info.arena + info.hblkhd) / mb, 1),  # all it took from the system

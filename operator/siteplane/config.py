@@ -31,8 +31,8 @@ class OperatorConfig:
     backend_recheck_interval: float = 60.0
     """Seconds between two re-reads of a DNSBackend's Secrets and tests of its server."""
     api_concurrency: int = 32
-    """API requests (other than watches) the operator has in flight at most; 0 leaves it unbounded,
-    as kopf does, which opens a connection per concurrent request (handlers/api_session.py)."""
+    """API requests that may wait for their response at once; 0 leaves it unbounded, as kopf does,
+    which opens a connection per concurrent request (handlers/api_session.py)."""
     webhook_listen: str | None = None
     """host:port the admission webhook listens on (TLS); None serves no webhook."""
     webhook_host: str | None = None

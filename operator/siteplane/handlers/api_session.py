@@ -26,7 +26,6 @@ class RequestLimit:
     def __init__(self, limit: int) -> None:
         if limit < 1:
             raise ValueError("the request limit must be at least 1")
-        self.limit = limit
         self._slots = asyncio.Semaphore(limit)
 
     async def __call__(

@@ -6,8 +6,8 @@ from typing import Any
 
 import kopf
 
-from siteplane.config import OperatorConfig
 from siteplane.handlers.api_session import bounded_session
+from siteplane.handlers.settings import operator_config
 
 
 @kopf.on.login()
@@ -18,7 +18,7 @@ async def login(memo: kopf.Memo, **kwargs: Any) -> kopf.ConnectionInfo | kopf.Ai
     info = kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
     if info is None:
         raise kopf.LoginError("no in-cluster ServiceAccount and no kubeconfig ($KUBECONFIG or ~/.kube/config)")
-    config: OperatorConfig = memo.get("config") or OperatorConfig.from_env()
+    config = operator_config(memo)
     if not config.api_concurrency:  # 0: kopf's own session, no limit
         return info
     return bounded_session(info, config.api_concurrency)

@@ -27,6 +27,14 @@ from siteplane.store.migrate import SchemaOutOfDate
 FINALIZER = "siteplane.io/finalizer"
 
 
+def operator_config(memo: kopf.Memo) -> OperatorConfig:
+    """The configuration `siteplane run` put in kopf's memo; from the environment when the operator
+    is started otherwise (kopf.operator with a bare memo, as the tests and the benchmark's floor do)."""
+    config: OperatorConfig = memo.get("config") or OperatorConfig.from_env()
+    memo["config"] = config
+    return config
+
+
 def apply_settings(settings: kopf.OperatorSettings, config: OperatorConfig) -> None:
     # Our own finalizer name, so `kubectl get -o yaml` tells whose finalizer blocks a deletion.
     settings.persistence.finalizer = FINALIZER
@@ -59,8 +67,7 @@ def apply_settings(settings: kopf.OperatorSettings, config: OperatorConfig) -> N
 
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: Any, **_: Any) -> None:
-    config = memo.get("config") or OperatorConfig.from_env()
-    memo["config"] = config
+    config = operator_config(memo)
     apply_settings(settings, config)
     configure_webhook(settings, config)
     try:
