@@ -1,24 +1,29 @@
-"""Operator configuration: command-line flags, falling back to SITEPLANE_* environment variables."""
+"""siteplane's configuration: command-line flags, falling back to SITEPLANE_* environment variables.
+
+One object holds every setting and tunable; each field says what it is and ``ENVIRONMENT`` names
+the variable that sets it, so docs/configuration.md and the code cannot disagree (a test checks).
+"""
 
 from __future__ import annotations
 
 import os
 import shlex
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any
 
-from siteplane.store.database import DEFAULT_URL
+DEFAULT_DATABASE_URL = "sqlite:///siteplane.db"
 
 
 @dataclass(frozen=True)
-class OperatorConfig:
+class Config:
     namespaces: tuple[str, ...] = ()
     """Namespaces to serve; every namespace when empty."""
     peering: str | None = None
     """Name of the kopf peering object; None runs standalone (one operator replica at a time)."""
     priority: int = 0
     """Peering priority of this replica."""
-    database_url: str = DEFAULT_URL
+    database_url: str = DEFAULT_DATABASE_URL
     """SQLAlchemy URL of the application database (SQLite file by default, or PostgreSQL)."""
     default_backend: str | None = None
     """DNSBackend used by zones that name none; None means the embedded zone-file backend."""
@@ -29,10 +34,23 @@ class OperatorConfig:
     drift_interval: float = 300.0
     """Seconds between two comparisons of a zone with what its server serves; 0 turns them off."""
     backend_recheck_interval: float = 60.0
-    """Seconds between two re-reads of a DNSBackend's Secrets and tests of its server."""
+    """Seconds between two re-reads of a DNSBackend's Secrets and tests of its server; 0: never."""
     api_concurrency: int = 32
-    """API requests that may wait for their response at once; 0 leaves it unbounded, as kopf does,
-    which opens a connection per concurrent request (handlers/api_session.py)."""
+    """API requests that may wait for their response at once, per HTTP session; 0 leaves kopf's
+    own session unbounded (it opens a connection per concurrent request)."""
+    kube_timeout: float = 30.0
+    """Seconds any single request to the Kubernetes API may take (watches aside, which the server
+    ends every 10 minutes); kopf's own requests use the same limit."""
+    reconcile_workers: int = 16
+    """Objects reconciled at once. Each reconcile is short (a database transaction); the DNS work
+    is done by the zone writer, so a few workers keep up with thousands of objects."""
+    zone_gather_seconds: float = 0.05
+    """How long a zone's writer waits for more requests before it syncs: a burst becomes one sync."""
+    zone_sync_concurrency: int = 2
+    """Zone syncs running at once (all zones together): the back-pressure that makes syncs fewer
+    and bigger as load rises."""
+    status_concurrency: int = 8
+    """Status writes in flight at once."""
     webhook_listen: str | None = None
     """host:port the admission webhook listens on (TLS); None serves no webhook."""
     webhook_host: str | None = None
@@ -53,43 +71,81 @@ class OperatorConfig:
         return host or "0.0.0.0", int(port)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> OperatorConfig:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
         env = os.environ if environ is None else environ
-        return cls(
-            namespaces=tuple(n for n in env.get("SITEPLANE_NAMESPACES", "").split(",") if n),
-            peering=env.get("SITEPLANE_PEERING") or None,
-            priority=int(env.get("SITEPLANE_PEERING_PRIORITY", "0")),
-            database_url=env.get("SITEPLANE_DATABASE_URL", DEFAULT_URL),
-            default_backend=env.get("SITEPLANE_DEFAULT_BACKEND") or None,
-            zone_dir=env.get("SITEPLANE_ZONE_DIR", "zones"),
-            zone_reload_command=tuple(shlex.split(env.get("SITEPLANE_ZONE_RELOAD_COMMAND", ""))),
-            drift_interval=_seconds(env, "SITEPLANE_DRIFT_INTERVAL", 300.0),
-            backend_recheck_interval=_seconds(env, "SITEPLANE_BACKEND_RECHECK_INTERVAL", 60.0),
-            api_concurrency=_count(env, "SITEPLANE_API_CONCURRENCY", 32),
-            webhook_listen=env.get("SITEPLANE_WEBHOOK_LISTEN") or None,
-            webhook_host=env.get("SITEPLANE_WEBHOOK_HOST") or None,
-            webhook_cert_dir=env.get("SITEPLANE_WEBHOOK_CERT_DIR") or None,
-            webhook_configuration=env.get("SITEPLANE_WEBHOOK_CONFIGURATION") or "siteplane.io",
-        )
+        values: dict[str, Any] = {}
+        for name, (variable, parse) in ENVIRONMENT.items():
+            text = env.get(variable, "")
+            if text:
+                values[name] = parse(variable, text)
+        return cls(**values)
 
 
-def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
-    text = env.get(name, "")
-    if not text:
-        return default
+def _text(variable: str, text: str) -> str:
+    return text
+
+
+def _names(variable: str, text: str) -> tuple[str, ...]:
+    return tuple(n.strip() for n in text.split(",") if n.strip())
+
+
+def _command(variable: str, text: str) -> tuple[str, ...]:
+    return tuple(shlex.split(text))
+
+
+def _seconds(variable: str, text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise ValueError(f"{name} must be a number of seconds, not {text!r}") from None
-    if value < 0:
-        raise ValueError(f"{name} must not be negative")
+        raise ValueError(f"{variable} must be a number of seconds, not {text!r}") from None
+    if value < 0 or value != value:  # NaN compares unequal to itself
+        raise ValueError(f"{variable} must not be negative")
     return value
 
 
-def _count(env: Mapping[str, str], name: str, default: int) -> int:
-    text = env.get(name, "")
-    if not text:
-        return default
+def _count(variable: str, text: str) -> int:
     if not text.isdigit():
-        raise ValueError(f"{name} must be a whole number (0 or more), not {text!r}")
+        raise ValueError(f"{variable} must be a whole number (0 or more), not {text!r}")
     return int(text)
+
+
+def _positive(variable: str, text: str) -> int:
+    value = _count(variable, text)
+    if value < 1:
+        raise ValueError(f"{variable} must be at least 1")
+    return value
+
+
+def _integer(variable: str, text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{variable} must be a whole number, not {text!r}") from None
+
+
+Parser = Callable[[str, str], Any]
+
+# field -> (environment variable, parser). Every field of Config is here (a test checks).
+ENVIRONMENT: dict[str, tuple[str, Parser]] = {
+    "namespaces": ("SITEPLANE_NAMESPACES", _names),
+    "peering": ("SITEPLANE_PEERING", _text),
+    "priority": ("SITEPLANE_PEERING_PRIORITY", _integer),
+    "database_url": ("SITEPLANE_DATABASE_URL", _text),
+    "default_backend": ("SITEPLANE_DEFAULT_BACKEND", _text),
+    "zone_dir": ("SITEPLANE_ZONE_DIR", _text),
+    "zone_reload_command": ("SITEPLANE_ZONE_RELOAD_COMMAND", _command),
+    "drift_interval": ("SITEPLANE_DRIFT_INTERVAL", _seconds),
+    "backend_recheck_interval": ("SITEPLANE_BACKEND_RECHECK_INTERVAL", _seconds),
+    "api_concurrency": ("SITEPLANE_API_CONCURRENCY", _count),
+    "kube_timeout": ("SITEPLANE_KUBE_TIMEOUT", _seconds),
+    "reconcile_workers": ("SITEPLANE_RECONCILE_WORKERS", _positive),
+    "zone_gather_seconds": ("SITEPLANE_ZONE_GATHER_SECONDS", _seconds),
+    "zone_sync_concurrency": ("SITEPLANE_ZONE_SYNC_CONCURRENCY", _positive),
+    "status_concurrency": ("SITEPLANE_STATUS_CONCURRENCY", _positive),
+    "webhook_listen": ("SITEPLANE_WEBHOOK_LISTEN", _text),
+    "webhook_host": ("SITEPLANE_WEBHOOK_HOST", _text),
+    "webhook_cert_dir": ("SITEPLANE_WEBHOOK_CERT_DIR", _text),
+    "webhook_configuration": ("SITEPLANE_WEBHOOK_CONFIGURATION", _text),
+}
+
+assert set(ENVIRONMENT) == {f.name for f in fields(Config)}, "every setting has its environment variable"

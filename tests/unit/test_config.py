@@ -1,0 +1,60 @@
+"""The configuration: every setting from its SITEPLANE_* variable, bad values refused by name."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import pytest
+
+from siteplane.config import ENVIRONMENT, Config
+
+
+def test_defaults_need_no_environment() -> None:
+    assert Config.from_env({}) == Config()
+
+
+@pytest.mark.parametrize(
+    ("variable", "text", "field", "value"),
+    [
+        ("SITEPLANE_NAMESPACES", "team-a, team-b,", "namespaces", ("team-a", "team-b")),
+        ("SITEPLANE_PEERING", "siteplane", "peering", "siteplane"),
+        ("SITEPLANE_PEERING_PRIORITY", "-5", "priority", -5),
+        (
+            "SITEPLANE_ZONE_RELOAD_COMMAND",
+            "rndc -s 'ns 1' reload",
+            "zone_reload_command",
+            ("rndc", "-s", "ns 1", "reload"),
+        ),
+        ("SITEPLANE_DRIFT_INTERVAL", "0", "drift_interval", 0.0),
+        ("SITEPLANE_KUBE_TIMEOUT", "2.5", "kube_timeout", 2.5),
+        ("SITEPLANE_API_CONCURRENCY", "0", "api_concurrency", 0),
+        ("SITEPLANE_RECONCILE_WORKERS", "4", "reconcile_workers", 4),
+        ("SITEPLANE_ZONE_GATHER_SECONDS", "0.2", "zone_gather_seconds", 0.2),
+        ("SITEPLANE_ZONE_SYNC_CONCURRENCY", "3", "zone_sync_concurrency", 3),
+        ("SITEPLANE_STATUS_CONCURRENCY", "16", "status_concurrency", 16),
+    ],
+)
+def test_each_variable_sets_its_field(variable: str, text: str, field: str, value: object) -> None:
+    assert getattr(Config.from_env({variable: text}), field) == value
+
+
+@pytest.mark.parametrize(
+    ("variable", "text", "says"),
+    [
+        ("SITEPLANE_DRIFT_INTERVAL", "soon", "must be a number of seconds"),
+        ("SITEPLANE_KUBE_TIMEOUT", "-1", "must not be negative"),
+        ("SITEPLANE_KUBE_TIMEOUT", "nan", "must not be negative"),
+        ("SITEPLANE_API_CONCURRENCY", "-1", "must be a whole number"),
+        ("SITEPLANE_RECONCILE_WORKERS", "0", "must be at least 1"),
+        ("SITEPLANE_STATUS_CONCURRENCY", "x", "must be a whole number"),
+        ("SITEPLANE_PEERING_PRIORITY", "high", "must be a whole number"),
+    ],
+)
+def test_a_bad_value_is_refused_naming_the_variable(variable: str, text: str, says: str) -> None:
+    with pytest.raises(ValueError, match=f"{variable} {says}"):
+        Config.from_env({variable: text})
+
+
+def test_every_setting_has_a_variable_and_a_description() -> None:
+    assert set(ENVIRONMENT) == {f.name for f in fields(Config)}
+    assert len({variable for variable, _ in ENVIRONMENT.values()}) == len(ENVIRONMENT)
