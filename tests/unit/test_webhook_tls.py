@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from siteplane.handlers.webhook_tls import WebhookCertificates, generate
+from siteplane.kube.webhook_tls import WebhookCertificates, generate
 
 HOSTS = ["127.0.0.1", "localhost"]
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from siteplane.api.accessgrant import AccessGrantSpec
 from siteplane.api.common import API_GROUP, API_VERSION
+from siteplane.domain.access import Permission
 from siteplane.rbac.roles import shipped_role_for
 from siteplane.rbac.rules import EDIT_VERBS, NAMED_EDIT_VERBS, NAMED_VIEW_VERBS, VIEW_VERBS
 
@@ -37,19 +38,6 @@ def generated_name(grant_name: str) -> str:
         return name
     digest = hashlib.sha256(grant_name.encode()).hexdigest()[:10]
     return f"{name[: _MAX_NAME - 11]}-{digest}"
-
-
-@dataclass(frozen=True)
-class Permission:
-    """One thing the grant hands out: a verb on a resource type in the grant's namespace, maybe by name."""
-
-    verb: str
-    resource: str
-    name: str | None = None
-
-    def describe(self, namespace: str) -> str:
-        target = f"{self.resource}/{self.name}" if self.name else self.resource
-        return f"{self.verb} {target} in namespace {namespace}"
 
 
 def permissions_granted(spec: AccessGrantSpec) -> list[Permission]:
