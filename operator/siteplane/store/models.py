@@ -81,6 +81,18 @@ class Zone(ObjectColumns, Base):
     """Record sets changed on the server behind siteplane's back and put back, over the zone's life."""
     checked_at: Mapped[datetime | None] = mapped_column(default=None)
     """When the zone was last compared with what its backend serves."""
+    sync_error_reason: Mapped[str | None] = mapped_column(String(32), default=None)
+    """The condition reason of ``sync_error``: BackendError or BackendUnavailable."""
+    delegations: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    """Other namespaces that may declare zones below this one: [{namespace, names}]."""
+    delegation_refused: Mapped[bool] = mapped_column(Boolean, default=False)
+    """True when the zone lies inside an older zone of another namespace that does not delegate
+    it: stored, but not served, and nothing is placed in it."""
+    served: Mapped[bool] = mapped_column(Boolean, default=False)
+    """True while siteplane has the zone on a backend: a deleted or refused zone that is still
+    served is removed from it by its next sync, before anything else happens to the name."""
+    served_backend: Mapped[str | None] = mapped_column(String(K8S_NAME), default=None)
+    """The spec.backend the zone was served through (NULL: the operator's default)."""
 
 
 class Site(ObjectColumns, Base):
@@ -164,6 +176,9 @@ class RecordSetRow(Base):
     """The zone serial with which the backend was seen serving this set; NULL while pending."""
     rejected: Mapped[str | None] = mapped_column(Text, default=None)
     """Why the server refused this exact set; it is not sent again until its content changes."""
+    withdrawn_serial: Mapped[int | None] = mapped_column(default=None)
+    """For a withdrawn set: the zone serial with which its removal was seen applied (NULL while
+    the server may still serve it). A deleted object keeps its finalizer until none is NULL."""
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)
 

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
+from siteplane.domain.names import enclosing_zones
 from siteplane.store.models import Grant, GrantAdmission, History, Record, RecordSetRow, Site, SiteDomain, Zone, utcnow
+
+
+def _below(column: Any, name: str) -> Any:
+    """``column`` names something strictly below ``name`` (LIKE with its wildcards escaped)."""
+    escaped = name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return column.like(f"%.{escaped}", escape="\\")
 
 
 def _generations(session: Session, model: type[Site | Record | Zone], uids: Iterable[str]) -> dict[str, int]:
@@ -55,7 +61,7 @@ class SiteRepository(_Repository):
             .where(
                 SiteDomain.deleted_at.is_(None),
                 Site.deleted_at.is_(None),
-                or_(SiteDomain.domain == zone_name, SiteDomain.domain.like(f"%.{zone_name}")),
+                or_(SiteDomain.domain == zone_name, _below(SiteDomain.domain, zone_name)),
             )
             .distinct()
         )
@@ -118,9 +124,54 @@ class ZoneRepository(_Repository):
         )
         return set(self.session.scalars(stmt))
 
-    def live_owner_names(self) -> list[str]:
-        stmt = select(Zone.zone_name).where(Zone.is_owner.is_(True), Zone.deleted_at.is_(None))
+    def serving_owners_named(self, zone_names: Iterable[str]) -> list[Zone]:
+        """Those of ``zone_names`` that have a live owner allowed to serve it (not refused by its parent)."""
+        return [z for z in self.owners_named(zone_names) if not z.delegation_refused]
+
+    def owners_around(self, zone_name: str) -> list[Zone]:
+        """Every live owner zone at, above or below ``zone_name``: what decides who may serve there."""
+        above = enclosing_zones(zone_name)
+        stmt = select(Zone).where(
+            Zone.is_owner.is_(True),
+            Zone.deleted_at.is_(None),
+            or_(Zone.zone_name.in_([zone_name, *above]), _below(Zone.zone_name, zone_name)),
+        )
+        return list(self.session.scalars(stmt))
+
+    def served_named(self, zone_name: str) -> list[Zone]:
+        """Every row of ``zone_name`` (live or deleted) whose zone siteplane has on a backend."""
+        stmt = select(Zone).where(Zone.zone_name == zone_name, Zone.served.is_(True)).order_by(Zone.id)
+        return list(self.session.scalars(stmt))
+
+    def names_to_check(self) -> list[str]:
+        """Every zone name siteplane serves or must still remove from a backend: the drift checks' list."""
+        serving = (Zone.is_owner.is_(True)) & Zone.deleted_at.is_(None) & Zone.delegation_refused.is_(False)
+        stmt = select(Zone.zone_name).where(or_(serving, Zone.served.is_(True))).distinct()
         return sorted(self.session.scalars(stmt))
+
+    def needing_work(self) -> list[str]:
+        """Zone names whose last sync failed or never happened, or that must still leave a backend:
+        what an operator (re)start syncs at once rather than at its next drift check."""
+        live_owner = Zone.is_owner.is_(True) & Zone.deleted_at.is_(None)
+        unsynced = (
+            live_owner & Zone.delegation_refused.is_(False) & or_(Zone.sync_error.is_not(None), Zone.serial.is_(None))
+        )
+        leaving = Zone.served.is_(True) & or_(Zone.deleted_at.is_not(None), Zone.delegation_refused.is_(True))
+        stmt = select(Zone.zone_name).where(or_(unsynced, leaving)).distinct()
+        pending = (
+            select(Zone.zone_name)
+            .join(RecordSetRow, RecordSetRow.zone_id == Zone.id)
+            .where(
+                live_owner,
+                or_(
+                    RecordSetRow.deleted_at.is_(None)
+                    & RecordSetRow.applied_serial.is_(None)
+                    & RecordSetRow.rejected.is_(None),
+                    RecordSetRow.deleted_at.is_not(None) & RecordSetRow.withdrawn_serial.is_(None),
+                ),
+            )
+        )
+        return sorted(set(self.session.scalars(stmt)) | set(self.session.scalars(pending.distinct())))
 
     def live_owners(self) -> list[Zone]:
         return list(self.session.scalars(select(Zone).where(Zone.is_owner.is_(True), Zone.deleted_at.is_(None))))
@@ -154,13 +205,36 @@ class RecordSetRepository(_Repository):
         stmt = select(RecordSetRow).where(RecordSetRow.owner_uid == owner_uid, RecordSetRow.deleted_at.is_(None))
         return list(self.session.scalars(stmt))
 
-    def withdrawn_in_zone(self, zone_id: int, since: datetime | None = None) -> list[RecordSetRow]:
-        """Withdrawn rows of a zone (only those withdrawn at or after ``since``, if given), oldest
+    def live_of_owners(self, owner_uids: Iterable[str]) -> list[RecordSetRow]:
+        uids = list(set(owner_uids))
+        if not uids:
+            return []
+        stmt = select(RecordSetRow).where(RecordSetRow.owner_uid.in_(uids), RecordSetRow.deleted_at.is_(None))
+        return list(self.session.scalars(stmt))
+
+    def withdrawing_in_zone(self, zone_id: int) -> list[RecordSetRow]:
+        """Withdrawn rows of a zone whose removal from the server is not yet confirmed, oldest
         withdrawal first (so the latest wins in a dict)."""
-        stmt = select(RecordSetRow).where(RecordSetRow.zone_id == zone_id, RecordSetRow.deleted_at.is_not(None))
-        if since is not None:
-            stmt = stmt.where(RecordSetRow.deleted_at >= since)
+        stmt = select(RecordSetRow).where(
+            RecordSetRow.zone_id == zone_id,
+            RecordSetRow.deleted_at.is_not(None),
+            RecordSetRow.withdrawn_serial.is_(None),
+        )
         return list(self.session.scalars(stmt.order_by(RecordSetRow.deleted_at, RecordSetRow.id)))
+
+    def zones_withdrawing_for(self, owner_uid: str) -> set[str]:
+        """Live zones from which a record set of ``owner_uid`` is withdrawn but not yet seen removed."""
+        stmt = (
+            select(Zone.zone_name)
+            .join(RecordSetRow, RecordSetRow.zone_id == Zone.id)
+            .where(
+                RecordSetRow.owner_uid == owner_uid,
+                RecordSetRow.deleted_at.is_not(None),
+                RecordSetRow.withdrawn_serial.is_(None),
+                Zone.deleted_at.is_(None),
+            )
+        )
+        return set(self.session.scalars(stmt))
 
     def withdraw(self, rows: Sequence[RecordSetRow]) -> None:
         now = utcnow()
@@ -215,6 +289,28 @@ class HistoryRepository(_Repository):
         entry = History(**fields)
         self.session.add(entry)
         return entry
+
+    def record_object(
+        self,
+        kind: str,
+        row: Site | Record | Zone,
+        action: str,
+        zone_name: str | None = None,
+        detail: dict[str, Any] | None = None,
+        serial: int | None = None,
+    ) -> History:
+        """An entry about ``row``'s object, at the generation the row holds."""
+        return self.record(
+            object_kind=kind,
+            object_namespace=row.namespace,
+            object_name=row.name,
+            object_uid=row.uid,
+            generation=row.generation,
+            zone_name=zone_name,
+            action=action,
+            detail=detail or {},
+            serial=serial,
+        )
 
     def count(self) -> int:
         return int(self.session.scalar(select(func.count()).select_from(History)) or 0)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from types import TracebackType
+from typing import TypeVar
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from siteplane.errors import DatabaseUnavailable
 from siteplane.store.repositories import (
     GrantAdmissionRepository,
     GrantRepository,
@@ -17,6 +21,10 @@ from siteplane.store.repositories import (
     SiteRepository,
     ZoneRepository,
 )
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+UNAVAILABLE = "the application database is unavailable; retrying"
 
 
 class UnitOfWork:
@@ -61,3 +69,34 @@ class Store:
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self._sessions)
+
+    def transaction(self, work: Callable[[UnitOfWork], T], attempts: int = 5) -> T:
+        """``work`` in one unit of work, committed. Run again on fresh data when a concurrent writer
+        made a unique index refuse it; any other database failure is DatabaseUnavailable, whose
+        message never carries the driver's text (it may quote the URL and its password)."""
+        for attempt in range(attempts):
+            try:
+                with self.unit_of_work() as uow:
+                    result = work(uow)
+                    uow.commit()
+                    return result
+            except IntegrityError:
+                if attempt == attempts - 1:
+                    log.warning("still losing a race on a unique index after %d attempts", attempts, exc_info=True)
+                    raise DatabaseUnavailable(UNAVAILABLE) from None
+                log.info("lost a race on a unique index; retrying on fresh data")
+            except SQLAlchemyError as error:
+                log.warning("database unavailable: %s", type(error).__name__)
+                log.debug("database error", exc_info=True)
+                raise DatabaseUnavailable(UNAVAILABLE) from None
+        raise AssertionError("unreachable")
+
+    def read(self, work: Callable[[UnitOfWork], T]) -> T:
+        """``work`` in one unit of work that writes nothing; DatabaseUnavailable as for ``transaction``."""
+        try:
+            with self.unit_of_work() as uow:
+                return work(uow)
+        except SQLAlchemyError as error:
+            log.warning("database unavailable: %s", type(error).__name__)
+            log.debug("database error", exc_info=True)
+            raise DatabaseUnavailable(UNAVAILABLE) from None
