@@ -48,6 +48,16 @@ class Publisher(CRModel):
     """Relative names it may use: 'shop' exactly, '*.shop' anything below shop, '*' anything; all when unset."""
 
 
+class Delegation(CRModel):
+    """Another namespace allowed to declare zones below this one."""
+
+    namespace: NamespaceName
+    """The namespace whose DNSZones may lie inside this zone."""
+    names: Annotated[list[RecordName], Field(min_length=1, max_length=64, json_schema_extra=LIST_SET)] | None = None
+    """Which zones, by name relative to this one: 'shop' for shop.<zone> exactly, '*.shop' for any zone
+    below shop, '*' for any; all when unset."""
+
+
 class DNSZoneSpec(CRModel):
     """Desired state of an authoritative DNS zone."""
 
@@ -72,6 +82,18 @@ class DNSZoneSpec(CRModel):
         | None
     ) = None
     """Other namespaces allowed to publish names in this zone (its own namespace always may)."""
+    delegations: (
+        Annotated[
+            list[Delegation],
+            Field(
+                max_length=256,
+                json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["namespace"]},
+            ),
+        ]
+        | None
+    ) = None
+    """Other namespaces allowed to declare zones inside this one (its own namespace always may). A
+    zone inside an older zone of another namespace that does not delegate it is not served."""
     deletion_policy: Literal["Delete", "Orphan"] | None = None
     """Delete (default) removes the zone from its backend when the DNSZone goes; Orphan leaves it."""
     management: Literal["Shared", "Exclusive"] | None = None

@@ -15,10 +15,18 @@ NOT_PERMITTED = "NotPermitted"
 
 @dataclass(frozen=True)
 class Publisher:
-    """A namespace allowed to publish in a zone, optionally only at some relative names."""
+    """A namespace allowed something in a zone (publishing names, or declaring zones below it),
+    optionally only at some relative names."""
 
     namespace: str
     names: tuple[str, ...] | None = None
+
+
+def _allows(grantees: tuple[Publisher, ...], namespace: str, relative: str) -> bool:
+    for grantee in grantees:
+        if grantee.namespace == namespace:
+            return grantee.names is None or any(name_matches(p, relative) for p in grantee.names)
+    return False
 
 
 @dataclass(frozen=True)
@@ -30,15 +38,20 @@ class ZoneView:
     default_ttl: int
     name_servers: tuple[str, ...]
     publishers: tuple[Publisher, ...] = ()
+    created: str = ""  # metadata.creationTimestamp: whose claim is older
+    delegations: tuple[Publisher, ...] = ()
+
+    @property
+    def age_key(self) -> tuple[str, str, str]:
+        return (self.created, self.ref.namespace, self.ref.name)
 
     def permits(self, namespace: str, relative: str) -> bool:
         """May objects in ``namespace`` publish at ``relative`` in this zone?"""
-        if namespace == self.ref.namespace:
-            return True
-        for publisher in self.publishers:
-            if publisher.namespace == namespace:
-                return publisher.names is None or any(name_matches(p, relative) for p in publisher.names)
-        return False
+        return namespace == self.ref.namespace or _allows(self.publishers, namespace, relative)
+
+    def delegates(self, namespace: str, relative: str) -> bool:
+        """May ``namespace`` declare a zone at ``relative`` (below this zone)?"""
+        return namespace == self.ref.namespace or _allows(self.delegations, namespace, relative)
 
 
 def name_matches(pattern: str, relative: str) -> bool:
