@@ -1,1 +1,1 @@
-"""The siteplane benchmark: ``make bench`` (``python -m bench.run``). See README, Performance."""
+"""The siteplane benchmark: ``make bench`` (``python -m bench.run``). See docs/performance.md."""

@@ -1,4 +1,4 @@
-"""Print the README's performance tables from benchmark JSON files.
+"""Print the performance tables of docs/performance.md from benchmark JSON files.
 
 ``python -m bench.table FILE...``: the results table; ``python -m bench.table --floors FILE...``:
 the kopf floor variants (``make bench BENCH_ARGS=--floor-variants=...``);
