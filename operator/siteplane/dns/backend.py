@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from siteplane.domain.records import RecordKey, RecordSet
+from siteplane.errors import BackendError as BackendError  # where every backend finds it
 from siteplane.planning.changes import ChangeSet
 
 
@@ -43,14 +44,6 @@ class ZoneContent:
     serial: int
     record_sets: Mapping[RecordKey, RecordSet]
     soa: SOASettings | None = None
-
-
-class BackendError(Exception):
-    """A backend operation failed. ``retryable`` says whether trying again later may help."""
-
-    def __init__(self, message: str, *, retryable: bool = True) -> None:
-        super().__init__(message)
-        self.retryable = retryable
 
 
 class DriftDetected(BackendError):

@@ -1,8 +1,8 @@
 """Who asked, and may they: the permission checks behind "no user gains a permission through the
 operator that they do not hold".
 
-The checks go to the apiserver as SubjectAccessReviews (through an ``Authorizer`` the handlers
-provide), never to the database mirror: the apiserver's answer includes every authorizer the
+The checks go to the apiserver as SubjectAccessReviews (kube/access_reviews.py), never to the
+database mirror: the apiserver's answer includes every authorizer the
 cluster runs, and is current to the second.
 """
 
@@ -11,39 +11,16 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from siteplane.api.accessgrant import AccessGrantSpec
-from siteplane.rbac.accessgrants import Permission, permissions_granted
-
-
-@dataclass(frozen=True)
-class Author:
-    """An authenticated user as the apiserver described it in an admission request."""
-
-    username: str
-    groups: tuple[str, ...] = ()
-    uid: str | None = None
-    extra: Mapping[str, Sequence[str]] = field(default_factory=dict)
-
-    @classmethod
-    def from_userinfo(cls, userinfo: Mapping[str, Any]) -> Author:
-        return cls(
-            username=str(userinfo.get("username") or ""),
-            groups=tuple(userinfo.get("groups") or ()),
-            uid=userinfo.get("uid"),
-            extra={k: tuple(v) for k, v in (userinfo.get("extra") or {}).items()},
-        )
-
-
-class AuthorizationUnavailable(Exception):
-    """The apiserver could not be asked; the caller retries (or, in admission, refuses)."""
+from siteplane.domain.access import Author, Permission
+from siteplane.rbac.accessgrants import permissions_granted
 
 
 class Authorizer(Protocol):
-    def allowed(self, author: Author, permission: Permission, namespace: str) -> bool:
-        """Does the apiserver let ``author`` do ``permission`` in ``namespace``? AuthorizationUnavailable if unknown."""
+    async def allowed(self, author: Author, permission: Permission, namespace: str) -> bool:
+        """Does the apiserver let ``author`` do ``permission`` in ``namespace``? KubeUnavailable if unknown."""
         ...
 
 
@@ -52,7 +29,7 @@ def spec_digest(spec: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def missing_permissions(
+async def missing_permissions(
     authorizer: Authorizer, author: Author, spec: AccessGrantSpec, namespace: str
 ) -> list[Permission]:
     """What the grant would hand out that its author does not hold (empty: no escalation).
@@ -65,10 +42,12 @@ def missing_permissions(
     for permission in permissions_granted(spec):
         key = (permission.verb, permission.resource)
         if key not in wholesale:
-            wholesale[key] = authorizer.allowed(author, Permission(permission.verb, permission.resource), namespace)
+            wholesale[key] = await authorizer.allowed(
+                author, Permission(permission.verb, permission.resource), namespace
+            )
         if wholesale[key]:
             continue
-        if permission.name is None or not authorizer.allowed(author, permission, namespace):
+        if permission.name is None or not await authorizer.allowed(author, permission, namespace):
             missing.append(permission)
     return missing
 

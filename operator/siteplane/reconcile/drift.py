@@ -8,9 +8,14 @@ start-up every zone was just synced by its own handler.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import math
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
+
+log = logging.getLogger(__name__)
 
 
 def offset(zone_name: str, interval: float) -> float:
@@ -40,3 +45,24 @@ class DriftSchedule:
             seen[zone] = slot if last is None or slot > last else last
         self._last_slot = seen  # zones gone from the list are forgotten
         return sorted(due)
+
+
+async def check_for_drift(list_zones: Callable[[], list[str]], check: Callable[[str], None], interval: float) -> None:
+    """Forever: every zone in ``list_zones()`` handed to ``check`` once per ``interval``, spread.
+
+    One task for the whole operator rather than a timer per zone: thousands of sleeping timers
+    cost as many wake-ups, and a check is a zone-writer sync anyway, which coalesces with whatever
+    else is happening to the zone.
+    """
+    schedule = DriftSchedule(interval)
+    tick = max(0.5, min(5.0, interval / 100))
+    while True:
+        try:
+            zones = await asyncio.to_thread(list_zones)
+        except Exception as error:  # the database; the next tick tries again
+            log.warning("drift checks: cannot list zones: %s", error)
+            log.debug("listing zones failed", exc_info=True)
+            zones = []
+        for zone in schedule.due(zones, time.time()):
+            check(zone)
+        await asyncio.sleep(tick)

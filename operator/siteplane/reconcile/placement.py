@@ -1,4 +1,9 @@
-"""Settling site domains in the database: who owns each domain, and in which zone it goes."""
+"""Who owns which name, and where it is served, settled in the database inside the caller's
+transaction: zone names, zones' consent to their children, and site domains.
+
+Each function re-decides a set of claims with the pure planners and stages only the differences;
+it returns the Effects: zones whose content may change and objects whose status may change.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,11 @@ import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 
-from siteplane.domain.objects import ObjectRef
+from siteplane.planning.delegation import refused_delegations
 from siteplane.planning.placement import DomainClaim, settle_domain
-from siteplane.reconcile.views import site_ref, zone_views_enclosing
+from siteplane.reconcile.effects import Effects
+from siteplane.reconcile.rows import owner_ref, serving_zone_views, site_ref, zone_ref, zone_view
 from siteplane.store.models import SiteDomain
 from siteplane.store.unit_of_work import UnitOfWork
 
@@ -55,17 +60,59 @@ class PlacementLock:
                 self._condition.notify_all()
 
 
-@dataclass
-class Settled:
-    zones: set[str] = field(default_factory=set)  # zones whose content may have changed
-    sites: set[ObjectRef] = field(default_factory=set)  # sites whose placement changed
+def claim_zone_name(uow: UnitOfWork, zone_name: str) -> Effects:
+    """The oldest live DNSZone for a name owns it; enforced by the partial unique index."""
+    effects = Effects()
+    claims = uow.zones.live_claims(zone_name)
+    if not claims:
+        return effects
+    winner = min(claims, key=lambda z: (z.created, z.namespace, z.name))
+    for zone in claims:
+        if zone is not winner and zone.is_owner:
+            zone.is_owner = False
+            effects.affected.add(zone_ref(zone))
+    uow.flush()  # demote before promoting: the unique index must never see two owners
+    if not winner.is_owner:
+        winner.is_owner = True
+        effects.affected.add(zone_ref(winner))
+        effects.zones.add(zone_name)
+        uow.flush()
+    return effects
 
-    @property
-    def affected(self) -> set[ObjectRef]:
-        return self.sites
+
+def settle_delegations(uow: UnitOfWork, zone_name: str) -> Effects:
+    """Re-decide which zones at, above and below ``zone_name`` may be served (planning/delegation.py).
+
+    A zone that loses its parent's consent keeps its rows but is taken off its backend by its next
+    sync, and its record sets are withdrawn; domains below it fall back to the next enclosing zone.
+    """
+    effects = Effects()
+    zones = uow.zones.owners_around(zone_name)
+    refused = {ref.uid for ref in refused_delegations(zone_view(z) for z in zones)}
+    for zone in zones:
+        now_refused = zone.uid in refused
+        if zone.delegation_refused == now_refused:
+            continue
+        zone.delegation_refused = now_refused
+        effects.affected.add(zone_ref(zone))
+        effects.zones.add(zone.zone_name)
+        if now_refused:
+            rows = uow.record_sets.live_in_zone(zone.id)
+            effects.affected |= {owner_ref(r) for r in rows}
+            uow.record_sets.withdraw(rows)
+    uow.flush()
+    for zone in zones:
+        if zone_ref(zone) in effects.affected:
+            effects.add(resettle_below(uow, zone.zone_name))
+    return effects
 
 
-def settle_domains(uow: UnitOfWork, domains: Iterable[str]) -> Settled:
+def resettle_below(uow: UnitOfWork, zone_name: str) -> Effects:
+    """Re-place every claimed domain at or below ``zone_name``."""
+    return settle_domains(uow, uow.sites.live_domains_within(zone_name))
+
+
+def settle_domains(uow: UnitOfWork, domains: Iterable[str]) -> Effects:
     """Re-decide every live claim on ``domains`` and stage the result.
 
     Demotions are flushed before promotions: the partial unique index on live owners would
@@ -76,8 +123,8 @@ def settle_domains(uow: UnitOfWork, domains: Iterable[str]) -> Settled:
     by_domain: dict[str, list[SiteDomain]] = defaultdict(list)
     for row in claims:
         by_domain[row.domain].append(row)
-    zones = zone_views_enclosing(uow, by_domain)
-    result = Settled()
+    zones = serving_zone_views(uow, by_domain)
+    effects = Effects()
     promotions: list[SiteDomain] = []
     for domain, rows in by_domain.items():
         decided = settle_domain([DomainClaim(site_ref(r.site), r.site.created, domain=domain) for r in rows], zones)
@@ -85,8 +132,8 @@ def settle_domains(uow: UnitOfWork, domains: Iterable[str]) -> Settled:
             outcome = decided[site_ref(row.site)]
             if (row.state, row.zone_name, row.is_owner) == (outcome.state, outcome.zone_name, outcome.is_owner):
                 continue
-            result.zones.update(z for z in (row.zone_name, outcome.zone_name) if z)
-            result.sites.add(site_ref(row.site))
+            effects.zones.update(z for z in (row.zone_name, outcome.zone_name) if z)
+            effects.affected.add(site_ref(row.site))
             row.state, row.zone_name = outcome.state, outcome.zone_name
             if outcome.is_owner and not row.is_owner:
                 promotions.append(row)
@@ -99,6 +146,6 @@ def settle_domains(uow: UnitOfWork, domains: Iterable[str]) -> Settled:
     # A Site publishes all of its domains or none, so a change to one of its domains concerns
     # every zone it publishes in.
     for row in claims:
-        if site_ref(row.site) in result.sites:
-            result.zones.update(d.zone_name for d in row.site.domains if d.zone_name and d.deleted_at is None)
-    return result
+        if site_ref(row.site) in effects.affected:
+            effects.zones.update(d.zone_name for d in row.site.domains if d.zone_name and d.deleted_at is None)
+    return effects

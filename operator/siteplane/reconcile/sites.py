@@ -1,24 +1,27 @@
-"""Site reconciliation: store the site and its domain claims, settle them, sync their zones."""
+"""Sites: parse, store the site and its domain claims (one transaction), then its zones are synced.
+
+reconcile:  parse -> store desired state (placement settled in the same transaction) -> Effects
+finalize:   mark withdrawn (one transaction) -> sync its zones -> done once the server no
+            longer serves anything of it
+"""
 
 from __future__ import annotations
 
-from pydantic import ValidationError
+from dataclasses import dataclass
 
 from siteplane.api.site import SiteSpec
-from siteplane.reconcile.common import (
-    ReportingService,
-    invalid_spec,
-    record_history,
-)
-from siteplane.reconcile.inputs import ObjectInput, Outcome
-from siteplane.reconcile.placement import PlacementLock, Settled, settle_domains
-from siteplane.reconcile.status import StatusReport, site_status
+from siteplane.domain.objects import ObjectRef
+from siteplane.reconcile.effects import Effects
+from siteplane.reconcile.observed import Observed
+from siteplane.reconcile.outcome import Outcome, parse, transaction
+from siteplane.reconcile.placement import PlacementLock, settle_domains
+from siteplane.reconcile.withdrawal import withdrawn
 from siteplane.reconcile.zone_writer import ZoneWriter
 from siteplane.store.models import Site, SiteDomain, utcnow
 from siteplane.store.unit_of_work import Store, UnitOfWork
 
 
-def _apply_spec(site: Site, obj: ObjectInput, spec: SiteSpec) -> bool:
+def _copy_spec(site: Site, obj: Observed, spec: SiteSpec) -> bool:
     """Copy the spec onto the row; True when anything changed."""
     values = {
         "namespace": obj.ref.namespace,
@@ -42,97 +45,80 @@ def _apply_spec(site: Site, obj: ObjectInput, spec: SiteSpec) -> bool:
     return changed
 
 
-def _apply_domains(uow: UnitOfWork, site: Site, domains: list[str]) -> set[str]:
-    """Make the site's live domain rows match ``domains``; returns every domain touched."""
+def _copy_domains(uow: UnitOfWork, site: Site, domains: list[str]) -> bool:
+    """Make the site's live domain rows match ``domains``; True when any was added or removed."""
     live = {d.domain: d for d in site.domains if d.deleted_at is None}
-    touched: set[str] = set()
+    touched = False
     for domain, row in live.items():
         if domain not in domains:
             row.deleted_at, row.is_owner = utcnow(), False
-            touched.add(domain)
+            touched = True
     uow.flush()
     for position, domain in enumerate(domains):
         existing = live.get(domain)
         if existing is None:
             site.domains.append(SiteDomain(domain=domain, position=position))
-            touched.add(domain)
+            touched = True
         elif existing.position != position:
             existing.position = position
     return touched
 
 
-class SiteService(ReportingService[Site]):
-    def __init__(self, store: Store, writer: ZoneWriter, placement: PlacementLock) -> None:
-        self.store = store
-        self.writer = writer
-        self.placement = placement
+def store_site(uow: UnitOfWork, obj: Observed, spec: SiteSpec) -> Effects:
+    site = uow.sites.by_uid(obj.ref.uid)
+    if site is None:
+        site = Site(uid=obj.ref.uid)
+        uow.sites.add(site)
+    changed = _copy_spec(site, obj, spec)
+    if site.deleted_at is not None:  # its finalizer was removed by hand and the object came back
+        site.deleted_at, changed = None, True
+    changed = _copy_domains(uow, site, spec.domains) or changed
+    uow.flush()
+    effects = settle_domains(uow, {d.domain for d in site.domains})
+    if changed:
+        effects.zones.update(d.zone_name for d in site.domains if d.zone_name and d.deleted_at is None)
+        uow.history.record_object("Site", site, "stored", detail={"domains": spec.domains, "suspended": site.suspended})
+    return effects
 
-    async def reconcile(self, obj: ObjectInput, retry: int = 0) -> Outcome:
-        try:
-            spec = SiteSpec.model_validate(dict(obj.spec))
-        except ValidationError as error:
-            return invalid_spec(obj, error)
-        return await self._store_and_sync(obj, retry, lambda: self._store(obj, spec), report=True)
 
-    async def delete(self, obj: ObjectInput, retry: int = 0) -> Outcome:
-        """Withdraw the site's records; the caller keeps the finalizer until this succeeds."""
-        return await self._store_and_sync(obj, retry, lambda: self._delete(obj), report=False)
+def withdraw_site(uow: UnitOfWork, uid: str) -> Effects:
+    """Mark the site deleted and its domains free; the next claimants take them over."""
+    site = uow.sites.by_uid(uid)
+    if site is None or site.deleted_at is not None:
+        return Effects()
+    zones = {d.zone_name for d in site.domains if d.zone_name and d.deleted_at is None}
+    domains = {d.domain for d in site.domains if d.deleted_at is None}
+    now = utcnow()
+    site.deleted_at = now
+    for row in site.domains:
+        if row.deleted_at is None:
+            row.deleted_at, row.is_owner = now, False
+    uow.flush()
+    effects = settle_domains(uow, domains)
+    effects.zones |= zones
+    uow.history.record_object("Site", site, "deleted")
+    return effects
 
-    def _store(self, obj: ObjectInput, spec: SiteSpec) -> Settled:
-        with self.placement.shared(), self.store.unit_of_work() as uow:
-            site = uow.sites.by_uid(obj.ref.uid)
-            if site is None:
-                site = Site(uid=obj.ref.uid)
-                uow.sites.add(site)
-            changed = _apply_spec(site, obj, spec)
-            if site.deleted_at is not None:  # a finalizer was removed by hand and the uid came back
-                site.deleted_at, changed = None, True
-            touched = _apply_domains(uow, site, spec.domains)
-            uow.flush()
-            settled = settle_domains(uow, {d.domain for d in site.domains})
-            if changed or touched:
-                settled.zones.update(d.zone_name for d in site.domains if d.zone_name)
-                record_history(
-                    uow, "Site", site, "stored", detail={"domains": spec.domains, "suspended": site.suspended}
-                )
-            settled.zones.update(self._zones_needing_work(uow, site))
-            uow.commit()
-            return settled
 
-    @staticmethod
-    def _zones_needing_work(uow: UnitOfWork, site: Site) -> set[str]:
-        """Zones of this site that have unapplied or failed work: a restart must finish it."""
-        names = {d.zone_name for d in site.domains if d.zone_name and d.deleted_at is None}
-        pending = any(r.applied_serial is None for r in uow.record_sets.live_of_owner(site.uid))
-        failed = uow.zones.unsynced_named(names)
-        unplanned = {
-            d.zone_name
-            for d in site.domains
-            if d.zone_name and d.deleted_at is None and d.is_owner and d.publish_state is None and not site.suspended
-        }
-        return (names if pending else set()) | failed | {z for z in unplanned if z}
+@dataclass
+class Sites:
+    store: Store
+    placement: PlacementLock
+    writer: ZoneWriter
+    kind: str = "Site"
+    finalizer: bool = True
 
-    def _delete(self, obj: ObjectInput) -> Settled:
-        with self.placement.shared(), self.store.unit_of_work() as uow:
-            site = uow.sites.by_uid(obj.ref.uid)
-            if site is None or site.deleted_at is not None:
-                return Settled()
-            zones = {d.zone_name for d in site.domains if d.zone_name and d.deleted_at is None}
-            domains = {d.domain for d in site.domains if d.deleted_at is None}
-            now = utcnow()
-            site.deleted_at = now
-            for row in site.domains:
-                if row.deleted_at is None:
-                    row.deleted_at, row.is_owner = now, False
-            uow.flush()
-            settled = settle_domains(uow, domains)
-            settled.zones |= zones
-            record_history(uow, "Site", site, "deleted")
-            uow.commit()
-            return settled
+    async def reconcile(self, obj: Observed) -> Outcome:
+        spec = parse(SiteSpec, obj)
+        effects = await transaction(self.store, lambda uow: store_site(uow, obj, spec), self.placement.shared)
+        return Outcome(effects)
 
-    def _load(self, uow: UnitOfWork, uid: str) -> Site | None:
-        return uow.sites.by_uid(uid)
+    async def finalize(self, obj: Observed) -> Outcome:
+        return await self._withdraw(obj.ref)
 
-    def _status(self, uow: UnitOfWork, row: Site) -> StatusReport:
-        return site_status(uow, row)
+    async def forget(self, ref: ObjectRef) -> None:
+        await self._withdraw(ref)
+
+    async def _withdraw(self, ref: ObjectRef) -> Outcome:
+        effects = await transaction(self.store, lambda uow: withdraw_site(uow, ref.uid), self.placement.shared)
+        return await withdrawn(self.store, self.writer, ref, effects)

@@ -1,4 +1,4 @@
-"""Status of each kind, derived from the database: what is stored, what is really served.
+"""Status of each kind, pure: from the facts loaded for it (store/facts.py), what it shows.
 
 Messages name the spec field at fault and never reveal objects in namespaces the owner of the
 status cannot read: another namespace's claim is "an older Site in another namespace", nothing more.
@@ -6,18 +6,20 @@ status cannot read: another namespace's claim is "an older Site in another names
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from siteplane.api.conditions import ConditionChange
+from siteplane.api.conditions import ConditionChange, merge_conditions, status_patch
 from siteplane.domain.objects import ObjectRef
+from siteplane.errors import BackendUnavailable, DatabaseUnavailable, SiteplaneError
 from siteplane.planning.placement import DOMAIN_CONFLICT, NOT_PERMITTED
 from siteplane.planning.zone_plan import CNAME_AT_APEX, NAME_CONFLICT, PUBLISHED
-from siteplane.store.models import Record, Site, Zone
-from siteplane.store.unit_of_work import UnitOfWork
+from siteplane.store.facts import DomainFacts, RecordFacts, SetFacts, SiteFacts, ZoneFacts
 
 READY, STORED, PROGRAMMED = "Ready", "Stored", "DNSProgrammed"
 REJECTED = "RejectedByServer"
+DELEGATION_REFUSED = "DelegationRefused"
 
 
 @dataclass
@@ -25,6 +27,26 @@ class StatusReport:
     conditions: list[ConditionChange]
     fields: dict[str, Any] = field(default_factory=dict)
     generation: int | None = None
+    """The generation the report describes; the object's own when None."""
+
+
+def render(current: Mapping[str, Any], generation: int, report: StatusReport) -> dict[str, Any]:
+    """The status patch for an object whose status is ``current``: only the fields that differ."""
+    observed = report.generation if report.generation is not None else generation
+    desired: dict[str, Any] = {
+        "observedGeneration": observed,
+        "conditions": merge_conditions(current.get("conditions") or [], report.conditions, observed),
+        **report.fields,
+    }
+    return status_patch(current, desired)
+
+
+def problem(error: SiteplaneError, generation: int | None = None) -> StatusReport:
+    """What an object shows when reconciling it failed with ``error`` (nothing else was decided)."""
+    conditions = [ConditionChange(READY, "False", error.reason, error.message)]
+    if isinstance(error, DatabaseUnavailable):
+        conditions.insert(0, ConditionChange(STORED, "False", error.reason, error.message))
+    return StatusReport(conditions, generation=generation)
 
 
 def describe_holder(holder: ObjectRef | None, viewer_namespace: str) -> str:
@@ -49,39 +71,54 @@ def record_not_permitted(zone: str, namespace: str, name: str) -> str:
     return f"spec.zone: zone {zone} does not exist or does not let namespace {namespace} publish {name!r}"
 
 
-def _programmed(uow: UnitOfWork, uid: str, zones: list[Zone], field: str) -> ConditionChange:
-    errors = [z.sync_error for z in zones if z.sync_error]
+def zone_not_delegated(zone_name: str) -> str:
+    return (
+        f"spec.zoneName: {zone_name} lies inside an older zone of another namespace, which does not list "
+        "this namespace in its spec.delegations"
+    )
+
+
+def _stored(generation: int) -> ConditionChange:
+    return ConditionChange(STORED, "True", "Stored", f"stored at generation {generation}")
+
+
+def _programmed(zones: Sequence[ZoneFacts], sets: Sequence[SetFacts], field_name: str) -> ConditionChange:
+    errors = [z for z in zones if z.sync_error]
     if errors:
-        return ConditionChange(PROGRAMMED, "False", "BackendError", "; ".join(sorted(set(errors))))
-    rows = uow.record_sets.live_of_owner(uid)
-    if refusals := sorted({r.rejected for r in rows if r.rejected}):
-        return ConditionChange(
-            PROGRAMMED,
-            "False",
-            REJECTED,
-            f"{field}: {'; '.join(refusals)}. It is not sent again until it changes",
+        reason = (
+            "BackendUnavailable"
+            if all(z.sync_error_reason == BackendUnavailable.reason for z in errors)
+            else "BackendError"
         )
-    pending = [r for r in rows if r.applied_serial is None]
+        return ConditionChange(PROGRAMMED, "False", reason, "; ".join(sorted({z.sync_error or "" for z in errors})))
+    if refusals := sorted({s.rejected for s in sets if s.rejected}):
+        return ConditionChange(
+            PROGRAMMED, "False", REJECTED, f"{field_name}: {'; '.join(refusals)}. It is not sent again until it changes"
+        )
+    pending = [s for s in sets if not s.applied]
     if pending:
         return ConditionChange(PROGRAMMED, "False", "Pending", f"{len(pending)} record set(s) not yet served")
-    return ConditionChange(PROGRAMMED, "True", "Served", f"{len(rows)} record set(s) served")
+    return ConditionChange(PROGRAMMED, "True", "Served", f"{len(sets)} record set(s) served")
 
 
-def site_status(uow: UnitOfWork, site: Site) -> StatusReport:
-    domains = sorted((d for d in site.domains if d.deleted_at is None), key=lambda d: d.position)
-    stored = ConditionChange(STORED, "True", "Stored", f"stored at generation {site.generation}")
-    primary_zone = domains[0].zone_name if domains else None
-    report = StatusReport([stored], {"zone": primary_zone}, site.generation)
-    problem = _site_problem(uow, site, domains)
-    zones = uow.zones.owners_named({d.zone_name for d in domains if d.zone_name})
-    if problem is not None:
-        reason, message = problem
+def _outcome(programmed: ConditionChange) -> ConditionChange:
+    """Ready, when nothing but the server's state decides it."""
+    served = programmed.status == "True"
+    return ConditionChange(READY, programmed.status, "Published" if served else programmed.reason, programmed.message)
+
+
+def site_status(site: SiteFacts) -> StatusReport:
+    report = StatusReport([_stored(site.generation)], {"zone": site.domains[0].zone_name if site.domains else None})
+    report.generation = site.generation
+    trouble = _site_problem(site)
+    if trouble is not None:
+        reason, message = trouble
         report.conditions += [
             ConditionChange(PROGRAMMED, "False", reason, message),
             ConditionChange(READY, "False", reason, message),
         ]
         return report
-    programmed = _programmed(uow, site.uid, zones, "spec.serving")
+    programmed = _programmed(site.zones, site.sets, "spec.serving")
     if site.suspended:
         note = "suspended: no records published"
         report.conditions += [
@@ -89,104 +126,105 @@ def site_status(uow: UnitOfWork, site: Site) -> StatusReport:
             ConditionChange(READY, programmed.status, "Suspended", note),
         ]
         return report
-    ready = ConditionChange(
-        READY,
-        programmed.status,
-        "Published" if programmed.status == "True" else programmed.reason,
-        programmed.message
-        if programmed.status != "True"
-        else f"{len(domains)} domain(s) served in {', '.join(sorted(z.zone_name for z in zones))}",
-    )
+    ready = _outcome(programmed)
+    if ready.status == "True":
+        zones = ", ".join(sorted(z.zone_name for z in site.zones))
+        ready = ConditionChange(READY, "True", "Published", f"{len(site.domains)} domain(s) served in {zones}")
     report.conditions += [programmed, ready]
     return report
 
 
-def _site_problem(uow: UnitOfWork, site: Site, domains: list[Any]) -> tuple[str, str] | None:
-    for domain in domains:
-        where = _domain_field(domain.position)
+def _site_problem(site: SiteFacts) -> tuple[str, str] | None:
+    namespace = site.ref.namespace
+    for domain in site.domains:
         if domain.state == NOT_PERMITTED:
-            return NOT_PERMITTED, domain_not_permitted(domain.position, site.namespace, domain.domain)
+            return NOT_PERMITTED, domain_not_permitted(domain.position, namespace, domain.domain)
         if domain.state == DOMAIN_CONFLICT:
-            owner = next((c for c in uow.sites.live_claims([domain.domain]) if c.is_owner), None)
-            holder = ObjectRef("Site", owner.site.namespace, owner.site.name) if owner else None
             return DOMAIN_CONFLICT, (
-                f"{where}: {domain.domain} is already claimed by "
-                f"{describe_holder(holder, site.namespace)}; this Site publishes nothing"
+                f"{_domain_field(domain.position)}: {domain.domain} is already claimed by "
+                f"{describe_holder(domain.holder, namespace)}; this Site publishes nothing"
             )
     if site.suspended:
         return None
-    for domain in domains:
-        where = _domain_field(domain.position)
-        if domain.publish_state == NAME_CONFLICT:
-            return NAME_CONFLICT, (
-                f"{where}: a record at {domain.domain} belongs to an older object; this Site publishes nothing there"
-            )
-        if domain.publish_state == CNAME_AT_APEX:
-            return CNAME_AT_APEX, (
-                f"spec.serving.cname: {domain.domain} is a zone apex, where a CNAME cannot be "
-                "published; serve it by ipv4/ipv6 addresses"
-            )
-        if domain.publish_state is None and domain.state != "Owned":
-            return "Pending", f"{where}: not yet placed"
+    for domain in site.domains:
+        if (found := _publish_problem(domain)) is not None:
+            return found
     return None
 
 
-def record_status(uow: UnitOfWork, record: Record) -> StatusReport:
-    stored = ConditionChange(STORED, "True", "Stored", f"stored at generation {record.generation}")
+def _publish_problem(domain: DomainFacts) -> tuple[str, str] | None:
+    where = _domain_field(domain.position)
+    if domain.publish_state == NAME_CONFLICT:
+        return NAME_CONFLICT, (
+            f"{where}: a record at {domain.domain} belongs to an older object; this Site publishes nothing there"
+        )
+    if domain.publish_state == CNAME_AT_APEX:
+        return CNAME_AT_APEX, (
+            f"spec.serving.cname: {domain.domain} is a zone apex, where a CNAME cannot be "
+            "published; serve it by ipv4/ipv6 addresses"
+        )
+    if domain.publish_state is None and domain.state != "Owned":
+        return "Pending", f"{where}: not yet placed"
+    if domain.publish_state is None:
+        return "Pending", f"{where}: waiting for its zone to be planned"
+    return None
+
+
+def record_status(record: RecordFacts) -> StatusReport:
     fqdn = record.zone_name if record.record_name == "@" else f"{record.record_name}.{record.zone_name}"
-    report = StatusReport([stored], {"fqdn": fqdn}, record.generation)
-    zone = uow.zones.owner_of(record.zone_name)
-    problem: tuple[str, str] | None = None
-    if zone is None or record.state == NOT_PERMITTED:
-        problem = (NOT_PERMITTED, record_not_permitted(record.zone_name, record.namespace, record.record_name))
+    report = StatusReport([_stored(record.generation)], {"fqdn": fqdn}, record.generation)
+    zone = record.zone
+    trouble: tuple[str, str] | None = None
+    if zone is None or zone.refused or record.state == NOT_PERMITTED:
+        trouble = (NOT_PERMITTED, record_not_permitted(record.zone_name, record.ref.namespace, record.record_name))
     elif record.state == NAME_CONFLICT:
-        problem = (
+        trouble = (
             NAME_CONFLICT,
             f"spec.name: {record.record_name} {record.type} in {record.zone_name} collides with "
             "records of an older object; this DNSRecord publishes nothing",
         )
     elif record.state != PUBLISHED:
-        problem = ("Pending", "waiting for the zone to be planned")
-    if problem is not None:
-        report.conditions += [ConditionChange(PROGRAMMED, "False", *problem), ConditionChange(READY, "False", *problem)]
+        trouble = ("Pending", "waiting for the zone to be planned")
+    if trouble is not None:
+        report.conditions += [ConditionChange(PROGRAMMED, "False", *trouble), ConditionChange(READY, "False", *trouble)]
         return report
     assert zone is not None
-    programmed = _programmed(uow, record.uid, [zone], f"spec.{record.type.lower()}")
-    report.conditions += [
-        programmed,
-        ConditionChange(
-            READY,
-            programmed.status,
-            "Published" if programmed.status == "True" else programmed.reason,
-            programmed.message,
-        ),
-    ]
+    programmed = _programmed([zone], record.sets, f"spec.{record.type.lower()}")
+    report.conditions += [programmed, _outcome(programmed)]
     return report
 
 
-def zone_status(uow: UnitOfWork, zone: Zone) -> StatusReport:
-    stored = ConditionChange(STORED, "True", "Stored", f"stored at generation {zone.generation}")
-    fields = {
-        "recordCount": zone.record_count,
-        "serial": zone.serial,
-        "driftCorrections": zone.drift_corrections,
-    }
-    report = StatusReport([stored], fields, zone.generation)
+def zone_status(zone: ZoneFacts) -> StatusReport:
+    fields = {"recordCount": zone.record_count, "serial": zone.serial, "driftCorrections": zone.drift_corrections}
+    report = StatusReport([_stored(zone.generation)], fields, zone.generation)
+    namespace = zone.ref.namespace
     if not zone.is_owner:
-        holder = uow.zones.owner_of(zone.zone_name)
-        ref = ObjectRef("DNSZone", holder.namespace, holder.name) if holder else None
-        message = f"spec.zoneName: {zone.zone_name} is already defined by {describe_holder(ref, zone.namespace)}"
+        message = f"spec.zoneName: {zone.zone_name} is already defined by {describe_holder(zone.holder, namespace)}"
         report.fields = {}
         report.conditions.append(ConditionChange(READY, "False", NAME_CONFLICT, message))
-        return report
-    if zone.sync_error:
-        unusable = zone.sync_error.startswith(("spec.backend:", "the operator's default backend:"))
-        reason = "BackendUnavailable" if unusable else "BackendError"
+    elif zone.refused:
+        report.fields = {"recordCount": 0, "serial": None, "driftCorrections": zone.drift_corrections}
+        message = f"{zone_not_delegated(zone.zone_name)}; the zone is stored but not served"
+        report.conditions.append(ConditionChange(READY, "False", DELEGATION_REFUSED, message))
+    elif zone.sync_error:
+        reason = zone.sync_error_reason or "BackendError"
         report.conditions.append(ConditionChange(READY, "False", reason, zone.sync_error))
     elif zone.serial is None:
         report.conditions.append(ConditionChange(READY, "False", "Pending", "not yet created on the backend"))
     else:
         report.conditions.append(
             ConditionChange(READY, "True", "Served", f"serial {zone.serial}, {zone.record_count} record set(s)")
+        )
+    return report
+
+
+def backend_status(zone_count: int, problem_text: str | None, checked: bool, backend_type: str) -> StatusReport:
+    """A DNSBackend: how many zones it serves, and whether its last check passed (if it has had one)."""
+    report = StatusReport([], {"zoneCount": zone_count})
+    if checked:
+        report.conditions.append(
+            ConditionChange(READY, "False", "Unusable", problem_text)
+            if problem_text
+            else ConditionChange(READY, "True", "Usable", f"{backend_type} backend ready")
         )
     return report

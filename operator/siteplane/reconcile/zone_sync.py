@@ -1,29 +1,46 @@
-"""Bringing one zone to its desired state: plan from the database, store the plan, apply, verify.
+"""Bringing one zone name to its desired state, in stages that each take one thing and give one.
 
-The database is updated first (the plan: which record sets the zone should serve and who owns
-each), then the backend is brought to it in one write, then read back; only record sets the
-backend was seen serving are marked applied. A crash anywhere in between leaves a state from which
-the next sync converges: the plan is recomputed from the same rows and the backend diffed again.
+    remove    zones of this name that must leave a backend (deleted, refused by their parent,
+              moved to another backend) are removed first, and marked so in the database
+    load      the zone and every claim on it, from one unit of work          -> PlanInputs
+    plan      pure: which record sets the zone serves, and who owns each     -> ZonePlan
+    save      the plan into the database (record_sets, objects' outcomes)    -> Desired
+    apply     one read of the server; if anything differs, one write, whose
+              result the backend reads back from the server                  -> Applied
+    record    what the server was seen serving, into the database           -> affected objects
+
+The database holds the plan before the server is touched, and a record set is marked applied
+only once the server was seen serving it: a crash anywhere leaves a state from which the next
+sync converges. The caller (ZoneWriter) runs one sync of a name at a time.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 
-from siteplane.dns.backend import Backend, BackendError, DriftDetected, RecordSetsRefused, SOASettings, ZoneConfig
+from siteplane.dns.backend import (
+    Backend,
+    BackendError,
+    DriftDetected,
+    RecordSetsRefused,
+    SOASettings,
+    ZoneConfig,
+    ZoneContent,
+)
+from siteplane.dns.content import canonical_soa
 from siteplane.domain.names import absolute
 from siteplane.domain.objects import ObjectRef
 from siteplane.domain.records import RecordKey, RecordSet
+from siteplane.errors import BackendUnavailable, SiteplaneError
 from siteplane.planning.changes import ChangeSet
-from siteplane.planning.placement import OWNED
+from siteplane.planning.placement import OWNED, ZoneView
 from siteplane.planning.zone_diff import ZoneBook, ZoneDiff, in_scope, zone_diff
 from siteplane.planning.zone_plan import RecordClaim, SiteClaim, ZonePlan, plan_zone
-from siteplane.reconcile.backends import BackendResolver, BackendUnavailable
-from siteplane.reconcile.views import record_ref, site_ref, zone_ref, zone_view
+from siteplane.reconcile.backends import BackendResolver
+from siteplane.reconcile.rows import owner_ref, record_ref, site_ref, zone_ref, zone_view
 from siteplane.store.models import RecordSetRow, Site, Zone, utcnow
 from siteplane.store.unit_of_work import Store, UnitOfWork
 
@@ -36,17 +53,34 @@ MAX_COMMON_SET_SIZE = 100
 class SyncResult:
     zone_name: str
     exists: bool = True
+    """False when no zone of this name is to be served (after any removal)."""
     serial: int | None = None
     changes: int = 0
     drift: int = 0  # record sets found changed behind siteplane's back and put back
     error: str | None = None
     retryable: bool = True  # whether trying the same again soon may help
-    affected: set[ObjectRef] = field(default_factory=set)  # objects whose publication state changed
+    affected: set[ObjectRef] = field(default_factory=set)  # objects whose status this sync moved
+
+
+@dataclass(frozen=True)
+class Removal:
+    """A zone row whose zone is on a backend it must leave."""
+
+    zone_id: int
+    backend: str | None  # the spec.backend it was served through; None: the operator's default
+    ref: ObjectRef
+
+
+@dataclass(frozen=True)
+class PlanInputs:
+    zone: ZoneView
+    sites: tuple[SiteClaim, ...]
+    records: tuple[RecordClaim, ...]
 
 
 @dataclass
-class _Desired:
-    """A zone's plan as stored, with what a sync needs to apply and account for it."""
+class Desired:
+    """A zone's plan as saved, with what applying and accounting for it needs."""
 
     zone_id: int
     config: ZoneConfig
@@ -54,11 +88,20 @@ class _Desired:
     owners: dict[RecordKey, tuple[RecordSet, ObjectRef]]
     zone_ref: ObjectRef
     book: ZoneBook
-    withdrawn_owners: dict[RecordKey, ObjectRef]  # who last owned each set still being withdrawn
+    withdrawing: dict[RecordKey, ObjectRef]  # sets being withdrawn, each with its last owner
+    withdrawing_ids: tuple[int, ...]  # their rows, confirmed removed once the write succeeds
 
-    @cached_property
+    @property
     def wanted(self) -> dict[RecordKey, RecordSet]:
         return {key: rs for key, (rs, _) in self.owners.items()}
+
+
+@dataclass(frozen=True)
+class Applied:
+    serial: int
+    diff: ZoneDiff
+    refused: Mapping[RecordKey, str]
+    created: bool
 
 
 def zone_config(zone: Zone) -> ZoneConfig:
@@ -79,13 +122,207 @@ def zone_config(zone: Zone) -> ZoneConfig:
     )
 
 
+def _serving(zone: Zone | None) -> Zone | None:
+    return zone if zone is not None and not zone.delegation_refused else None
+
+
+class ZoneSynchronizer:
+    """Synchronises one zone name at a time; the caller (ZoneWriter) ensures one writer per name."""
+
+    def __init__(self, store: Store, backends: BackendResolver) -> None:
+        self.store = store
+        self.backends = backends
+
+    def sync(self, zone_name: str) -> SyncResult:
+        result = SyncResult(zone_name)
+        for removal in self._removals(zone_name):
+            try:
+                self.backends.for_zone(removal.backend).remove_zone(zone_name)
+            except SiteplaneError as error:
+                # Nothing else happens to the name until it has left that backend: creating it for
+                # a new owner first would have the removal take the new owner's zone away.
+                result.error, result.retryable = f"removing the zone from its backend failed: {error}", error.retryable
+                result.affected.add(removal.ref)
+                return result
+            except OSError as error:
+                result.error = f"removing the zone from its backend failed: {type(error).__name__}: {error}"
+                result.affected.add(removal.ref)
+                return result
+            result.affected |= self._record_removed(removal)
+        desired = self._save(zone_name, result)
+        if desired is None:
+            result.exists = False
+            return result
+        try:
+            applied = self._apply(desired)
+        except (SiteplaneError, OSError) as error:
+            result.error = str(error) if isinstance(error, SiteplaneError) else f"{type(error).__name__}: {error}"
+            result.retryable = error.retryable if isinstance(error, SiteplaneError) else True
+            reason = BackendUnavailable.reason if isinstance(error, BackendUnavailable) else BackendError.reason
+            result.affected |= self._record_failure(desired, result.error, reason)
+            return result
+        result.serial, result.changes, result.drift = applied.serial, len(applied.diff.changes), len(applied.diff.drift)
+        result.affected |= self._record_applied(desired, applied)
+        return result
+
+    # -- remove ---------------------------------------------------------------------------------
+
+    def _removals(self, zone_name: str) -> list[Removal]:
+        with self.store.unit_of_work() as uow:
+            serving = _serving(uow.zones.owner_of(zone_name))
+            return [
+                Removal(zone.id, zone.served_backend, zone_ref(zone))
+                for zone in uow.zones.served_named(zone_name)
+                if not (
+                    serving is not None
+                    and zone.id == serving.id
+                    and self.backends.name_for(zone.served_backend) == self.backends.name_for(serving.backend)
+                )
+            ]
+
+    def _record_removed(self, removal: Removal) -> set[ObjectRef]:
+        with self.store.unit_of_work() as uow:
+            zone = uow.session.get(Zone, removal.zone_id)
+            if zone is None:
+                return set()
+            zone.served, zone.served_backend = False, None
+            # Its withdrawn sets left with the zone; a live zone keeps none of its old rows.
+            for row in uow.record_sets.withdrawing_in_zone(zone.id):
+                row.withdrawn_serial = 0
+            if zone.deleted_at is None:
+                zone.serial, zone.record_count = None, 0
+            uow.commit()
+        log.info("zone %s removed from its backend", zone.zone_name)
+        return {removal.ref}
+
+    # -- load, plan, save -------------------------------------------------------------------------
+
+    def _save(self, zone_name: str, result: SyncResult) -> Desired | None:
+        with self.store.unit_of_work() as uow:
+            zone = _serving(uow.zones.owner_of(zone_name))
+            if zone is None:
+                return None
+            inputs = load_plan_inputs(uow, zone)
+            plan = plan_zone(inputs.zone, inputs.sites, inputs.records)
+            _save_record_sets(uow, zone, plan)
+            result.affected |= _save_outcomes(uow, zone, plan)
+            withdrawing = uow.record_sets.withdrawing_in_zone(zone.id)
+            desired = Desired(
+                zone.id,
+                zone_config(zone),
+                zone.backend,
+                {key: (rs, plan.owners[key]) for key, rs in plan.record_sets.items()},
+                zone_ref(zone),
+                _book(uow, zone, withdrawing),
+                {RecordKey(r.name, r.type): owner_ref(r) for r in withdrawing},
+                tuple(r.id for r in withdrawing),
+            )
+            uow.commit()
+            return desired
+
+    # -- apply ------------------------------------------------------------------------------------
+
+    def _apply(self, desired: Desired) -> Applied:
+        backend = self.backends.for_zone(desired.backend)
+        try:
+            return self._converge(backend, desired)
+        except DriftDetected as drift:
+            # Someone wrote to the zone between our read and our write; nothing of the failed
+            # message was applied. Read again and plan once more against what is there now.
+            log.info("zone %s: %s", desired.config.name, drift)
+            return self._converge(backend, desired)
+
+    @staticmethod
+    def _converge(backend: Backend, desired: Desired) -> Applied:
+        """One read; when anything differs, one write, whose result the backend read back from the
+        server. A quiet zone costs the read alone: one freshness probe."""
+        zone_name = desired.config.name
+        current = backend.read_zone(zone_name)
+        if current is None:
+            target = {key: rs for key, rs in desired.wanted.items() if key not in desired.book.rejected}
+            planned = ZoneDiff(ChangeSet(tuple(target.values())), (), target)
+        else:
+            planned = zone_diff(current.record_sets, desired.wanted, desired.book)
+            if not planned.changes and current.soa == canonical_soa(desired.config.soa):
+                return Applied(current.serial, planned, {}, created=False)
+        refused: dict[RecordKey, str] = {}
+        served: ZoneContent
+        try:
+            if current is None:
+                served = backend.create_zone(desired.config, planned.target.values())
+            else:
+                served = backend.apply(desired.config, planned.changes)
+        except RecordSetsRefused as error:
+            refused, served = dict(error.reasons), error.served
+        book = replace(desired.book, rejected=desired.book.rejected | frozenset(refused))
+        target = {key: rs for key, rs in planned.target.items() if key not in refused}
+        if unlike := _unlike(in_scope(served.record_sets, desired.wanted, book), target):
+            raise BackendError(f"zone {zone_name}: the server does not serve what was written ({unlike})")
+        return Applied(served.serial, planned, refused, created=current is None)
+
+    # -- record -----------------------------------------------------------------------------------
+
+    def _record_failure(self, desired: Desired, error: str, reason: str) -> set[ObjectRef]:
+        """Store the zone's error; on a change, everyone publishing there has a new status to show."""
+        log.warning("zone sync failed: %s", error)
+        with self.store.unit_of_work() as uow:
+            zone = uow.session.get(Zone, desired.zone_id)
+            if zone is None or (zone.sync_error, zone.sync_error_reason) == (error, reason):
+                return set()
+            zone.sync_error, zone.sync_error_reason = error, reason
+            uow.commit()
+        return {desired.zone_ref, *(owner for _, owner in desired.owners.values())}
+
+    def _record_applied(self, desired: Desired, applied: Applied) -> set[ObjectRef]:
+        """Mark what the server serves as applied and what it refused as rejected; returns the
+        objects whose status this changed."""
+        affected: set[ObjectRef] = set()
+        with self.store.unit_of_work() as uow:
+            zone = uow.session.get(Zone, desired.zone_id)
+            if zone is None:
+                return affected
+            recovered = zone.sync_error is not None
+            for row in uow.record_sets.live_in_zone(desired.zone_id):
+                key = RecordKey(row.name, row.type)
+                if key in applied.refused:
+                    row.rejected = _rejection(key, row, applied.refused[key])
+                    affected.add(owner_ref(row))
+                elif row.applied_serial is None and row.rejected is None:
+                    row.applied_serial = applied.serial
+                    affected.add(owner_ref(row))
+                elif recovered:
+                    affected.add(owner_ref(row))
+            for row in uow.record_sets.withdrawing_in_zone(desired.zone_id):
+                if row.id in desired.withdrawing_ids:
+                    row.withdrawn_serial = applied.serial
+            served = len(desired.owners) - len(applied.refused) - len(desired.book.rejected)
+            now = utcnow()
+            before = (zone.serial, zone.record_count, zone.sync_error)
+            if before != (applied.serial, served, None) or applied.diff.drift:
+                affected.add(desired.zone_ref)
+            zone.serial, zone.record_count = applied.serial, served
+            zone.sync_error = zone.sync_error_reason = None
+            zone.served, zone.served_backend = True, zone.backend
+            zone.checked_at = now
+            if applied.diff.changes or recovered:
+                zone.synced_at = now
+            if applied.diff.drift:
+                zone.drift_corrections += len(applied.diff.drift)
+                _write_drift(uow, zone, applied.serial, applied.diff)
+            if applied.diff.changes:
+                _write_history(uow, zone, applied.serial, applied.diff.changes, desired)
+            uow.commit()
+        return affected
+
+
 def _publishing(site: Site) -> bool:
     """A Site publishes only when it is not suspended and owns every one of its domains."""
     live = [d for d in site.domains if d.deleted_at is None]
     return not site.suspended and bool(live) and all(d.state == OWNED for d in live)
 
 
-def plan_from_store(uow: UnitOfWork, zone: Zone) -> ZonePlan:
+def load_plan_inputs(uow: UnitOfWork, zone: Zone) -> PlanInputs:
+    """The zone and every claim on it, as the planner's values."""
     sites: dict[int, SiteClaim] = {}
     for row in uow.sites.owned_in_zone(zone.zone_name):
         site = row.site
@@ -102,186 +339,65 @@ def plan_from_store(uow: UnitOfWork, zone: Zone) -> ZonePlan:
             ipv6=tuple(site.ipv6 or ()),
             cname=site.cname,
         )
-    records = [
+    records = tuple(
         RecordClaim(record_ref(r), r.created, name=r.record_name, type=r.type, ttl=r.ttl, rdata=tuple(r.rdata))
         for r in uow.records.live_in_zone(zone.zone_name)
-    ]
-    return plan_zone(zone_view(zone), list(sites.values()), records)
+    )
+    return PlanInputs(zone_view(zone), tuple(sites.values()), records)
 
 
-class ZoneSynchronizer:
-    """Synchronises one zone at a time; the caller (ZoneWriter) ensures one writer per zone."""
-
-    def __init__(self, store: Store, backends: BackendResolver) -> None:
-        self.store = store
-        self.backends = backends
-
-    def sync(self, zone_name: str) -> SyncResult:
-        result = SyncResult(zone_name)
-        desired = self._store_plan(zone_name, result)
-        if desired is None:
-            result.exists = False
-            return result
-        refused: dict[RecordKey, str] = {}
-        try:
-            backend = self.backends.for_zone(desired.backend)
-            try:
-                serial, planned = self._converge(backend, desired, refused)
-            except DriftDetected as drift:
-                # Someone wrote to the zone between our read and our write; nothing of the failed
-                # message was applied. Read again and plan once more against what is there now.
-                log.info("zone %s: %s", zone_name, drift)
-                serial, planned = self._converge(backend, desired, refused)
-        except (BackendError, BackendUnavailable, OSError) as error:
-            result.error = str(error)
-            result.retryable = getattr(error, "retryable", True)
-            result.affected |= self._record_failure(desired, result.error)
-            return result
-        result.serial, result.changes, result.drift = serial, len(planned.changes), len(planned.drift)
-        result.affected |= self._record_applied(desired, serial, planned, refused)
-        return result
-
-    def _converge(self, backend: Backend, desired: _Desired, refused: dict[RecordKey, str]) -> tuple[int, ZoneDiff]:
-        """One read, one write, one read-back; the plan applied, or an exception."""
-        zone_name = desired.config.name
-        current = backend.read_zone(zone_name)
-        if current is None:
-            target = {key: rs for key, rs in desired.wanted.items() if key not in desired.book.rejected}
-            planned = ZoneDiff(ChangeSet(tuple(target.values())), (), target)
-        else:
-            planned = zone_diff(current.record_sets, desired.wanted, desired.book)
-        try:
-            if current is None:
-                serial = backend.create_zone(desired.config, planned.target.values())
-            else:
-                serial = backend.apply(desired.config, planned.changes)
-        except RecordSetsRefused as error:
-            refused.update(error.reasons)
-            serial = error.serial
-        served = backend.read_zone(zone_name)
-        book = replace(desired.book, rejected=desired.book.rejected | frozenset(refused))
-        target = {key: rs for key, rs in planned.target.items() if key not in refused}
-        if served is None or in_scope(served.record_sets, desired.wanted, book) != target:
-            raise BackendError(f"zone {zone_name}: the backend does not serve what was written", retryable=True)
-        return serial, planned
-
-    def _store_plan(self, zone_name: str, result: SyncResult) -> _Desired | None:
-        with self.store.unit_of_work() as uow:
-            zone = uow.zones.owner_of(zone_name)
-            if zone is None:
-                return None
-            plan = plan_from_store(uow, zone)
-            self._store_record_sets(uow, zone, plan)
-            self._store_outcomes(uow, zone, plan, result)
-            # Withdrawn since the last successful sync: not yet known to be gone from the server.
-            withdrawing = uow.record_sets.withdrawn_in_zone(zone.id, since=zone.synced_at)
-            desired = _Desired(
-                zone.id,
-                zone_config(zone),
-                zone.backend,
-                {key: (rs, plan.owners[key]) for key, rs in plan.record_sets.items()},
-                zone_ref(zone),
-                _book(uow, zone, withdrawing),
-                {RecordKey(r.name, r.type): _owner_of(r) for r in withdrawing},
+def _save_record_sets(uow: UnitOfWork, zone: Zone, plan: ZonePlan) -> None:
+    rows = {(r.name, r.type): r for r in uow.record_sets.live_in_zone(zone.id)}
+    generations = _owner_generations(uow, plan.owners.values())
+    for key, rs in plan.record_sets.items():
+        owner = plan.owners[key]
+        row = rows.pop((key.name, key.type), None)
+        if row is not None and (row.ttl, list(row.rdata), row.owner_uid) == (rs.ttl, list(rs.rdata), owner.uid):
+            continue
+        if row is not None:
+            uow.record_sets.withdraw([row])
+            uow.flush()
+        uow.record_sets.add(
+            RecordSetRow(
+                zone_id=zone.id,
+                name=rs.name,
+                type=rs.type,
+                ttl=rs.ttl,
+                rdata=list(rs.rdata),
+                owner_kind=owner.kind,
+                owner_namespace=owner.namespace,
+                owner_name=owner.name,
+                owner_uid=owner.uid,
+                owner_generation=generations.get(owner.uid, 0),
             )
-            uow.commit()
-            return desired
-
-    @staticmethod
-    def _store_record_sets(uow: UnitOfWork, zone: Zone, plan: ZonePlan) -> None:
-        rows = {(r.name, r.type): r for r in uow.record_sets.live_in_zone(zone.id)}
-        generations = _owner_generations(uow, plan.owners.values())
-        for key, rs in plan.record_sets.items():
-            owner = plan.owners[key]
-            row = rows.pop((key.name, key.type), None)
-            if row is not None and (row.ttl, list(row.rdata), row.owner_uid) == (rs.ttl, list(rs.rdata), owner.uid):
-                continue
-            if row is not None:
-                uow.record_sets.withdraw([row])
-                uow.flush()
-            uow.record_sets.add(
-                RecordSetRow(
-                    zone_id=zone.id,
-                    name=rs.name,
-                    type=rs.type,
-                    ttl=rs.ttl,
-                    rdata=list(rs.rdata),
-                    owner_kind=owner.kind,
-                    owner_namespace=owner.namespace,
-                    owner_name=owner.name,
-                    owner_uid=owner.uid,
-                    owner_generation=generations.get(owner.uid, 0),
-                )
-            )
-        uow.record_sets.withdraw(list(rows.values()))
-        uow.flush()
-
-    @staticmethod
-    def _store_outcomes(uow: UnitOfWork, zone: Zone, plan: ZonePlan, result: SyncResult) -> None:
-        for record in uow.records.live_in_zone(zone.zone_name):
-            outcome = plan.outcomes.get(record_ref(record))
-            state = outcome.state if outcome else "Pending"
-            if record.state != state:
-                record.state = state
-                result.affected.add(record_ref(record))
-        for row in uow.sites.owned_in_zone(zone.zone_name):
-            outcome = plan.outcomes.get(site_ref(row.site))
-            publish_state = outcome.state if outcome else None
-            if row.publish_state != publish_state:
-                row.publish_state = publish_state
-                result.affected.add(site_ref(row.site))
-
-    def _record_failure(self, desired: _Desired, error: str) -> set[ObjectRef]:
-        """Store the zone's error; on a change, everyone publishing there has a new status to show."""
-        log.warning("zone sync failed: %s", error)
-        with self.store.unit_of_work() as uow:
-            zone = uow.session.get(Zone, desired.zone_id)
-            if zone is None or zone.sync_error == error:
-                return set()
-            zone.sync_error = error
-            uow.commit()
-        return {desired.zone_ref, *(owner for _, owner in desired.owners.values())}
-
-    def _record_applied(
-        self, desired: _Desired, serial: int, planned: ZoneDiff, refused: Mapping[RecordKey, str]
-    ) -> set[ObjectRef]:
-        """Mark what the backend serves as applied and what it refused as rejected; returns the
-        objects whose status this changed."""
-        affected: set[ObjectRef] = set()
-        with self.store.unit_of_work() as uow:
-            zone = uow.session.get(Zone, desired.zone_id)
-            if zone is None:
-                return affected
-            recovered = zone.sync_error is not None
-            for row in uow.record_sets.live_in_zone(desired.zone_id):
-                key = RecordKey(row.name, row.type)
-                if key in refused:
-                    row.rejected = _rejection(key, row, refused[key])
-                    affected.add(_owner_of(row))
-                elif row.applied_serial is None and row.rejected is None:
-                    row.applied_serial = serial
-                    affected.add(_owner_of(row))
-                elif recovered:
-                    affected.add(_owner_of(row))
-            served = len(desired.owners) - len(refused) - len(desired.book.rejected)
-            now = utcnow()
-            if (zone.serial, zone.record_count, zone.sync_error) != (serial, served, None) or planned.drift:
-                affected.add(desired.zone_ref)
-            zone.serial, zone.record_count, zone.sync_error = serial, served, None
-            zone.checked_at = now
-            if planned.changes or recovered:
-                zone.synced_at = now
-            if planned.drift:
-                zone.drift_corrections += len(planned.drift)
-                _write_drift(uow, zone, serial, planned)
-            if planned.changes:
-                _write_history(uow, zone, serial, planned.changes, desired)
-            uow.commit()
-        return affected
+        )
+    uow.record_sets.withdraw(list(rows.values()))
+    uow.flush()
 
 
-def _owner_of(row: RecordSetRow) -> ObjectRef:
-    return ObjectRef(row.owner_kind, row.owner_namespace, row.owner_name, row.owner_uid)
+def _save_outcomes(uow: UnitOfWork, zone: Zone, plan: ZonePlan) -> set[ObjectRef]:
+    """Each claim's outcome in this zone (Published, NameConflict, ...) onto its row."""
+    changed: set[ObjectRef] = set()
+    for record in uow.records.live_in_zone(zone.zone_name):
+        outcome = plan.outcomes.get(record_ref(record))
+        state = outcome.state if outcome else "Pending"
+        if record.state != state:
+            record.state = state
+            changed.add(record_ref(record))
+    for row in uow.sites.owned_in_zone(zone.zone_name):
+        outcome = plan.outcomes.get(site_ref(row.site))
+        publish_state = outcome.state if outcome else None
+        if row.publish_state != publish_state:
+            row.publish_state = publish_state
+            changed.add(site_ref(row.site))
+    return changed
+
+
+def _unlike(served: Mapping[RecordKey, RecordSet], target: Mapping[RecordKey, RecordSet]) -> str:
+    """The keys whose served record set is not the target's, for the message; empty when none."""
+    keys = sorted(key for key in served.keys() | target.keys() if served.get(key) != target.get(key))
+    shown = ", ".join(str(key) for key in keys[:5])
+    return shown + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
 
 
 def _rejection(key: RecordKey, row: RecordSetRow, reason: str) -> str:
@@ -295,7 +411,7 @@ def _rejection(key: RecordKey, row: RecordSetRow, reason: str) -> str:
     return f"the DNS server refused {key} ({reason}){hint}"
 
 
-def _book(uow: UnitOfWork, zone: Zone, withdrawing: Sequence[RecordSetRow]) -> ZoneBook:
+def _book(uow: UnitOfWork, zone: Zone, withdrawing: Iterable[RecordSetRow]) -> ZoneBook:
     live = uow.record_sets.live_in_zone(zone.id)
     return ZoneBook(
         applied=frozenset(RecordKey(r.name, r.type) for r in live if r.applied_serial is not None),
@@ -336,20 +452,14 @@ def _owner_generations(uow: UnitOfWork, owners: Iterable[ObjectRef]) -> dict[str
     }
 
 
-def _write_history(
-    uow: UnitOfWork,
-    zone: Zone,
-    serial: int,
-    changes: ChangeSet,
-    desired: _Desired,
-) -> None:
+def _write_history(uow: UnitOfWork, zone: Zone, serial: int, changes: ChangeSet, desired: Desired) -> None:
     """One history entry per object whose records changed: what was published or withdrawn.
     A set deleted that nobody was withdrawing (Exclusive drift) is put down to the zone."""
     per_owner: dict[ObjectRef, dict[str, list[str]]] = defaultdict(lambda: {"published": [], "withdrawn": []})
     for rs in changes.upserts:
         per_owner[desired.owners[rs.key][1]]["published"].append(f"{rs.key} {rs.ttl} {' '.join(rs.rdata)}")
     for key in changes.deletes:
-        per_owner[desired.withdrawn_owners.get(key, desired.zone_ref)]["withdrawn"].append(str(key))
+        per_owner[desired.withdrawing.get(key, desired.zone_ref)]["withdrawn"].append(str(key))
     generations = _owner_generations(uow, per_owner)
     for owner, detail in per_owner.items():
         uow.history.record(

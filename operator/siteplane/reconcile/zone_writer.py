@@ -1,19 +1,25 @@
 """One writer per zone, with coalescing: many requests for one zone become few syncs.
 
-Every caller that changed the database for a zone asks for a sync and awaits it. Requests that
-arrive while a sync of that zone runs are served together by the next one, so a burst of 500 Sites
-in a zone costs a handful of backend writes, not 500. A sync always starts after the request that
-it answers, so it sees that request's committed changes.
+Whoever changed the database for a zone asks for a sync: ``request`` and go on, or ``sync`` and
+await the result. Requests that arrive while a sync of that zone waits or runs are served together
+by the next one, so a burst of 500 Sites in a zone costs a handful of backend writes, not 500. A
+sync always starts after the request it answers, so it sees that request's committed changes.
 
 Only a few syncs run at once (``concurrency``), and a zone's requests are taken up only when its
 sync gets a slot. That is the back-pressure: when thousands of Sites arrive in hundreds of zones,
 each zone's requests pile up while it waits and are served by one sync, so the number of syncs
 falls as the load rises; a single change on a quiet system still starts at once.
+
+After each sync ``on_synced`` hears the result and who asked, so their status can be written. A
+sync that failed is retried by the writer itself with backoff, slowly when no retry can help (a
+wrong key, a refused zone): a person, or a change to the DNSBackend, has to act first.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
@@ -22,6 +28,13 @@ from siteplane.domain.objects import ObjectRef
 from siteplane.reconcile.zone_sync import SyncResult
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+Waiter = tuple["asyncio.Future[SyncResult] | None", ObjectRef | None]
+
+
+def backoff(attempt: int, base: float = 2.0, cap: float = 300.0) -> float:
+    """Exponential backoff with full jitter, so that many failures do not retry in lockstep."""
+    return random.uniform(base, min(cap, base * 2 ** min(attempt, 16)))
 
 
 @dataclass
@@ -32,37 +45,61 @@ class WriterStats:
 
 
 class ZoneWriter:
-    def __init__(self, sync: Callable[[str], SyncResult], gather_seconds: float = 0.05, concurrency: int = 2) -> None:
+    def __init__(
+        self,
+        sync: Callable[[str], SyncResult],
+        on_synced: Callable[[SyncResult, set[ObjectRef]], None] = lambda result, requesters: None,
+        gather_seconds: float = 0.05,
+        concurrency: int = 2,
+    ) -> None:
         self._sync = sync
+        self._on_synced = on_synced
         self._gather = gather_seconds
         self._slots = asyncio.Semaphore(concurrency)
-        self._waiting: dict[str, list[tuple[asyncio.Future[SyncResult], ObjectRef | None]]] = {}
+        self._waiting: dict[str, list[Waiter]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._failures: dict[str, int] = {}
+        self._retries: dict[str, asyncio.TimerHandle] = {}
         self.stats = WriterStats()
 
     def _lock(self, zone_name: str) -> asyncio.Lock:
         return self._locks.setdefault(zone_name, asyncio.Lock())
 
     async def exclusive(self, zone_name: str, work: Callable[[], T]) -> T:
-        """Run ``work`` (in a thread) while no sync of ``zone_name`` runs: e.g. removing the zone."""
+        """Run ``work`` (in a thread) while no sync of ``zone_name`` runs."""
         async with self._lock(zone_name):
             return await asyncio.to_thread(work)
 
-    async def sync(self, zone_name: str, requester: ObjectRef | None = None) -> SyncResult:
-        """Sync ``zone_name`` after this call; ``requester`` is the object on whose behalf.
+    def request(self, zone_name: str, requester: ObjectRef | None = None) -> None:
+        """Have ``zone_name`` synced soon; its result reaches ``on_synced`` (with ``requester``)."""
+        self._enqueue(zone_name, (None, requester))
 
-        The result's ``affected`` set (objects whose state the sync changed) leaves out every
-        requester served by the same sync, which reports on itself, and is handed to one waiter
-        only: with 500 Sites in one burst, nobody re-reads the other 499.
+    async def sync(self, zone_name: str, requester: ObjectRef | None = None) -> SyncResult:
+        """Sync ``zone_name`` after this call and return the result of that sync.
+
+        The result's ``affected`` set leaves out every requester served by the same sync, and is
+        handed to one waiter only: with 500 Sites in one burst, nobody re-reads the other 499.
         """
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[SyncResult] = loop.create_future()
-        self._waiting.setdefault(zone_name, []).append((future, requester))
+        future: asyncio.Future[SyncResult] = asyncio.get_running_loop().create_future()
+        self._enqueue(zone_name, (future, requester))
+        return await future
+
+    def pending(self) -> int:
+        """Zones with requests waiting for their sync."""
+        return len(self._waiting)
+
+    def close(self) -> None:
+        for handle in self._retries.values():
+            handle.cancel()
+        self._retries.clear()
+
+    def _enqueue(self, zone_name: str, waiter: Waiter) -> None:
+        self._waiting.setdefault(zone_name, []).append(waiter)
         self.stats.requests += 1
         if zone_name not in self._workers:
-            self._workers[zone_name] = loop.create_task(self._drain(zone_name), name=f"zone-writer:{zone_name}")
-        return await future
+            task = asyncio.get_running_loop().create_task(self._drain(zone_name), name=f"zone-writer:{zone_name}")
+            self._workers[zone_name] = task
 
     async def _drain(self, zone_name: str) -> None:
         try:
@@ -75,14 +112,35 @@ class ZoneWriter:
                     self.stats.syncs_per_zone[zone_name] = self.stats.syncs_per_zone.get(zone_name, 0) + 1
                     try:
                         result = await asyncio.to_thread(self._sync, zone_name)
-                    except Exception as error:  # handed to every waiter; the worker goes on
-                        for waiter, _ in waiters:
-                            if not waiter.done():
-                                waiter.set_exception(error)
-                        continue
-                others = {ref for ref in result.affected if ref not in {r for _, r in waiters}}
-                for index, (waiter, _) in enumerate(waiters):
-                    if not waiter.done():
-                        waiter.set_result(replace(result, affected=others if index == 0 else set()))
+                    except Exception as error:  # e.g. the database: a result like any failed sync
+                        log.debug("zone %s: sync raised", zone_name, exc_info=True)
+                        result = SyncResult(zone_name, error=f"{type(error).__name__}: {error}")
+                self._settle(zone_name, result, waiters)
         finally:
             self._workers.pop(zone_name, None)
+
+    def _settle(self, zone_name: str, result: SyncResult, waiters: list[Waiter]) -> None:
+        requesters = {ref for _, ref in waiters if ref is not None}
+        self._schedule_retry(zone_name, result)
+        try:
+            self._on_synced(result, requesters)
+        except Exception:  # a listener's trouble must not stop the zone's writer
+            log.exception("zone %s: handling the sync's result failed", zone_name)
+        others = {ref for ref in result.affected if ref not in requesters}
+        first = True
+        for future, _ in waiters:
+            if future is not None and not future.done():
+                future.set_result(replace(result, affected=others if first else set()))
+                first = False
+
+    def _schedule_retry(self, zone_name: str, result: SyncResult) -> None:
+        pending = self._retries.pop(zone_name, None)
+        if pending is not None:
+            pending.cancel()
+        if result.error is None:
+            self._failures.pop(zone_name, None)
+            return
+        attempt = self._failures.get(zone_name, 0)
+        self._failures[zone_name] = attempt + 1
+        delay = backoff(attempt) if result.retryable else backoff(attempt, base=30, cap=600)
+        self._retries[zone_name] = asyncio.get_running_loop().call_later(delay, self.request, zone_name)

@@ -1,0 +1,257 @@
+"""The reconcile loop: watch events in, a bounded number of reconciles at a time, effects out.
+
+kopf delivers every watch event of siteplane's kinds to ``observe`` (handlers/resources.py), which
+only remembers the object and queues its key when there is something to do: a new object, a new
+generation of its spec, its deletion, or our finalizer missing. Status writes and other metadata
+changes are remembered but queue nothing. A fixed number of workers take keys from the queue
+(workqueue.py: a key is never reconciled twice at once, and always once more after its last
+change), run the kind's reconciler, and hand on what it set in motion: zones to the zone writer,
+objects whose status moved to the status writer. A failed reconcile is retried with backoff.
+
+So the work in flight is bounded by the number of workers, whatever the number of objects: a
+burst of 10,000 Sites is 10,000 keys in a queue, not 10,000 handlers waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from siteplane.domain.objects import ObjectRef
+from siteplane.errors import InvalidSpec, SiteplaneError
+from siteplane.kube.client import ApiError
+from siteplane.kube.objects import CustomObjects
+from siteplane.reconcile.observed import FINALIZER, Key, ObjectCache, Observed
+from siteplane.reconcile.outcome import Outcome, Reconciler
+from siteplane.reconcile.status import problem
+from siteplane.reconcile.status_writer import StatusWriter
+from siteplane.reconcile.workqueue import QueueClosed, WorkQueue
+from siteplane.reconcile.zone_writer import ZoneWriter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Gone:
+    """An object the API server deleted: whatever is still kept for it is dropped."""
+
+    ref: ObjectRef
+
+
+QueueItem = Key | Gone
+
+
+class StartupProgress:
+    """When a (re)started operator has reconciled every object it serves once: the moment a
+    restart is done. One log line says so, which operators (and the benchmark) can wait for."""
+
+    def __init__(self, expected: int) -> None:
+        self.expected = expected
+        self.started = time.monotonic()
+        self._seen: set[str] = set()
+        self.done = expected == 0
+        if self.done:
+            log.info("startup: all 0 objects seen")
+
+    def seen(self, uid: str) -> None:
+        if self.done:
+            return
+        self._seen.add(uid)
+        if len(self._seen) >= self.expected:
+            self.done = True
+            self._seen.clear()
+            log.info("startup: all %d objects seen in %.1fs", self.expected, time.monotonic() - self.started)
+
+
+@dataclass
+class ControllerStats:
+    reconciles: dict[str, int] = field(default_factory=dict)  # "kind/result" -> count
+    seconds: dict[str, float] = field(default_factory=dict)  # kind -> total time
+
+    def count(self, kind: str, result: str, elapsed: float) -> None:
+        key = f"{kind}/{result}"
+        self.reconciles[key] = self.reconciles.get(key, 0) + 1
+        self.seconds[kind] = self.seconds.get(kind, 0.0) + elapsed
+
+
+class Controller:
+    def __init__(
+        self,
+        reconcilers: Mapping[str, Reconciler],
+        cache: ObjectCache,
+        objects: CustomObjects,
+        status: StatusWriter,
+        writer: ZoneWriter,
+        workers: int,
+    ) -> None:
+        self.reconcilers = reconcilers
+        self.cache = cache
+        self.objects = objects
+        self.status = status
+        self.writer = writer
+        self.queue: WorkQueue[QueueItem] = WorkQueue()
+        self.progress: StartupProgress | None = None
+        self.stats = ControllerStats()
+        self._workers = workers
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- events in ----------------------------------------------------------------------------
+
+    def observe(self, kind: str, event_type: str | None, body: Mapping[str, Any]) -> None:
+        """One watch event (``event_type`` None: seen in a listing). Quick: it only remembers and queues."""
+        observed = Observed.from_body(kind, body)
+        if event_type == "DELETED":
+            if self.cache.pop(observed.key, observed.ref.uid) is not None or observed.finalized:
+                self.queue.add(Gone(observed.ref))
+            return
+        previous = self.cache.put(observed)
+        current = self.cache.get(observed.key)
+        if current is not None and _needs_reconcile(previous, current):
+            self.queue.add(current.key)
+
+    def requeue(self, ref: ObjectRef) -> None:
+        """Reconcile ``ref`` again although nothing changed (e.g. a DNSBackend's periodic check)."""
+        found = self.cache.find(ref)
+        if found is not None:
+            self.queue.add(found.key)
+
+    def deleting(self) -> set[str]:
+        """uids of the objects being deleted right now."""
+        return {o.ref.uid for kind in self.reconcilers for o in self.cache.of_kind(kind) if o.deleting}
+
+    # -- work ---------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._work(), name=f"reconcile-worker-{i}") for i in range(self._workers)]
+
+    async def stop(self) -> None:
+        self.queue.close()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _work(self) -> None:
+        while True:
+            try:
+                item = await self.queue.get()
+            except QueueClosed:
+                return
+            try:
+                await self._process(item)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # never let one object end a worker
+                log.exception("reconciling %s failed unexpectedly", item)
+                if isinstance(item, Key):
+                    self.queue.retry(item, base=2, cap=300)
+            finally:
+                self.queue.done(item)
+
+    async def _process(self, item: QueueItem) -> None:
+        if isinstance(item, Gone):
+            await self._gone(item.ref)
+            return
+        obj = self.cache.get(item)
+        if obj is None:
+            return
+        started = time.monotonic()
+        try:
+            outcome = await self._reconcile(self.reconcilers[obj.ref.kind], obj)
+        except SiteplaneError as error:
+            self.stats.count(obj.ref.kind, "error", time.monotonic() - started)
+            self._failed(item, obj, error)
+        else:
+            result = "success" if outcome.retry_after is None else "requeue"
+            self.stats.count(obj.ref.kind, result, time.monotonic() - started)
+            self._hand_on(obj.ref, outcome)
+            if outcome.retry_after is None:
+                self.queue.forget(item)
+            else:
+                self.queue.add_after(item, outcome.retry_after)
+        if self.progress is not None:
+            self.progress.seen(obj.ref.uid)
+
+    async def _reconcile(self, reconciler: Reconciler, obj: Observed) -> Outcome:
+        if obj.deleting:
+            return await self._finalize(reconciler, obj)
+        if reconciler.finalizer and not obj.finalized:
+            # Before anything is stored or published: a deletion must always find us.
+            obj = await self._set_finalizers(obj, (*obj.finalizers, FINALIZER))
+        return await reconciler.reconcile(obj)
+
+    def _failed(self, key: Key, obj: Observed, error: SiteplaneError) -> None:
+        """The object shows the error; it is tried again unless only a new spec can help."""
+        log.info("%s: %s", obj.ref, error)
+        self.status.set_report(obj.ref, problem(error, obj.generation))
+        self.status.mark([obj.ref])
+        if error.retryable:
+            self.queue.retry(key, base=1, cap=300)
+        elif not isinstance(error, InvalidSpec):
+            self.queue.retry(key, base=30, cap=600)  # a person has to act first: slowly
+        else:
+            self.queue.forget(key)
+
+    async def _finalize(self, reconciler: Reconciler, obj: Observed) -> Outcome:
+        if not obj.finalized:
+            return Outcome()  # not ours to hold: the API server removes it when others let go
+        outcome = await reconciler.finalize(obj)
+        if outcome.finished:
+            await self._set_finalizers(obj, tuple(f for f in obj.finalizers if f != FINALIZER))
+        return outcome
+
+    def _hand_on(self, ref: ObjectRef, outcome: Outcome) -> None:
+        """The outcome's effects to the writers: zones to the zone writer (the object's status is
+        written after their sync), other objects' status to the status writer."""
+        self.status.set_report(ref, outcome.report)
+        for zone in sorted(outcome.effects.zones):
+            self.writer.request(zone, ref)
+        self.status.mark(outcome.effects.without([ref]))
+        if not outcome.effects.zones:
+            self.status.mark([ref])
+
+    async def _set_finalizers(self, obj: Observed, finalizers: tuple[str, ...]) -> Observed:
+        """Write ``finalizers`` onto the object, against the version seen; on a conflict, read again."""
+        for _ in range(3):
+            try:
+                body = await self.objects.set_finalizers(obj.ref, finalizers, obj.resource_version)
+            except ApiError as error:
+                if error.status != 409:
+                    raise
+                fresh = await self.objects.get(obj.ref)
+                if fresh is None:
+                    raise
+                obj = Observed.from_body(obj.ref.kind, fresh)
+                self.cache.put(obj)
+                keep = FINALIZER in finalizers
+                finalizers = tuple(f for f in obj.finalizers if f != FINALIZER) + ((FINALIZER,) if keep else ())
+                continue
+            updated = Observed.from_body(obj.ref.kind, body)
+            self.cache.put(updated)
+            return updated
+        raise ApiError(409, "Conflict", f"{obj.ref} kept changing while its finalizers were written")
+
+    async def _gone(self, ref: ObjectRef) -> None:
+        reconciler = self.reconcilers.get(ref.kind)
+        self.status.forget(ref)
+        if reconciler is None:
+            return
+        try:
+            await reconciler.forget(ref)
+        except SiteplaneError as error:
+            log.warning("cleaning up after %s failed: %s", ref, error)
+
+
+def _needs_reconcile(previous: Observed | None, current: Observed) -> bool:
+    if previous is None or previous.ref.uid != current.ref.uid:
+        return True  # new to us (or a new object of the same name)
+    if current.deleting:
+        return not previous.deleting  # the deletion started; its retries come from the queue
+    return previous.generation != current.generation or (previous.finalized and not current.finalized)

@@ -1,0 +1,211 @@
+"""The operator as one typed object, built in one function: everything the kopf handlers call.
+
+build(config)  the database (schema checked), the API client, the zone writer, the status
+               writer, a reconciler per kind and the controller that runs them
+start()        knows every DNSBackend, counts the objects to serve, starts the loops, and
+               syncs the zones a previous run left with work to do
+stop()         ends the loops and says what was done
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from siteplane.api.kinds import BY_KIND
+from siteplane.config import Config
+from siteplane.domain.access import Author
+from siteplane.domain.objects import ObjectRef
+from siteplane.kube.access_reviews import SubjectAccessReviews
+from siteplane.kube.client import KubeClient, load_credentials
+from siteplane.kube.objects import CustomObjects
+from siteplane.kube.rbac_objects import RbacObjects
+from siteplane.kube.secrets import SecretReader
+from siteplane.rbac.mirror import GrantRow
+from siteplane.reconcile import admission
+from siteplane.reconcile.accessgrants import AccessGrants
+from siteplane.reconcile.backends import BackendResolver
+from siteplane.reconcile.controller import Controller, StartupProgress
+from siteplane.reconcile.dnsbackends import DNSBackends
+from siteplane.reconcile.drift import check_for_drift
+from siteplane.reconcile.observed import ObjectCache
+from siteplane.reconcile.outcome import Reconciler
+from siteplane.reconcile.placement import PlacementLock
+from siteplane.reconcile.rbac_mirror import MirrorLoop, RbacMirror
+from siteplane.reconcile.records import Records
+from siteplane.reconcile.sites import Sites
+from siteplane.reconcile.status import StatusReport, record_status, site_status, zone_status
+from siteplane.reconcile.status_writer import Reporter, StatusWriter
+from siteplane.reconcile.zone_sync import SyncResult, ZoneSynchronizer
+from siteplane.reconcile.zone_writer import ZoneWriter
+from siteplane.reconcile.zones import Zones
+from siteplane.store.database import make_engine, redact
+from siteplane.store.facts import load_records, load_sites, load_zones
+from siteplane.store.migrate import ensure_current
+from siteplane.store.unit_of_work import Store, UnitOfWork
+
+log = logging.getLogger(__name__)
+SERVED_KINDS = ("sites", "dnszones", "dnsrecords", "accessgrants")
+
+
+@dataclass
+class Operator:
+    config: Config
+    store: Store
+    kube: KubeClient
+    cache: ObjectCache
+    backends: BackendResolver
+    writer: ZoneWriter
+    status: StatusWriter
+    controller: Controller
+    accessgrants: AccessGrants
+    dnsbackends: DNSBackends
+    mirror: MirrorLoop
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    # -- life ---------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        objects = self.controller.objects
+        # Know (and check) every DNSBackend before the first zone is synced, so none waits for a retry.
+        for body in await objects.list("dnsbackends"):
+            name = body["metadata"]["name"]
+            with contextlib.suppress(ValueError):  # an invalid spec: its own reconcile says so
+                await self.dnsbackends.check(name, body.get("spec") or {})
+        self.controller.progress = StartupProgress(await objects.count(SERVED_KINDS, self.config.namespaces))
+        self._spawn(self.status.run(), "status-writer")
+        self.controller.start()
+        if self.config.drift_interval > 0:
+            names = lambda: self.store.read(lambda uow: uow.zones.names_to_check())  # noqa: E731
+            self._spawn(check_for_drift(names, self.writer.request, self.config.drift_interval), "drift-checks")
+        if self.config.backend_recheck_interval > 0:
+            self._spawn(self._recheck_backends(self.config.backend_recheck_interval), "backend-rechecks")
+        # What a previous run left half done (a crash between a commit and a sync, a failed zone).
+        for zone in await asyncio.to_thread(self.store.read, lambda uow: uow.zones.needing_work()):
+            self.writer.request(zone)
+        log.info(
+            "siteplane started: database %s, %d DNSBackend(s) known, drift checks every %ss",
+            redact(self.config.database_url),
+            len(self.backends.known()),
+            self.config.drift_interval or "never",
+        )
+
+    async def stop(self) -> None:
+        await self.controller.stop()
+        await self.mirror.stop()
+        self.writer.close()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        # One line each for operators and the benchmark: what this run did.
+        log.info("backend writes this run: %s", self.backends.write_counts())
+        log.info("zone syncs this run: %d for %d requests", self.writer.stats.syncs, self.writer.stats.requests)
+        await self.kube.close()
+        self.store.engine.dispose()
+
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.get_running_loop().create_task(work, name=name)
+        task.add_done_callback(_report_death)
+        self._tasks.append(task)
+
+    async def _recheck_backends(self, interval: float) -> None:
+        """Every DNSBackend reconciled again every ``interval``: Secrets re-read, server tested."""
+        while True:
+            await asyncio.sleep(interval)
+            for observed in self.cache.of_kind("DNSBackend"):
+                self.controller.requeue(observed.ref)
+
+    # -- RBAC mirror ---------------------------------------------------------------------------
+
+    def rbac_changed(self, rows: Callable[[], list[GrantRow]]) -> None:
+        """RBAC changed; ``rows`` computes every grant row from what kopf's indices hold now."""
+        self.mirror.trigger(rows)
+
+    # -- admission -----------------------------------------------------------------------------
+
+    async def refusal(self, kind: str, namespace: str, uid: str, spec: Mapping[str, Any]) -> str | None:
+        """Why admission should refuse this spec of a Site, DNSRecord or DNSZone; None to admit."""
+
+        def check(uow: UnitOfWork) -> str | None:
+            if kind == "Site":
+                return admission.site_refusal(uow, namespace, spec)
+            if kind == "DNSRecord":
+                return admission.record_refusal(uow, namespace, spec)
+            return admission.zone_refusal(uow, namespace, uid, spec)
+
+        return await asyncio.to_thread(self.store.read, check)
+
+    async def admit_grant(
+        self, namespace: str, uid: str, generation: int, spec: Mapping[str, Any], author: Author, dry_run: bool
+    ) -> str | None:
+        return await self.accessgrants.admit(namespace, uid, generation, spec, author, dry_run)
+
+
+def _report_death(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("%s stopped", task.get_name(), exc_info=task.exception())
+
+
+def _reporters(dnsbackends: DNSBackends) -> dict[str, Reporter]:
+    def sites(uow: UnitOfWork, refs: list[ObjectRef]) -> Mapping[str, StatusReport]:
+        return {uid: site_status(f) for uid, f in load_sites(uow, [r.uid for r in refs]).items()}
+
+    def records(uow: UnitOfWork, refs: list[ObjectRef]) -> Mapping[str, StatusReport]:
+        return {uid: record_status(f) for uid, f in load_records(uow, [r.uid for r in refs]).items()}
+
+    def zones(uow: UnitOfWork, refs: list[ObjectRef]) -> Mapping[str, StatusReport]:
+        return {uid: zone_status(f) for uid, f in load_zones(uow, [r.uid for r in refs]).items()}
+
+    def backends(uow: UnitOfWork, refs: list[ObjectRef]) -> Mapping[str, StatusReport]:
+        return {r.name: dnsbackends.report(uow, r.name) for r in refs}
+
+    return {"Site": sites, "DNSRecord": records, "DNSZone": zones, "DNSBackend": backends}
+
+
+def build(config: Config, kube: KubeClient | None = None) -> Operator:
+    """Everything wired together; must run in the event loop (it makes the HTTP session)."""
+    engine = make_engine(config.database_url)
+    try:
+        ensure_current(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    store = Store(engine)
+    kube = kube or KubeClient.connect(
+        load_credentials(), timeout=config.kube_timeout, concurrency=config.api_concurrency
+    )
+    objects = CustomObjects(kube)
+    cache = ObjectCache()
+    backends = BackendResolver(Path(config.zone_dir), config.zone_reload_command, config.default_backend)
+    dnsbackends = DNSBackends(store, backends, SecretReader(kube))
+    status = StatusWriter(store, objects, cache, _reporters(dnsbackends), config.status_concurrency)
+
+    def synced(result: SyncResult, requesters: set[ObjectRef]) -> None:
+        status.mark(requesters | result.affected)
+
+    writer = ZoneWriter(
+        ZoneSynchronizer(store, backends).sync, synced, config.zone_gather_seconds, config.zone_sync_concurrency
+    )
+    placement = PlacementLock()
+    accessgrants = AccessGrants(store, SubjectAccessReviews(kube), RbacObjects(kube))
+    reconcilers: dict[str, Reconciler] = {}
+    controller = Controller(reconcilers, cache, objects, status, writer, config.reconcile_workers)
+    reconcilers.update(
+        {
+            "Site": Sites(store, placement, writer),
+            "DNSZone": Zones(store, placement, writer, backends, controller.deleting),
+            "DNSRecord": Records(store, writer),
+            "AccessGrant": accessgrants,
+            "DNSBackend": dnsbackends,
+        }
+    )
+    assert set(reconcilers) == set(BY_KIND), "a reconciler for every kind"
+    mirror = MirrorLoop(RbacMirror(store))
+    return Operator(config, store, kube, cache, backends, writer, status, controller, accessgrants, dnsbackends, mirror)

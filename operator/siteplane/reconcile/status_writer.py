@@ -1,0 +1,184 @@
+"""The one writer of every object's status.
+
+Whoever changes what an object should show (its reconcile, a zone sync, another object's change)
+only marks it. This writer takes the marked objects in batches, computes each status from one
+snapshot of the database read *after* the marks (or takes the report its reconcile left, for
+what the database cannot tell: an invalid spec, a deletion that is blocked, an AccessGrant), and
+patches only what differs, carrying the resourceVersion the patch was computed against.
+
+Why no stale status can be the last one written: every change is committed before its object is
+marked, and a mark taken while a batch is being written is kept for the next batch. So after the
+last change to an object, one more write of it starts, and reads the database as it is then. A
+write computed against an older view of the object itself is refused by the API server (409); the
+writer reads the object again and recomputes. No reconcile waits for any of this.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from siteplane.domain.objects import ObjectRef
+from siteplane.errors import SiteplaneError
+from siteplane.kube.client import ApiError
+from siteplane.kube.objects import CustomObjects
+from siteplane.reconcile.observed import ObjectCache, Observed
+from siteplane.reconcile.status import StatusReport, render
+from siteplane.reconcile.workqueue import backoff
+from siteplane.store.unit_of_work import Store, UnitOfWork
+
+log = logging.getLogger(__name__)
+BATCH = 500
+ATTEMPTS = 3
+
+Reporter = Callable[[UnitOfWork, list[ObjectRef]], Mapping[str, StatusReport]]
+"""Reports for a batch of objects of one kind, by uid (or by name, for cluster-scoped DNSBackends),
+from one unit of work; objects it has nothing to say about are left out."""
+
+
+def _id(ref: ObjectRef) -> str:
+    return ref.uid or ref.name
+
+
+@dataclass
+class WriterStats:
+    writes: int = 0
+    conflicts: int = 0
+    failures: int = 0
+
+
+class StatusWriter:
+    def __init__(
+        self,
+        store: Store,
+        objects: CustomObjects,
+        cache: ObjectCache,
+        reporters: Mapping[str, Reporter],
+        concurrency: int = 8,
+    ) -> None:
+        self.store = store
+        self.objects = objects
+        self.cache = cache
+        self.reporters = reporters
+        self._slots = asyncio.Semaphore(concurrency)
+        self._dirty: dict[str, ObjectRef] = {}
+        self._reports: dict[str, StatusReport] = {}
+        self._marked = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.stats = WriterStats()
+
+    # -- marking ------------------------------------------------------------------------------
+
+    def mark(self, refs: Iterable[ObjectRef]) -> None:
+        """These objects' status may read differently now: write it (if it does) soon."""
+        for ref in refs:
+            self._dirty[_id(ref)] = ref
+            self._idle.clear()
+            self._marked.set()
+
+    def set_report(self, ref: ObjectRef, report: StatusReport | None) -> None:
+        """What ``ref`` shows instead of what the database says (None: the database decides again)."""
+        if report is None:
+            self._reports.pop(_id(ref), None)
+        else:
+            self._reports[_id(ref)] = report
+
+    def forget(self, ref: ObjectRef) -> None:
+        self._reports.pop(_id(ref), None)
+        self._dirty.pop(_id(ref), None)
+
+    def pending(self) -> int:
+        return len(self._dirty)
+
+    async def idle(self) -> None:
+        """Until nothing is marked and nothing is being written (for tests and the benchmark)."""
+        await self._idle.wait()
+
+    # -- writing ------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        while True:
+            await self._marked.wait()
+            self._marked.clear()
+            while self._dirty:
+                batch = dict(list(self._dirty.items())[:BATCH])
+                for key in batch:
+                    del self._dirty[key]
+                await self._write_batch(list(batch.values()))
+            if not self._dirty:
+                self._idle.set()
+
+    async def _write_batch(self, refs: list[ObjectRef]) -> None:
+        try:
+            computed = await asyncio.to_thread(self.store.read, lambda uow: self._compute(uow, refs))
+        except SiteplaneError as error:  # the database: objects with a report of their own still get it
+            log.debug("status from the database failed: %s", error)
+            computed = {}
+            self._later([r for r in refs if _id(r) not in self._reports], error)
+        reports = {**computed, **{k: v for k, v in self._reports.items() if k in {_id(r) for r in refs}}}
+        await asyncio.gather(*(self._write(ref, reports[_id(ref)]) for ref in refs if _id(ref) in reports))
+
+    def _compute(self, uow: UnitOfWork, refs: list[ObjectRef]) -> dict[str, StatusReport]:
+        by_kind: dict[str, list[ObjectRef]] = {}
+        for ref in refs:
+            if _id(ref) not in self._reports:
+                by_kind.setdefault(ref.kind, []).append(ref)
+        reports: dict[str, StatusReport] = {}
+        for kind, group in by_kind.items():
+            reporter = self.reporters.get(kind)
+            if reporter is not None:
+                reports.update(reporter(uow, group))
+        return reports
+
+    async def _write(self, ref: ObjectRef, report: StatusReport) -> None:
+        async with self._slots:
+            for _ in range(ATTEMPTS):
+                current = self.cache.find(ref) or await self._read(ref)
+                if current is None:
+                    return  # gone, or replaced by another object of the same name
+                if current.deleting and not current.finalized:
+                    return  # only the garbage collector has business with it now
+                patch = render(current.status, current.generation, report)
+                if not patch:
+                    return
+                try:
+                    body = await self.objects.patch_status(current.ref, patch, current.resource_version)
+                except ApiError as error:
+                    if error.status == 409:  # our view of the object was stale: look again
+                        self.stats.conflicts += 1
+                        await self._read(ref)
+                        continue
+                    if error.status == 404:
+                        return
+                    self._later([ref], error)
+                    return
+                except SiteplaneError as error:
+                    self._later([ref], error)
+                    return
+                self.stats.writes += 1
+                self.cache.put(Observed.from_body(ref.kind, body))
+                return
+            self._later([ref], None)
+
+    async def _read(self, ref: ObjectRef) -> Observed | None:
+        try:
+            body = await self.objects.get(ref)
+        except SiteplaneError as error:
+            log.debug("reading %s failed: %s", ref, error)
+            return None
+        if body is None:
+            return None
+        observed = Observed.from_body(ref.kind, body)
+        self.cache.put(observed)
+        return observed
+
+    def _later(self, refs: list[ObjectRef], error: Exception | None) -> None:
+        """Mark ``refs`` again after a pause: the API server or the database is in trouble."""
+        self.stats.failures += len(refs)
+        if error is not None:
+            log.warning("writing the status of %d object(s) failed (%s); trying again", len(refs), error)
+        loop = asyncio.get_running_loop()
+        loop.call_later(backoff(min(self.stats.failures, 5)), self.mark, refs)
