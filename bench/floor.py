@@ -6,8 +6,8 @@ kopf adds a finalizer. The benchmark times it like siteplane: what siteplane spe
 floor is its own work; the floor above T0 is kopf's.
 
 Variants, for the before/after table of kopf settings:
-- ``siteplane``: siteplane's settings (``handlers/settings.py``): handler progress and diff base in
-  status, Kubernetes Events only for warnings;
+- ``siteplane``: siteplane's settings (``handlers/kopf_settings.py``), with handler progress and
+  diff base in status, Kubernetes Events only for warnings;
 - ``kopf-defaults``: kopf's defaults: progress and diff base in annotations, an Event per handler,
   and kopf's own API session (a connection per concurrent request);
 - ``no-finalizer``: siteplane's settings, with the deletion handler optional (no finalizer);
@@ -30,9 +30,9 @@ from typing import Any
 import kopf
 
 from siteplane.api.common import API_GROUP, API_VERSION
-from siteplane.config import OperatorConfig
+from siteplane.config import Config
 from siteplane.handlers.login import login
-from siteplane.handlers.settings import apply_settings
+from siteplane.handlers.kopf_settings import apply_settings
 
 VARIANTS = ("siteplane", "kopf-defaults", "no-finalizer", "held")
 
@@ -73,8 +73,14 @@ def floor_registry(variant: str, expected: int = 0) -> kopf.OperatorRegistry:
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         if variant == "kopf-defaults":
             settings.peering.standalone = True
-        else:
-            apply_settings(settings, OperatorConfig())
+            return
+        apply_settings(settings, Config())
+        # The floor's handlers are kopf change handlers (siteplane's are event handlers, which kopf
+        # persists nothing for): their progress and diff base go into status, one write with it.
+        settings.persistence.progress_storage = kopf.StatusProgressStorage(field="status.kopf.progress")
+        settings.persistence.diffbase_storage = kopf.StatusDiffBaseStorage(
+            field="status.kopf.last-handled-configuration"
+        )
 
     kopf.on.startup(registry=registry)(configure)
     handler = all_in_flight(expected) if variant == "held" else reconcile
@@ -94,7 +100,7 @@ def main() -> int:
     kopf.configure(log_format=kopf.LogFormat.FULL)
     # siteplane's login, and so its bounded API session (SITEPLANE_API_CONCURRENCY, as the operator
     # reads it); kopf's defaults have none.
-    config = OperatorConfig.from_env()
+    config = Config.from_env()
     if variant == "kopf-defaults":
         config = replace(config, api_concurrency=0)
     memo = kopf.Memo(config=config)

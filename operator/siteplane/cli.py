@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from siteplane import __version__
-from siteplane.config import OperatorConfig
+from siteplane.config import Config
 
 
-def _config(args: argparse.Namespace) -> OperatorConfig:
-    config = OperatorConfig.from_env()
+def _config(args: argparse.Namespace) -> Config:
+    config = Config.from_env()
     overrides: dict[str, Any] = {
         "namespaces": tuple(getattr(args, "namespace", None) or ()) or None,
         "peering": getattr(args, "peering", None),
@@ -26,9 +26,7 @@ def _config(args: argparse.Namespace) -> OperatorConfig:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import kopf
-
-    import siteplane.handlers  # noqa: F401 - registers the handlers
+    from siteplane.handlers.lifecycle import run
     from siteplane.store.database import make_engine
     from siteplane.store.migrate import SchemaOutOfDate, ensure_current
 
@@ -41,8 +39,7 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     finally:
         engine.dispose()
-    kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat.FULL)
-    kopf.run(clusterwide=not config.namespaces, namespaces=list(config.namespaces), memo=kopf.Memo(config=config))
+    run(config, verbose=args.verbose)
     return 0
 
 

@@ -4,7 +4,8 @@ kept up to date by kopf (URL and caBundle), and four checks.
 - AccessGrants (failurePolicy Fail): refused when they hand out more than their author holds; an
   admitted generation is recorded with its author, and reconciliation applies nothing else.
 - Sites, DNSRecords, DNSZones (failurePolicy Ignore): early feedback for names the namespace may
-  not publish, and for a second zone of an existing name. Reconciliation decides these anyway.
+  not publish, for a second zone of an existing name, and for a zone inside another namespace's
+  zone that does not delegate it. Reconciliation decides these anyway.
 Only spec changes are checked: metadata updates (finalizers, labels) always pass.
 """
 
@@ -13,17 +14,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import kopf
 
 from siteplane.api.common import API_GROUP, API_VERSION
-from siteplane.config import OperatorConfig
-from siteplane.handlers.webhook_tls import WebhookCertificates, generate
-from siteplane.reconcile.authorization import Author, AuthorizationUnavailable
-from siteplane.reconcile.services import Services
+from siteplane.config import Config
+from siteplane.domain.access import Author
+from siteplane.errors import KubeUnavailable
+from siteplane.handlers.memo import operator_of
+from siteplane.kube.webhook_tls import WebhookCertificates, generate
+from siteplane.reconcile.operator import Operator
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +40,7 @@ class NoWebhookServer:
         yield  # unreachable: makes this an async generator, as kopf expects
 
 
-def configure_webhook(settings: kopf.OperatorSettings, config: OperatorConfig) -> None:
+def configure_webhook(settings: kopf.OperatorSettings, config: Config) -> None:
     address = config.webhook_address
     if address is None:
         settings.admission.server = NoWebhookServer()
@@ -64,16 +67,19 @@ def _spec_unchanged(operation: str | None, old: Mapping[str, Any] | None, body: 
     return operation == "UPDATE" and (old or {}).get("spec") == body.get("spec")
 
 
-async def _check(memo: kopf.Memo, work: Callable[[Services], str | None], what: str, *, fail_closed: bool) -> None:
-    services: Services | None = memo.get("services")
-    if services is None:
+async def _check(
+    memo: kopf.Memo, work: Callable[[Operator], Awaitable[str | None]], what: str, *, fail_closed: bool
+) -> None:
+    operator = operator_of(memo)
+    if operator is None:
         raise kopf.AdmissionError("the siteplane operator is starting; try again in a moment", code=503)
     try:
-        refusal = await asyncio.to_thread(work, services)
-    except AuthorizationUnavailable as error:
+        refusal = await work(operator)
+    except KubeUnavailable as error:
         raise kopf.AdmissionError(f"cannot check {what} now ({error}); try again", code=503) from None
     except Exception as error:
         log.warning("admission check of %s failed: %s", what, type(error).__name__)
+        log.debug("admission check failed", exc_info=True)
         if fail_closed:
             raise kopf.AdmissionError(f"cannot check {what} now; try again", code=503) from None
         return  # early feedback only: reconciliation decides
@@ -102,31 +108,25 @@ async def no_escalation(
         return
     meta = body.get("metadata") or {}
     author = Author.from_userinfo(userinfo)
+    namespace, uid = meta.get("namespace") or "", meta.get("uid") or ""
+    generation, spec = int(meta.get("generation") or 1), body.get("spec") or {}
 
-    def admit(services: Services) -> str | None:
-        assert services.accessgrants is not None
-        return services.accessgrants.admit(
-            meta.get("namespace") or "",
-            meta.get("uid") or "",
-            int(meta.get("generation") or 1),
-            body.get("spec") or {},
-            author,
-            dryrun,
-        )
+    async def admit(operator: Operator) -> str | None:
+        return await operator.admit_grant(namespace, uid, generation, spec, author, dryrun)
 
     await _check(memo, admit, "the grant's permissions", fail_closed=True)
 
 
-Refusal = Callable[[Services, str, Mapping[str, Any]], str | None]
+Operation = Literal["CREATE", "UPDATE", "DELETE", "CONNECT"]
 
 
-def _register_may_publish(plural: str, refusal: Refusal, what: str) -> None:
+def _register_early_refusal(plural: str, kind: str, what: str, operations: list[Operation]) -> None:
     @kopf.on.validate(
         API_GROUP,
         API_VERSION,
         plural,
         id=f"{plural}-may-publish",
-        operations=["CREATE", "UPDATE"],
+        operations=operations,
         ignore_failures=True,
     )
     async def may_publish(
@@ -136,20 +136,17 @@ def _register_may_publish(plural: str, refusal: Refusal, what: str) -> None:
         operation: str | None = None,
         **_: Any,
     ) -> None:
-        if not _spec_unchanged(operation, old, body):
-            namespace = (body.get("metadata") or {}).get("namespace") or ""
-            spec = body.get("spec") or {}
-            await _check(memo, lambda s: refusal(s, namespace, spec), what, fail_closed=False)
+        if _spec_unchanged(operation, old, body):
+            return
+        meta = body.get("metadata") or {}
+        namespace, uid, spec = meta.get("namespace") or "", meta.get("uid") or "", body.get("spec") or {}
+
+        async def refusal(operator: Operator) -> str | None:
+            return await operator.refusal(kind, namespace, uid, spec)
+
+        await _check(memo, refusal, what, fail_closed=False)
 
 
-_register_may_publish("sites", lambda s, ns, spec: s.guard.site_refusal(ns, spec), "the site's domains")
-_register_may_publish("dnsrecords", lambda s, ns, spec: s.guard.record_refusal(ns, spec), "the record's name")
-
-
-@kopf.on.validate(
-    API_GROUP, API_VERSION, "dnszones", id="dnszones-unique-name", operations=["CREATE"], ignore_failures=True
-)
-async def zone_is_unique(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    uid = (body.get("metadata") or {}).get("uid") or ""
-    spec = body.get("spec") or {}
-    await _check(memo, lambda s: s.guard.zone_refusal(uid, spec), "the zone's name", fail_closed=False)
+_register_early_refusal("sites", "Site", "the site's domains", ["CREATE", "UPDATE"])
+_register_early_refusal("dnsrecords", "DNSRecord", "the record's name", ["CREATE", "UPDATE"])
+_register_early_refusal("dnszones", "DNSZone", "the zone's name", ["CREATE"])

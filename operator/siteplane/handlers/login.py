@@ -1,4 +1,5 @@
-"""How the operator authenticates: in a pod by its ServiceAccount, elsewhere by a kubeconfig."""
+"""How kopf authenticates: in a pod by its ServiceAccount, elsewhere by a kubeconfig; always with a
+session that bounds the requests in flight (kube/session.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ from typing import Any
 
 import kopf
 
-from siteplane.handlers.api_session import bounded_session
-from siteplane.handlers.settings import operator_config
+from siteplane.handlers.memo import config_of
+from siteplane.kube.session import bounded_session
 
 
 @kopf.on.login()
@@ -18,7 +19,21 @@ async def login(memo: kopf.Memo, **kwargs: Any) -> kopf.ConnectionInfo | kopf.Ai
     info = kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
     if info is None:
         raise kopf.LoginError("no in-cluster ServiceAccount and no kubeconfig ($KUBECONFIG or ~/.kube/config)")
-    config = operator_config(memo)
-    if not config.api_concurrency:  # 0: kopf's own session, no limit
+    limit = config_of(memo).api_concurrency
+    if not limit:  # 0: kopf's own session, no limit
         return info
-    return bounded_session(info, config.api_concurrency)
+    # kopf closes the session when these credentials are replaced (on a 401) or the operator stops.
+    session = bounded_session(
+        info.as_ssl_context(),
+        limit=limit,
+        headers=info.as_http_headers(),
+        proxy=info.proxy_url,
+        trust_env=info.trust_env,
+    )
+    return kopf.AiohttpSession(
+        server=info.server,
+        default_namespace=info.default_namespace,
+        priority=info.priority,
+        expiration=info.expiration,
+        aiohttp_session=session,
+    )
