@@ -15,15 +15,15 @@ from pathlib import Path
 import kopf
 
 import siteplane.handlers  # noqa: F401 - registers the handlers
-from siteplane.config import OperatorConfig
+from siteplane.config import Config
 
 
 @contextlib.contextmanager
 def operator_running(
-    kubeconfig: Path, config: OperatorConfig | None = None, timeout: float = 60
+    kubeconfig: Path, config: Config | None = None, timeout: float = 60
 ) -> Iterator[kopf.Memo]:
-    """Yields the operator's memo: ``memo["services"]`` is what its handlers use (backends, counters)."""
-    config = config or OperatorConfig()
+    """Yields the operator's memo: ``memo["operator"]`` is what its handlers use (backends, counters)."""
+    config = config or Config()
     memo = kopf.Memo(config=config)
     # kopf logs in through the kubernetes client, which reads $KUBECONFIG.
     previous = os.environ.get("KUBECONFIG")

@@ -20,7 +20,7 @@ from typing import Any
 import kopf
 import pytest
 
-from siteplane.config import OperatorConfig
+from siteplane.config import Config
 from siteplane.store.migrate import upgrade
 from tests.bind import running_bind
 from tests.controlplane.cluster import ControlPlane
@@ -84,7 +84,7 @@ class Setup:
 
     def writes(self) -> int:
         """Writes the operator sent to this backend: UPDATE messages, PATCHes, or zone-file writes."""
-        backend = self.memo["services"].backends.instance(self.backend)
+        backend = self.memo["operator"].backends.instance(self.backend)
         if backend is None:
             return 0
         return int(
@@ -106,10 +106,10 @@ class Setup:
         return dict(objects(self.plane, self.namespace, "dnszones")[0].get("status", {}))
 
 
-def operator_config(directory: Path, backend: str) -> OperatorConfig:
+def operator_config(directory: Path, backend: str) -> Config:
     url = f"sqlite:///{directory / 'siteplane.db'}"
     upgrade(url)
-    return OperatorConfig(
+    return Config(
         database_url=url,
         zone_dir=str(directory / "embedded-zones"),
         default_backend=backend,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from siteplane.config import OperatorConfig
+from siteplane.config import Config
 from siteplane.store.migrate import upgrade
 from tests.controlplane.cluster import ControlPlane
 from tests.operator_runner import operator_running
@@ -31,11 +31,11 @@ SITE = {
 }
 
 
-def embedded_config(directory: Path) -> OperatorConfig:
+def embedded_config(directory: Path) -> Config:
     """SQLite and zone files in ``directory``: the embedded defaults."""
     url = f"sqlite:///{directory / 'siteplane.db'}"
     upgrade(url)
-    return OperatorConfig(database_url=url, zone_dir=str(directory / "zones"))
+    return Config(database_url=url, zone_dir=str(directory / "zones"))
 
 
 @pytest.fixture(scope="module")

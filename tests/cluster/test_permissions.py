@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
-from siteplane.config import OperatorConfig
-from siteplane.reconcile.services import Services
+from siteplane.config import Config
+from siteplane.reconcile.rbac_mirror import PermissionEvaluator
 from siteplane.store.migrate import upgrade
 from tests.controlplane.cluster import USERS, ControlPlane, free_port
 from tests.operator_runner import operator_running
@@ -70,7 +70,7 @@ class World:
     plane: ControlPlane
     a: str  # team-a: the site team, the DNS team, the access managers, erin
     b: str  # tenant-b: dave's namespace
-    services: Services
+    permissions: PermissionEvaluator  # the database's mirror of RBAC, as the dashboard asks it
     zone_dir: Path
     webhook: str  # the ValidatingWebhookConfiguration's name
 
@@ -124,7 +124,7 @@ def world(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory)
     url = f"sqlite:///{directory / 'siteplane.db'}"
     upgrade(url)
     webhook = f"test-{suffix}.siteplane.io"  # kopf names each webhook <handler id>.<this>
-    config = OperatorConfig(
+    config = Config(
         namespaces=(a, b),
         database_url=url,
         zone_dir=str(directory / "zones"),
@@ -134,7 +134,7 @@ def world(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory)
     try:
         with operator_running(plane.kubeconfig, config) as memo:
             _wait_for_webhook(plane, webhook)
-            world = World(plane, a, b, memo["services"], directory / "zones", webhook)
+            world = World(plane, a, b, PermissionEvaluator(memo["operator"].store), directory / "zones", webhook)
             _grant_the_teams(world)
             yield world
     finally:
@@ -275,7 +275,7 @@ def _order(cell: tuple[str, str, str, str, bool]) -> tuple[str, str, str, str, b
 
 def test_the_database_evaluator_answers_exactly_what_subject_access_review_answers(world: World) -> None:
     namespaces = {"a": world.a, "b": world.b}
-    evaluator = world.services.permissions
+    evaluator = world.permissions
 
     def compare(cell: tuple[str, str, str, str, bool]) -> str | None:
         who, resource, verb, ns, named = cell
@@ -291,8 +291,8 @@ def test_the_database_evaluator_answers_exactly_what_subject_access_review_answe
 
 def test_the_cluster_administrator_is_mirrored_too(world: World) -> None:
     """system:masters holds cluster-admin through a ClusterRoleBinding with wildcard rules."""
-    assert world.services.permissions.can("admin", ["system:masters"], "delete", "dnszones", world.b, "x")
-    assert not world.services.permissions.can("nobody", [], "get", "sites", world.a)
+    assert world.permissions.can("admin", ["system:masters"], "delete", "dnszones", world.b, "x")
+    assert not world.permissions.can("nobody", [], "get", "sites", world.a)
 
 
 # -- shipped roles ------------------------------------------------------------------------------
@@ -364,8 +364,8 @@ def test_a_per_name_grant_follows_its_names_and_disappears_with_the_grant(world:
     wait_until(lambda: world.get("roles", name, a)["rules"][0]["resourceNames"] == ["shop"], 30, "names follow")
     wait_until(
         lambda: (
-            world.services.permissions.can("erin", [], "update", "sites", a, "shop")
-            and not world.services.permissions.can("erin", [], "update", "sites", a, "blog")
+            world.permissions.can("erin", [], "update", "sites", a, "shop")
+            and not world.permissions.can("erin", [], "update", "sites", a, "blog")
         ),
         30,
         "the database follows the Role",
@@ -379,7 +379,7 @@ def test_a_per_name_grant_follows_its_names_and_disappears_with_the_grant(world:
     world.plane.kubectl("delete", "accessgrant", "names", "-n", a)
     wait_until(lambda: not world.exists("rolebindings", name, a), 60, "RoleBinding collected with its grant")
     wait_until(
-        lambda: not world.services.permissions.can("erin", [], "update", "sites", a, "shop"),
+        lambda: not world.permissions.can("erin", [], "update", "sites", a, "shop"),
         30,
         "the database forgets the grant",
     )
@@ -432,7 +432,7 @@ def test_a_rolebinding_of_the_same_name_made_by_hand_is_never_taken_over(world: 
 
 def test_hand_made_bindings_and_role_edits_are_mirrored_and_removed(world: World) -> None:
     """grace is in no other binding, so every answer below comes from this binding alone."""
-    a, evaluator = world.a, world.services.permissions
+    a, evaluator = world.a, world.permissions
     role = {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "Role",
@@ -470,7 +470,7 @@ def test_a_site_editor_cannot_grant_dns_editing_to_anyone(world: World) -> None:
         assert result.returncode != 0, result.stdout
         assert "alice may not grant" in result.stderr and f"get dnszones in namespace {world.a}" in result.stderr
     assert not world.exists("accessgrants", "alice-dns", world.a)
-    assert not world.services.permissions.can("erin", [], "create", "dnsrecords", world.a)
+    assert not world.permissions.can("erin", [], "create", "dnsrecords", world.a)
 
 
 def test_a_site_editor_may_grant_site_access_they_hold(world: World) -> None:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from typing import Any
 
 import pytest
 
 from siteplane.api.accessgrant import AccessGrantSpec
-from siteplane.rbac.accessgrants import Permission
+from siteplane.domain.access import Author, Permission
 from siteplane.rbac.rules import EDIT_VERBS, NAMED_EDIT_VERBS, NAMED_VIEW_VERBS, VIEW_VERBS
-from siteplane.reconcile.authorization import Author, describe_escalation, missing_permissions, spec_digest
+from siteplane.reconcile.authorization import describe_escalation, missing_permissions, spec_digest
 
 NAMESPACE = "team"
 AUTHOR = Author("alice", groups=("devs", "system:authenticated"))
@@ -26,7 +27,7 @@ class FakeAuthorizer:
         self.namespace = namespace
         self.calls: list[tuple[Author, Permission, str]] = []
 
-    def allowed(self, author: Author, permission: Permission, namespace: str) -> bool:
+    async def allowed(self, author: Author, permission: Permission, namespace: str) -> bool:
         self.calls.append((author, permission, namespace))
         if namespace != self.namespace:
             return False
@@ -99,12 +100,12 @@ def holding(verbs: tuple[str, ...], resources: tuple[str, ...], names: tuple[str
     ],
 )
 def test_missing_permissions(held: set[Held], grant: AccessGrantSpec, expected: list[Permission]) -> None:
-    assert missing_permissions(FakeAuthorizer(held), AUTHOR, grant, NAMESPACE) == expected
+    assert asyncio.run(missing_permissions(FakeAuthorizer(held), AUTHOR, grant, NAMESPACE)) == expected
 
 
 def test_permissions_are_checked_in_the_grant_namespace_for_the_author() -> None:
     authorizer = FakeAuthorizer(holding(EDIT_VERBS, ("sites",)), namespace="elsewhere")
-    missing = missing_permissions(authorizer, AUTHOR, spec(["sites"], "view"), NAMESPACE)
+    missing = asyncio.run(missing_permissions(authorizer, AUTHOR, spec(["sites"], "view"), NAMESPACE))
     assert missing == [Permission(verb, "sites") for verb in VIEW_VERBS]
     assert authorizer.calls
     assert all(author == AUTHOR and namespace == NAMESPACE for author, _, namespace in authorizer.calls)
@@ -113,7 +114,7 @@ def test_permissions_are_checked_in_the_grant_namespace_for_the_author() -> None
 def test_wholesale_holder_costs_one_check_per_verb_and_type() -> None:
     authorizer = FakeAuthorizer(holding(EDIT_VERBS, ("sites", "dnszones")))
     grant = spec(["sites", "dnszones"], "edit", ["a", "b", "c"])
-    assert missing_permissions(authorizer, AUTHOR, grant, NAMESPACE) == []
+    assert asyncio.run(missing_permissions(authorizer, AUTHOR, grant, NAMESPACE)) == []
     assert authorizer.asked() == Counter(
         {(verb, resource, None): 1 for verb in NAMED_EDIT_VERBS for resource in ("sites", "dnszones")}
     )
@@ -124,7 +125,7 @@ def test_names_are_asked_only_where_the_wholesale_check_failed() -> None:
     held = holding(("get", "list"), ("sites",)) | holding(NAMED_EDIT_VERBS, ("sites",), ("www", "blog"))
     authorizer = FakeAuthorizer(held)
     grant = spec(["sites"], "edit", ["www", "blog"])
-    assert missing_permissions(authorizer, AUTHOR, grant, NAMESPACE) == []
+    assert asyncio.run(missing_permissions(authorizer, AUTHOR, grant, NAMESPACE)) == []
     assert authorizer.asked() == Counter(
         {
             **{(verb, "sites", None): 1 for verb in NAMED_EDIT_VERBS},
@@ -140,7 +141,7 @@ def test_names_are_asked_only_where_the_wholesale_check_failed() -> None:
 
 def test_unnamed_grant_never_asks_by_name() -> None:
     authorizer = FakeAuthorizer(holding(("get",), ("sites",), ("www",)))
-    missing = missing_permissions(authorizer, AUTHOR, spec(["sites"], "view"), NAMESPACE)
+    missing = asyncio.run(missing_permissions(authorizer, AUTHOR, spec(["sites"], "view"), NAMESPACE))
     assert missing == [Permission(verb, "sites") for verb in VIEW_VERBS]
     assert all(p.name is None for _, p, _ in authorizer.calls)
     assert len(authorizer.calls) == len(VIEW_VERBS)

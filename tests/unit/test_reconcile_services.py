@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from siteplane.config import OperatorConfig
+from siteplane.config import Config
 from siteplane.domain.objects import ObjectRef
 from siteplane.reconcile.inputs import ObjectInput
 from siteplane.reconcile.services import Services, build_services
@@ -16,7 +16,7 @@ from siteplane.store.migrate import upgrade
 def _services(tmp_path: Path) -> Services:
     url = f"sqlite:///{tmp_path / 'siteplane.db'}"
     upgrade(url)
-    return build_services(OperatorConfig(database_url=url, zone_dir=str(tmp_path / "zones")))
+    return build_services(Config(database_url=url, zone_dir=str(tmp_path / "zones")))
 
 
 def _obj(
