@@ -29,16 +29,16 @@ venv: $(STAMP)
 
 # Debian packages the tests run for real: PostgreSQL, BIND's named-checkzone. Only when missing.
 deps:
-	bash tests/system_deps.sh
+	bash harness/system_deps.sh
 
 # etcd, kube-apiserver and kube-controller-manager, built from Go modules into a cache outside
 # the repository (~/.cache/siteplane), only when missing.
 controlplane: venv
-	$(PY) tests/controlplane/build.py build
+	$(PY) harness/controlplane/build.py build
 
 lint: venv
-	$(VENV)/bin/ruff check operator tests bench
-	$(VENV)/bin/ruff format --check operator tests bench
+	$(VENV)/bin/ruff check operator tests bench harness
+	$(VENV)/bin/ruff format --check operator tests bench harness
 	$(VENV)/bin/mypy
 	$(PY) -m siteplane crds --check
 
@@ -46,10 +46,10 @@ test: lint deps controlplane
 	$(VENV)/bin/pytest
 
 demo: controlplane
-	$(PY) -m tests.demo
+	$(PY) -m harness.demo
 
 cluster: controlplane
-	$(PY) -m tests.controlplane.cluster
+	$(PY) -m harness.controlplane.cluster
 
 # Not part of `make test`: the full run takes long. Results: bench/results/latest.json and .png.
 SIZES  ?= 100,1000,5000,10000

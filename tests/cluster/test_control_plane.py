@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.controlplane import build
-from tests.controlplane.cluster import USERS, ControlPlane
+from harness.controlplane import build
+from harness.controlplane.cluster import USERS, ControlPlane
 
 pytestmark = pytest.mark.cluster
 REPO = Path(__file__).resolve().parents[2]
@@ -97,7 +97,7 @@ def test_make_cluster_prints_kubeconfig_and_leaves_no_process_behind(tmp_path: P
     """`make cluster` (this module run directly) whether stopped politely or killed outright."""
     env = {**os.environ, "SITEPLANE_CLUSTER_DIR": str(tmp_path / "cluster"), "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.controlplane.cluster"], cwd=REPO, env=env, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", "harness.controlplane.cluster"], cwd=REPO, env=env, stdout=subprocess.PIPE, text=True
     )
     assert proc.stdout is not None
     try:

@@ -17,12 +17,13 @@ from typing import Any
 import pytest
 import yaml
 
+from harness.controlplane.cluster import USERS, ControlPlane, free_port
+from harness.manifests import record_doc, site_doc, zone_doc
+from harness.operator_runner import operator_running
 from siteplane.config import OperatorConfig
 from siteplane.reconcile.services import Services
 from siteplane.store.migrate import upgrade
-from tests.controlplane.cluster import USERS, ControlPlane, free_port
-from tests.operator_runner import operator_running
-from tests.reconcile_support import apply, condition, record_doc, served, site_doc, wait_until, zone_doc
+from tests.reconcile_support import apply, condition, served, wait_until
 
 pytestmark = pytest.mark.cluster
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.controlplane import build
+from harness.controlplane import build
 
 UPSTREAM_SNIPPET = """module k8s.io/kubernetes
 

@@ -17,9 +17,9 @@ import subprocess
 import sys
 import time
 
-from tests.controlplane.cluster import ControlPlane, free_port, running
-from tests.corpus import EXAMPLES_DIR, REPO_ROOT
-from tests.operator_runner import OperatorProcess
+from harness.controlplane.cluster import ControlPlane, free_port, running
+from harness.operator_runner import OperatorProcess
+from harness.paths import EXAMPLES_DIR, REPO_ROOT
 
 DEMO_DIR = REPO_ROOT / ".demo"
 ZONE_DIR = DEMO_DIR / "zones"

@@ -1,6 +1,6 @@
 """A real Kubernetes control plane on loopback: etcd, kube-apiserver, kube-controller-manager.
 
-Used by the pytest session fixture, by ``make cluster`` (``python -m tests.controlplane.cluster``)
+Used by the pytest session fixture, by ``make cluster`` (``python -m harness.controlplane.cluster``)
 and by ``make demo``. Everything listens on free 127.0.0.1 ports, keeps its state in one working
 directory, and is torn down on stop, on interpreter exit and (through PR_SET_PDEATHSIG) even when
 the process that started it is killed outright.
@@ -27,12 +27,10 @@ from pathlib import Path
 
 import yaml
 
-from tests.controlplane import build
-from tests.controlplane.pki import write_pki
-from tests.processes import die_with_parent
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CRD_DIR = REPO_ROOT / "crds"
+from harness.controlplane import build
+from harness.controlplane.pki import write_pki
+from harness.paths import CRD_DIR
+from harness.processes import die_with_parent
 
 
 @dataclass(frozen=True)

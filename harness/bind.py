@@ -10,7 +10,7 @@ how the operator will drive a real DNS server.
 Zones added with ``rndc addzone`` are remembered by named itself (``allow-new-zones`` keeps them in
 an LMDB ``.nzd`` file in the directory), so they come back after a restart.
 
-``python -m tests.bind`` starts one for a developer and keeps it until Ctrl-C.
+``python -m harness.bind`` starts one for a developer and keeps it until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ import dns.message
 import dns.query
 import dns.rdatatype
 
-from tests.controlplane.cluster import free_port
-from tests.processes import die_with_parent
+from harness.controlplane.cluster import free_port
+from harness.processes import die_with_parent
 
 NAMED = "/usr/sbin/named"
 RNDC = "/usr/sbin/rndc"
@@ -78,7 +78,7 @@ def _os_account() -> pwd.struct_passwd | None:
     try:
         return pwd.getpwnam(OS_USER)
     except KeyError:
-        raise RuntimeError(f"no {OS_USER} user: install the bind9 package (tests/system_deps.sh)") from None
+        raise RuntimeError(f"no {OS_USER} user: install the bind9 package (harness/system_deps.sh)") from None
 
 
 def _zone_name(zone: str) -> str:
@@ -369,7 +369,7 @@ def running_bind() -> Iterator[BindServer]:
 
 
 def main() -> int:
-    """``python -m tests.bind``: start a server and keep it until interrupted."""
+    """``python -m harness.bind``: start a server and keep it until interrupted."""
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     # Ctrl-C must reach us even when started in the background (`&`), where SIGINT arrives ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)

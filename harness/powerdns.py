@@ -23,7 +23,7 @@ of uid clears PR_SET_PDEATHSIG, and Popen switches before our preexec_fn sets it
 ``--setuid`` would switch after it and silently drop it. Unprivileged ports need no root anyway.
 
 ``start()`` and ``stop()`` may alternate freely: the same database and the same ports come back.
-``python -m tests.powerdns`` starts one for a developer and keeps it until Ctrl-C.
+``python -m harness.powerdns`` starts one for a developer and keeps it until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -53,8 +53,8 @@ import dns.message
 import dns.query
 import dns.rdatatype
 
-from tests.controlplane.cluster import free_port
-from tests.processes import die_with_parent
+from harness.controlplane.cluster import free_port
+from harness.processes import die_with_parent
 
 PDNS_SERVER_ENV = "SITEPLANE_PDNS_SERVER"
 SCHEMA_ENV = "SITEPLANE_PDNS_SCHEMA"
@@ -389,7 +389,7 @@ def running_powerdns() -> Iterator[PowerDNSServer]:
 
 
 def main() -> int:
-    """``python -m tests.powerdns``: start a server and keep it until interrupted."""
+    """``python -m harness.powerdns``: start a server and keep it until interrupted."""
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     # Ctrl-C must reach us even when started in the background (`&`), where SIGINT arrives ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -27,22 +27,18 @@ import dns.update
 import dns.zone
 import yaml
 
-from tests.bind import RNDC_KEY_NAME, BindServer
-from tests.powerdns import PowerDNSServer
+from harness.bind import RNDC_KEY_NAME, BindServer
+from harness.manifests import backend_doc
+from harness.paths import BACKEND_EXAMPLES_DIR
+from harness.powerdns import PowerDNSServer
 
-GROUP = "siteplane.io/v1alpha1"
-EXAMPLES = Path(__file__).resolve().parents[1] / "manifests" / "backends"
 Answer = set[str] | None  # rdata texts (absolute names); None when the zone is not served at all
-
-
-def backend_doc(name: str, spec: dict[str, Any]) -> dict[str, Any]:
-    return {"apiVersion": GROUP, "kind": "DNSBackend", "metadata": {"name": name}, "spec": spec}
 
 
 def example(file: str, name: str, namespace: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The Secret and DNSBackend of a shipped example, renamed for one test: the Secret into
     ``namespace`` as ``<name>-credentials``, the DNSBackend as ``name``, its references to match."""
-    docs = list(yaml.safe_load_all((EXAMPLES / file).read_text()))
+    docs = list(yaml.safe_load_all((BACKEND_EXAMPLES_DIR / file).read_text()))
     secret = next(d for d in docs if d["kind"] == "Secret")
     backend = next(d for d in docs if d["kind"] == "DNSBackend")
     secret["metadata"] = {"name": f"{name}-credentials", "namespace": namespace}

@@ -1,6 +1,6 @@
 """A real PostgreSQL server on loopback, started and stopped by the tests themselves.
 
-The server runs straight from the Debian binaries (``tests/system_deps.sh`` installs them) with its
+The server runs straight from the Debian binaries (``harness/system_deps.sh`` installs them) with its
 data directory, log and unix socket in one working directory, listens only on 127.0.0.1 at a free
 port, and is tuned for a throwaway database: no fsync, no full-page writes. It never touches the
 system cluster the Debian package may have created on port 5432.
@@ -8,7 +8,7 @@ system cluster the Debian package may have created on port 5432.
 ``initdb`` runs once per working directory; ``start()`` and ``stop()`` may then alternate freely and
 always bring back the same data on the same port, which is what the database-outage tests rely on.
 
-``python -m tests.postgres`` starts one for a developer and keeps it until Ctrl-C.
+``python -m harness.postgres`` starts one for a developer and keeps it until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from typing import IO
 import psycopg
 from psycopg import sql
 
-from tests.controlplane.cluster import free_port
-from tests.processes import die_with_parent
+from harness.controlplane.cluster import free_port
+from harness.processes import die_with_parent
 
 # The OS account the server runs as when the tests run as root: postgres refuses to run as root.
 OS_USER = "siteplane-pg"
@@ -85,7 +85,7 @@ def find_bin_dir() -> Path:
     if not candidates:
         raise RuntimeError(
             "PostgreSQL server binaries not found (no /usr/lib/postgresql/*/bin/initdb): "
-            f"run `bash tests/system_deps.sh`, or point {BIN_DIR_ENV} at a directory with initdb and postgres"
+            f"run `bash harness/system_deps.sh`, or point {BIN_DIR_ENV} at a directory with initdb and postgres"
         )
     return max(candidates, key=version)
 
@@ -363,7 +363,7 @@ def running_postgres() -> Iterator[PostgresServer]:
 
 
 def main() -> int:
-    """``python -m tests.postgres``: start a server and keep it until interrupted."""
+    """``python -m harness.postgres``: start a server and keep it until interrupted."""
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     # Ctrl-C must reach us even when started in the background (`&`), where SIGINT arrives ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)
