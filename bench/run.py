@@ -109,7 +109,7 @@ def fleet(n: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict
 
 
 def _control_plane_pids(plane: ControlPlane) -> list[int]:
-    return [plane.processes[name].pid for name in ("etcd", "kube-apiserver")]
+    return [plane.pid(name) for name in ("etcd", "kube-apiserver")]
 
 
 def control_plane_cpu(plane: ControlPlane) -> float:

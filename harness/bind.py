@@ -8,37 +8,31 @@ how the operator will drive a real DNS server.
 
 ``start()`` and ``stop()`` may alternate freely and keep the same working directory, ports and keys.
 Zones added with ``rndc addzone`` are remembered by named itself (``allow-new-zones`` keeps them in
-an LMDB ``.nzd`` file in the directory), so they come back after a restart.
+an LMDB ``.nzd`` file in the directory), so they come back after a restart. Start, stop, ports,
+readiness and logs work as for every server here (``harness.server``).
 
 ``python -m harness.bind`` starts one for a developer and keeps it until Ctrl-C.
 """
 
 from __future__ import annotations
 
-import atexit
 import base64
 import contextlib
-import os
 import pwd
+import re
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
-import time
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
-import dns.exception
 import dns.message
 import dns.query
 import dns.rdatatype
 
-from harness.controlplane.cluster import free_port
-from harness.processes import die_with_parent
+from harness.processes import ChildProcess, unprivileged_account
+from harness.server import ADDRESS, Server, free_ports
 
 NAMED = "/usr/sbin/named"
 RNDC = "/usr/sbin/rndc"
@@ -51,11 +45,11 @@ OS_USER = "bind"
 TSIG_NAME = "siteplane-key"
 TSIG_ALGORITHM = "hmac-sha256"
 RNDC_KEY_NAME = "siteplane-rndc"
-ADDRESS = "127.0.0.1"
 
-START_TIMEOUT = 30.0
-STOP_TIMEOUT = 15.0
 RNDC_TIMEOUT = 15.0
+# A local rndc status answers in milliseconds; one that hangs is talking to whoever holds the
+# control port, which named.log then says, so the readiness poll must get back to reading it.
+READY_PROBE_TIMEOUT = 2.0
 
 # Every zone starts with this: an out-of-zone NS needs no glue, so named loads the zone with only
 # the SOA and NS, and tests decide every other record themselves.
@@ -71,34 +65,29 @@ def _new_secret() -> str:
     return base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def _os_account() -> pwd.struct_passwd | None:
-    """The unprivileged account to run named as; None when we are not root (named then runs as us)."""
-    if os.geteuid() != 0:
-        return None
-    try:
-        return pwd.getpwnam(OS_USER)
-    except KeyError:
-        raise RuntimeError(f"no {OS_USER} user: install the bind9 package (harness/system_deps.sh)") from None
-
-
 def _zone_name(zone: str) -> str:
     """``example.com`` and ``example.com.`` are one zone: named and rndc see it without the dot."""
     return zone.rstrip(".")
 
 
 @dataclass
-class BindServer:
+class BindServer(Server):
     """One named whose whole state is in ``workdir``."""
 
-    workdir: Path
     port: int = 0
     control_port: int = 0
     tsig_secret: str = field(default_factory=_new_secret)
     rndc_secret: str = field(default_factory=_new_secret)
-    process: subprocess.Popen[bytes] | None = None
-    startup_seconds: float = 0.0
-    _account: pwd.struct_passwd | None = field(default=None, init=False, repr=False)
-    _atexit_registered: bool = field(default=False, init=False, repr=False)
+
+    label = "named"
+    workdir_prefix = "siteplane-bind-"
+    workdir_mode = 0o750
+    # A taken control port is "address in use"; a taken DNS port, only that it could not listen.
+    port_taken = re.compile(r"address in use|unable to listen on any configured interfaces")
+
+    @property
+    def ports(self) -> tuple[int, ...]:
+        return (self.port, self.control_port)
 
     @property
     def address(self) -> str:
@@ -122,56 +111,22 @@ class BindServer:
 
     @property
     def log_file(self) -> Path:
-        return self.workdir / "named.log"
+        return self.log_file_of("named")
 
     @property
     def zone_dir(self) -> Path:
         return self.workdir / "zones"
 
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
     def zone_file(self, zone: str) -> Path:
         return self.zone_dir / f"{_zone_name(zone)}.db"
 
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    def start(self) -> BindServer:
-        """Write the configuration (first start only: ports and keys stay), run named until it answers."""
-        if self.running:
-            return self
-        started = time.monotonic()
-        if not self._atexit_registered:
-            atexit.register(self.stop)
-            self._atexit_registered = True
-        self._prepare_workdir()
-        if self.port:
-            self._start_server()
-        else:
-            self._start_on_free_ports()
-        self.startup_seconds = time.monotonic() - started
-        return self
-
-    def stop(self) -> None:
-        """``rndc stop`` (named writes out dynamic zones and exits cleanly); SIGTERM, then SIGKILL, as fallback."""
-        proc, self.process = self.process, None
-        if proc is None or proc.poll() is not None:
-            return
-        with contextlib.suppress(subprocess.SubprocessError, OSError):
-            subprocess.run(self._rndc_args("stop"), capture_output=True, timeout=RNDC_TIMEOUT, check=False)
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                proc.wait(timeout=STOP_TIMEOUT)
-                return
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, sig)
-        proc.wait(timeout=STOP_TIMEOUT)
-
-    def pids(self) -> list[int]:
-        """named's pid (a single multi-threaded process); empty when stopped."""
-        return [self.process.pid] if self.process is not None and self.running else []
+    def how_to_connect(self) -> list[str]:
+        return [
+            f"dig @{self.address} -p {self.port} <zone> SOA",
+            f"rndc -c {self.rndc_conf} status",
+            f"nsupdate -y {self.tsig_algorithm}:{self.tsig_name}:{self.tsig_secret}",
+            f"  > server {self.address} {self.port}",
+        ]
 
     # -- control -----------------------------------------------------------------------------
 
@@ -192,7 +147,7 @@ class BindServer:
         name = _zone_name(zone)
         path = self.zone_file(name)
         path.write_text(ZONE_TEMPLATE + (records.rstrip("\n") + "\n" if records else ""))
-        self._chown(path)
+        self._hand_over(path)
         config = (
             f'{{ type primary; file "{path}"; '
             f"allow-update {{ key {TSIG_NAME}; }}; allow-transfer {{ key {TSIG_NAME}; }}; }};"
@@ -204,23 +159,40 @@ class BindServer:
         """``rndc delzone -clean``: named forgets the zone and removes its file and journal."""
         self.rndc("delzone", "-clean", _zone_name(zone))
 
-    # -- processes ---------------------------------------------------------------------------
+    # -- the server --------------------------------------------------------------------------
+
+    def _run_as(self) -> pwd.struct_passwd | None:
+        return unprivileged_account([OS_USER], hint="install the bind9 package (harness/system_deps.sh)")
+
+    def _prepare(self) -> None:
+        super()._prepare()
+        # named writes its pid file, session key, .nzd, journals and dumped zone files here.
+        self.zone_dir.mkdir(exist_ok=True)
+        self._hand_over(self.zone_dir)
+
+    def _choose_ports(self) -> None:
+        self.port, self.control_port = free_ports(2)
+
+    def _launch(self) -> None:
+        # Rewritten at every start: the same ports and keys give the same file, so a restart cannot
+        # drift from what this code says.
+        self._write_config()
+        # -f: foreground, so the process we hold is named itself and dies with us; unlike -g it
+        # keeps the logging statement. -L: what named logs before it has read that statement (a
+        # control port someone else holds, say) goes to named.log too, not to syslog. No -u: the
+        # process is already unprivileged (see OS_USER).
+        self._spawn("named", [NAMED, "-f", "-L", str(self.log_file), "-c", str(self.named_conf)])
+        self._wait_until(lambda: self._rndc_ok(timeout=READY_PROBE_TIMEOUT) and self._answers_udp())
+
+    def _stop_child(self, child: ChildProcess) -> None:
+        """``rndc stop`` (named writes out dynamic zones and exits cleanly); SIGTERM, then SIGKILL, as fallback."""
+        with contextlib.suppress(subprocess.SubprocessError, OSError):
+            subprocess.run(self._rndc_args("stop"), capture_output=True, timeout=RNDC_TIMEOUT, check=False)
+        if not child.wait(self.stop_timeout):
+            child.stop(signal.SIGTERM, self.stop_timeout)
 
     def _rndc_args(self, *args: str) -> list[str]:
         return [RNDC, "-c", str(self.rndc_conf), *args]
-
-    def _chown(self, path: Path) -> None:
-        if self._account is not None:
-            os.chown(path, self._account.pw_uid, self._account.pw_gid)
-
-    def _prepare_workdir(self) -> None:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.zone_dir.mkdir(exist_ok=True)
-        self._account = _os_account()
-        # named writes its pid file, session key, .nzd, journals and dumped zone files here.
-        self._chown(self.workdir)
-        self._chown(self.zone_dir)
-        self.workdir.chmod(0o750)
 
     def _write_config(self) -> None:
         self.named_conf.write_text(
@@ -277,114 +249,24 @@ options {{
         # Holds both secrets: only root and named's account read them.
         for path in (self.named_conf, self.rndc_conf):
             path.chmod(0o640)
-            self._chown(path)
+            self._hand_over(path)
         check = subprocess.run([NAMED_CHECKCONF, str(self.named_conf)], capture_output=True, text=True)
         if check.returncode != 0:
             raise RuntimeError(f"named-checkconf rejected {self.named_conf}:\n{check.stdout}{check.stderr}")
 
-    def _spawn(self, args: Sequence[str], stdout: int | IO[bytes]) -> subprocess.Popen[bytes]:
-        account = self._account
-        return subprocess.Popen(
-            args,
-            stdin=subprocess.DEVNULL,
-            stdout=stdout,
-            stderr=subprocess.STDOUT,
-            cwd=self.workdir,
-            start_new_session=True,
-            preexec_fn=die_with_parent,
-            user=None if account is None else account.pw_uid,
-            group=None if account is None else account.pw_gid,
-            extra_groups=None if account is None else [],  # drop root's supplementary groups
-        )
-
-    def _start_server(self) -> None:
-        if not self.named_conf.exists():
-            self._write_config()
-        log = open(self.log_file, "ab")  # noqa: SIM115 - handed to the child
-        try:
-            # -f: foreground, so the process we hold is named itself and dies with us; unlike -g it
-            # keeps the logging statement. No -u: the process is already unprivileged (see OS_USER).
-            self.process = self._spawn([NAMED, "-f", "-c", str(self.named_conf)], log)
-        finally:
-            log.close()
-        self._wait_ready()
-
-    def _start_on_free_ports(self, attempts: int = 3) -> None:
-        """First start: a free port may be taken (or free for TCP only) by the time named binds it, so retry."""
-        for attempt in range(attempts):
-            self.port, self.control_port = free_port(), free_port()
-            self.named_conf.unlink(missing_ok=True)
-            offset = self.log_file.stat().st_size if self.log_file.exists() else 0
-            try:
-                self._start_server()
-                return
-            except (RuntimeError, TimeoutError):
-                log = self.log_file.read_text(errors="replace")[offset:]
-                if attempt + 1 == attempts or "address in use" not in log:
-                    raise
+    def _rndc_ok(self, timeout: float) -> bool:
+        result = subprocess.run(self._rndc_args("status"), capture_output=True, timeout=timeout, check=False)
+        return result.returncode == 0
 
     def _answers_udp(self) -> bool:
         """Any DNS answer counts (REFUSED for the root zone is the usual one): named is serving."""
-        query = dns.message.make_query(".", dns.rdatatype.SOA)
-        try:
-            dns.query.udp(query, ADDRESS, port=self.port, timeout=0.5)
-        except (dns.exception.Timeout, OSError):
-            return False
+        dns.query.udp(dns.message.make_query(".", dns.rdatatype.SOA), ADDRESS, port=self.port, timeout=0.5)
         return True
 
-    def _rndc_ok(self) -> bool:
-        result = subprocess.run(self._rndc_args("status"), capture_output=True, timeout=RNDC_TIMEOUT, check=False)
-        return result.returncode == 0
 
-    def _wait_ready(self, timeout: float = START_TIMEOUT) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process.poll() is not None:
-                code, self.process = self.process.returncode, None
-                tail = self.log_file.read_text(errors="replace")[-3000:]
-                raise RuntimeError(f"named exited with {code}:\n{tail}")
-            if self._rndc_ok() and self._answers_udp():
-                return
-            if time.monotonic() > deadline:
-                self.stop()
-                tail = self.log_file.read_text(errors="replace")[-3000:]
-                raise TimeoutError(f"named not ready after {timeout:.0f}s; log {self.log_file}:\n{tail}")
-            time.sleep(0.05)
-
-
-@contextlib.contextmanager
-def running_bind() -> Iterator[BindServer]:
-    """Start named in a fresh working directory; always stop it and remove the directory."""
-    # Under /tmp explicitly: named's account must be able to reach it, which rules out pytest's
-    # 0700 tmp_path and a TMPDIR inside a home directory.
-    workdir = Path(tempfile.mkdtemp(prefix="siteplane-bind-", dir="/tmp"))
-    server = BindServer(workdir=workdir)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
-def main() -> int:
-    """``python -m harness.bind``: start a server and keep it until interrupted."""
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    # Ctrl-C must reach us even when started in the background (`&`), where SIGINT arrives ignored.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    with running_bind() as server:
-        print(f"named up in {server.startup_seconds:.1f}s, state in {server.workdir}")
-        print(f"dig @{server.address} -p {server.port} <zone> SOA")
-        print(f"rndc -c {server.rndc_conf} status")
-        print(f"nsupdate -y {server.tsig_algorithm}:{server.tsig_name}:{server.tsig_secret}")
-        print(f"  > server {server.address} {server.port}")
-        print("Ctrl-C stops it.", flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            while True:
-                time.sleep(3600)
-    return 0
+# Start named in a fresh working directory; always stop it and remove the directory.
+running_bind = BindServer.in_temporary_workdir
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(BindServer.main())

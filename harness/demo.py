@@ -17,9 +17,10 @@ import subprocess
 import sys
 import time
 
-from harness.controlplane.cluster import ControlPlane, free_port, running
+from harness.controlplane.cluster import ControlPlane, running
 from harness.operator_runner import OperatorProcess
 from harness.paths import EXAMPLES_DIR, REPO_ROOT
+from harness.server import free_port
 
 DEMO_DIR = REPO_ROOT / ".demo"
 ZONE_DIR = DEMO_DIR / "zones"

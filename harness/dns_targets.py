@@ -186,9 +186,11 @@ class ZoneFileTarget:
         else:
             rdatas = [dns.rdata.from_text(dns.rdataclass.IN, rdtype, v) for v in values]
             parsed.replace_rdataset(owner, dns.rdataset.from_rdata_list(ttl, rdatas))
-        soa = parsed.find_rdataset(parsed.origin, "SOA")
-        bumped = soa[0].replace(serial=soa[0].serial + 1)  # type: ignore[attr-defined]
-        parsed.replace_rdataset(parsed.origin, dns.rdataset.from_rdata(soa.ttl, bumped))
+        origin = parsed.origin
+        assert origin is not None  # a zone read from a file with an origin has one
+        soa = parsed.find_rdataset(origin, "SOA")
+        bumped = soa[0].replace(serial=soa[0].serial + 1)
+        parsed.replace_rdataset(origin, dns.rdataset.from_rdata(soa.ttl, bumped))
         parsed.to_file(str(self._path(zone)), relativize=False)
 
     def stop(self) -> None:  # there is no server: the file is what is served
@@ -224,7 +226,10 @@ class BindTarget(_ServerTarget):
     def tamper(self, zone: str, name: str, rdtype: str, values: list[str] | None, ttl: int = 300) -> None:
         keyring = dns.tsigkeyring.from_text({self.server.tsig_name: self.server.tsig_secret})
         update = dns.update.UpdateMessage(
-            zone, keyring=keyring, keyname=self.server.tsig_name, keyalgorithm=self.server.tsig_algorithm
+            zone,
+            keyring=keyring,
+            keyname=dns.name.from_text(self.server.tsig_name),
+            keyalgorithm=self.server.tsig_algorithm,
         )
         owner = _owner(zone, name)
         if values is None:

@@ -7,34 +7,27 @@ system cluster the Debian package may have created on port 5432.
 
 ``initdb`` runs once per working directory; ``start()`` and ``stop()`` may then alternate freely and
 always bring back the same data on the same port, which is what the database-outage tests rely on.
+Start, stop, ports, readiness and logs work as for every server here (``harness.server``).
 
 ``python -m harness.postgres`` starts one for a developer and keeps it until Ctrl-C.
 """
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import os
 import pwd
 import re
-import shutil
 import signal
-import stat
-import subprocess
 import sys
-import tempfile
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 import psycopg
 from psycopg import sql
 
-from harness.controlplane.cluster import free_port
-from harness.processes import die_with_parent
+from harness.processes import ChildProcess, children_of, unprivileged_account
+from harness.server import Server, free_ports
 
 # The OS account the server runs as when the tests run as root: postgres refuses to run as root.
 OS_USER = "siteplane-pg"
@@ -44,8 +37,7 @@ DATABASE = "siteplane"
 # Overrides the search for the binaries, for a machine that keeps them elsewhere.
 BIN_DIR_ENV = "SITEPLANE_PG_BINDIR"
 
-START_TIMEOUT = 60.0
-STOP_TIMEOUT = 30.0
+INITDB_TIMEOUT = 120.0
 
 # Settings given on the command line at every start, so a restart cannot drift from the first one.
 SETTINGS: dict[str, str] = {
@@ -90,82 +82,23 @@ def find_bin_dir() -> Path:
     return max(candidates, key=version)
 
 
-def _os_account() -> pwd.struct_passwd | None:
-    """The unprivileged account to run the server as, created if missing; None when not root."""
-    if os.geteuid() != 0:
-        return None
-    with contextlib.suppress(KeyError):
-        return pwd.getpwnam(OS_USER)
-    useradd = shutil.which("useradd") or "/usr/sbin/useradd"
-    result = subprocess.run(
-        [
-            useradd,
-            "--system",
-            "--no-create-home",
-            "--home-dir",
-            "/nonexistent",
-            "--shell",
-            "/usr/sbin/nologin",
-            OS_USER,
-        ],
-        capture_output=True,
-        text=True,
-    )
-    try:
-        # Looked up again even when useradd failed: a parallel test run may just have created it.
-        return pwd.getpwnam(OS_USER)
-    except KeyError:
-        raise RuntimeError(f"could not create the system user {OS_USER}: {result.stderr.strip()}") from None
-
-
-def _check_traversable(path: Path, account: pwd.struct_passwd) -> None:
-    """Fail clearly if the server's account cannot reach ``path``.
-
-    initdb's own message for this is obscure, and the usual cause is predictable: pytest's tmp_path
-    lies under /tmp/pytest-of-root, which is 0700 for root.
-    """
-    for parent in path.parents:
-        info = parent.stat()
-        if info.st_uid == account.pw_uid:
-            allowed = bool(info.st_mode & stat.S_IXUSR)
-        elif info.st_gid == account.pw_gid:
-            allowed = bool(info.st_mode & stat.S_IXGRP)
-        else:
-            allowed = bool(info.st_mode & stat.S_IXOTH)
-        if not allowed:
-            raise RuntimeError(
-                f"{account.pw_name} cannot traverse {parent} (mode {stat.filemode(info.st_mode)}), so PostgreSQL "
-                f"cannot use {path}: put the working directory elsewhere, e.g. tempfile.mkdtemp(dir='/tmp')"
-            )
-
-
-def _children(pid: int) -> list[int]:
-    """Direct children of ``pid``, from /proc: postgres forks one process per backend and helper."""
-    children = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            # The command name in field 2 may itself contain spaces and parentheses: split after it.
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue  # exited while we looked
-        if int(fields[1]) == pid:
-            children.append(int(entry.name))
-    return children
-
-
 @dataclass
-class PostgresServer:
+class PostgresServer(Server):
     """One PostgreSQL server whose whole state is in ``workdir``."""
 
-    workdir: Path
     bin_dir: Path = field(default_factory=find_bin_dir)
     port: int = 0
-    process: subprocess.Popen[bytes] | None = None
-    startup_seconds: float = 0.0
-    _account: pwd.struct_passwd | None = field(default=None, init=False, repr=False)
-    _atexit_registered: bool = field(default=False, init=False, repr=False)
+
+    label = "postgres"
+    workdir_prefix = "siteplane-pg-"
+    start_timeout = 60.0
+    stop_timeout = 30.0
+    # Fast shutdown: roll back open transactions, disconnect clients.
+    stop_signal = signal.SIGINT
+
+    @property
+    def ports(self) -> tuple[int, ...]:
+        return (self.port,)
 
     @property
     def data_dir(self) -> Path:
@@ -173,7 +106,7 @@ class PostgresServer:
 
     @property
     def log_file(self) -> Path:
-        return self.workdir / "postgres.log"
+        return self.log_file_of("postgres")
 
     @property
     def url(self) -> str:
@@ -187,56 +120,12 @@ class PostgresServer:
         """libpq connection string, for psycopg directly."""
         return f"host=127.0.0.1 port={self.port} user={SUPERUSER} dbname={database}"
 
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    def start(self) -> PostgresServer:
-        """Initialise the data directory if this is the first start, then run the server until it answers.
-
-        A restart reuses the port of the first start: clients configured with ``url`` must find the
-        database again exactly where it was.
-        """
-        if self.running:
-            return self
-        started = time.monotonic()
-        if not self._atexit_registered:
-            atexit.register(self.stop)
-            self._atexit_registered = True
-        self._prepare_workdir()
-        if not (self.data_dir / "PG_VERSION").exists():
-            self._initdb()
-        if self.port:
-            self._start_server()
-        else:
-            self._start_on_free_port()
-        self.ensure_database(DATABASE)
-        self.startup_seconds = time.monotonic() - started
-        return self
-
-    def stop(self) -> None:
-        """Fast shutdown (SIGINT: roll back open transactions, disconnect clients); SIGKILL after 30 s."""
-        proc, self.process = self.process, None
-        if proc is None or proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            # The whole session: backends outlive a SIGKILLed postmaster for a moment otherwise.
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=STOP_TIMEOUT)
-
     def pids(self) -> list[int]:
         """The postmaster and its current children (backends, checkpointer, ...); empty when stopped."""
-        if not self.running:
-            return []
-        assert self.process is not None
-        return [self.process.pid, *_children(self.process.pid)]
+        return [child for postmaster in super().pids() for child in (postmaster, *children_of(postmaster))]
+
+    def how_to_connect(self) -> list[str]:
+        return [f"binaries from {self.bin_dir}", self.url, f"psql '{self.conninfo()}'"]
 
     # -- databases ---------------------------------------------------------------------------
 
@@ -253,32 +142,24 @@ class PostgresServer:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         return self.url_for(name)
 
-    # -- processes ---------------------------------------------------------------------------
+    # -- the server --------------------------------------------------------------------------
 
-    def _prepare_workdir(self) -> None:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self._account = _os_account()
-        if self._account is not None:
-            _check_traversable(self.workdir, self._account)
-            # The server creates its data directory and its socket here.
-            os.chown(self.workdir, self._account.pw_uid, self._account.pw_gid)
-            self.workdir.chmod(0o700)
+    def _run_as(self) -> pwd.struct_passwd | None:
+        return unprivileged_account([OS_USER], create=True)
 
-    def _spawn(self, args: Sequence[str], stdout: int | IO[bytes]) -> subprocess.Popen[bytes]:
-        account = self._account
-        return subprocess.Popen(
-            args,
-            stdin=subprocess.DEVNULL,
-            stdout=stdout,
-            stderr=subprocess.STDOUT,
-            # Otherwise the child's cwd is ours, which its account may not be allowed to enter.
-            cwd=self.workdir,
-            start_new_session=True,
-            preexec_fn=die_with_parent,
-            user=None if account is None else account.pw_uid,
-            group=None if account is None else account.pw_gid,
-            extra_groups=None if account is None else [],  # drop root's supplementary groups
-        )
+    def _prepare(self) -> None:
+        """initdb once per working directory; the data directory is what every restart comes back to."""
+        super()._prepare()
+        if not (self.data_dir / "PG_VERSION").exists():
+            self._initdb()
+
+    def _choose_ports(self) -> None:
+        (self.port,) = free_ports(1)
+
+    def _launch(self) -> None:
+        self._spawn("postgres", self._server_args())
+        self._wait_until(self._accepts_connections)
+        self.ensure_database(DATABASE)
 
     def _initdb(self) -> None:
         args = [
@@ -291,10 +172,13 @@ class PostgresServer:
             "--no-sync",  # the test database need not survive a power cut
             "--no-instructions",
         ]
-        proc = self._spawn(args, subprocess.PIPE)
-        output, _ = proc.communicate(timeout=120)
-        if proc.returncode != 0:
-            raise RuntimeError(f"initdb failed ({proc.returncode}):\n{output.decode(errors='replace')}")
+        initdb = ChildProcess.spawn(
+            "initdb", args, log_file=self.log_file_of("initdb"), cwd=self.workdir, account=self._account
+        )
+        if not initdb.wait(INITDB_TIMEOUT):
+            initdb.kill()
+        if initdb.returncode != 0:
+            raise RuntimeError(f"initdb failed ({initdb.returncode}):\n{initdb.output()}")
         (self.data_dir / "pg_hba.conf").write_text(PG_HBA)
 
     def _server_args(self) -> Sequence[str]:
@@ -306,77 +190,14 @@ class PostgresServer:
             *(arg for key, value in settings.items() for arg in ("-c", f"{key}={value}")),
         ]
 
-    def _start_server(self) -> None:
-        log = open(self.log_file, "ab")  # noqa: SIM115 - handed to the child
-        try:
-            self.process = self._spawn(self._server_args(), log)
-        finally:
-            log.close()
-        self._wait_ready()
-
-    def _start_on_free_port(self, attempts: int = 3) -> None:
-        """First start: the free port may be taken between choosing it and binding it, so retry."""
-        for attempt in range(attempts):
-            self.port = free_port()
-            offset = self.log_file.stat().st_size if self.log_file.exists() else 0
-            try:
-                self._start_server()
-                return
-            except RuntimeError:
-                log = self.log_file.read_bytes()[offset:]
-                if attempt + 1 == attempts or b"could not bind" not in log:
-                    raise
-
-    def _wait_ready(self, timeout: float = START_TIMEOUT) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process.poll() is not None:
-                tail = self.log_file.read_text(errors="replace")[-3000:]
-                raise RuntimeError(f"postgres exited with {self.process.returncode}:\n{tail}")
-            try:
-                with psycopg.connect(self.conninfo("postgres"), connect_timeout=2):
-                    return
-            except psycopg.OperationalError as error:
-                last = error
-            if time.monotonic() > deadline:
-                self.stop()
-                raise TimeoutError(
-                    f"postgres not accepting connections after {timeout:.0f}s ({last}); see {self.log_file}"
-                )
-            time.sleep(0.05)
+    def _accepts_connections(self) -> bool:
+        with psycopg.connect(self.conninfo("postgres"), connect_timeout=2):
+            return True
 
 
-@contextlib.contextmanager
-def running_postgres() -> Iterator[PostgresServer]:
-    """Start a PostgreSQL server in a fresh working directory; always stop it and remove the directory."""
-    # Under /tmp explicitly: the server's account must be able to reach it, which rules out
-    # pytest's 0700 tmp_path and a TMPDIR inside a home directory.
-    workdir = Path(tempfile.mkdtemp(prefix="siteplane-pg-", dir="/tmp"))
-    server = PostgresServer(workdir=workdir)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
-def main() -> int:
-    """``python -m harness.postgres``: start a server and keep it until interrupted."""
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    # Ctrl-C must reach us even when started in the background (`&`), where SIGINT arrives ignored.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    with running_postgres() as server:
-        print(f"postgres up in {server.startup_seconds:.1f}s from {server.bin_dir}, data in {server.workdir}")
-        print(server.url)
-        print(f"psql '{server.conninfo()}'")
-        print("Ctrl-C stops it.", flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            while True:
-                time.sleep(3600)
-    return 0
+# Start a PostgreSQL server in a fresh working directory; always stop it and remove the directory.
+running_postgres = PostgresServer.in_temporary_workdir
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(PostgresServer.main())

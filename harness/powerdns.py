@@ -22,39 +22,34 @@ creates, switched to by Popen (``user=``/``group=``) rather than by pdns' own ``
 of uid clears PR_SET_PDEATHSIG, and Popen switches before our preexec_fn sets it, whereas
 ``--setuid`` would switch after it and silently drop it. Unprivileged ports need no root anyway.
 
-``start()`` and ``stop()`` may alternate freely: the same database and the same ports come back.
+``start()`` and ``stop()`` may alternate freely: the same database and the same ports come back. Start,
+stop, ports, readiness and logs work as for every server here (``harness.server``).
 ``python -m harness.powerdns`` starts one for a developer and keeps it until Ctrl-C.
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import json
 import os
 import pwd
 import secrets
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import dns.exception
 import dns.message
 import dns.query
 import dns.rdatatype
 
-from harness.controlplane.cluster import free_port
-from harness.processes import die_with_parent
+from harness.processes import unprivileged_account
+from harness.server import ADDRESS, Server, free_ports
 
 PDNS_SERVER_ENV = "SITEPLANE_PDNS_SERVER"
 SCHEMA_ENV = "SITEPLANE_PDNS_SCHEMA"
@@ -68,8 +63,6 @@ SERVER_ID = "localhost"  # the only server id the Authoritative API knows
 # negative TTL so resolvers in later tests do not cache NXDOMAIN for an hour.
 DEFAULT_SOA_CONTENT = "ns1.siteplane.invalid. hostmaster.@ 0 10800 3600 604800 60"
 
-START_TIMEOUT = 30.0
-STOP_TIMEOUT = 15.0
 HTTP_TIMEOUT = 10.0
 
 
@@ -106,36 +99,25 @@ def quote_txt(*strings: str) -> str:
     return " ".join('"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"' for s in strings)
 
 
-def _os_account() -> pwd.struct_passwd | None:
-    """The unprivileged account to run as when we are root; None when we are not (run as ourselves)."""
-    if os.geteuid() != 0:
-        return None
-    for name in (OS_USER, "nobody"):
-        with contextlib.suppress(KeyError):
-            return pwd.getpwnam(name)
-    raise RuntimeError(f"neither {OS_USER} nor nobody exists to run pdns_server as")
-
-
-class _BindError(RuntimeError):
-    """A port chosen by free_port() was taken before pdns bound it: worth another try elsewhere."""
-
-
 @dataclass
-class PowerDNSServer:
+class PowerDNSServer(Server):
     """One PowerDNS Authoritative server whose whole state is in ``workdir``."""
 
-    workdir: Path
     dns_port: int = 0
     api_port: int = 0
     key: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
     binary: str = field(default_factory=find_pdns_server)
-    process: subprocess.Popen[bytes] | None = None
-    startup_seconds: float = 0.0
-    _atexit_registered: bool = field(default=False, init=False, repr=False)
+
+    label = "pdns_server"
+    workdir_prefix = "siteplane-pdns-"
+
+    @property
+    def ports(self) -> tuple[int, ...]:
+        return (self.dns_port, self.api_port)
 
     @property
     def address(self) -> str:
-        return "127.0.0.1"
+        return ADDRESS
 
     @property
     def port(self) -> int:
@@ -144,7 +126,7 @@ class PowerDNSServer:
 
     @property
     def api_url(self) -> str:
-        return f"http://127.0.0.1:{self.api_port}"
+        return f"http://{ADDRESS}:{self.api_port}"
 
     @property
     def api_key(self) -> str:
@@ -164,52 +146,14 @@ class PowerDNSServer:
 
     @property
     def log_file(self) -> Path:
-        return self.workdir / "pdns.log"
+        return self.log_file_of("pdns")
 
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def pids(self) -> list[int]:
-        """The server's process (pdns is one multi-threaded process with guardian=no); empty when stopped."""
-        return [self.process.pid] if self.process is not None and self.running else []
-
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    def start(self) -> PowerDNSServer:
-        """Create the database on the first start, then run the server until API and DNS both answer.
-
-        A restart reuses the ports and the database of the first start.
-        """
-        if self.running:
-            return self
-        started = time.monotonic()
-        if not self._atexit_registered:
-            atexit.register(self.stop)
-            self._atexit_registered = True
-        account = _os_account()
-        self._prepare_workdir(account)
-        if self.dns_port and self.api_port:
-            self._start_server(account)
-        else:
-            self._start_on_free_ports(account)
-        self.startup_seconds = time.monotonic() - started
-        return self
-
-    def stop(self) -> None:
-        """SIGTERM (pdns exits cleanly within milliseconds); SIGKILL to the session after 15 s. Idempotent."""
-        proc, self.process = self.process, None
-        if proc is None:
-            return
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=STOP_TIMEOUT)
+    def how_to_connect(self) -> list[str]:
+        return [
+            pdns_version(self.binary),
+            f"API:  {self.api_url}/api/v1/servers/{self.server_id}  (X-API-Key: {self.api_key})",
+            f"DNS:  dig @{self.address} -p {self.port} example.test SOA",
+        ]
 
     # -- clients -----------------------------------------------------------------------------
 
@@ -246,20 +190,40 @@ class PowerDNSServer:
             return dns.query.tcp(message, self.address, port=self.port, timeout=timeout)
         return dns.query.udp(message, self.address, port=self.port, timeout=timeout)
 
-    # -- processes ---------------------------------------------------------------------------
+    # -- the server --------------------------------------------------------------------------
 
-    def _prepare_workdir(self, account: pwd.struct_passwd | None) -> None:
-        self.workdir.mkdir(parents=True, exist_ok=True)
+    def _run_as(self) -> pwd.struct_passwd | None:
+        return unprivileged_account([OS_USER, "nobody"], hint="install pdns-server (harness/system_deps.sh)")
+
+    def _prepare(self) -> None:
+        super()._prepare()
         if not self.database.exists():
             # Python's sqlite3 rather than the sqlite3 CLI, which the pdns packages do not pull in.
             with contextlib.closing(sqlite3.connect(self.database)) as db:
                 db.executescript(find_schema().read_text())
                 db.commit()
-        if account is not None:
-            # pdns writes the database, SQLite's journal next to it, and its control socket here.
-            for path in (self.workdir, self.database):
-                os.chown(path, account.pw_uid, account.pw_gid)
-            self.workdir.chmod(0o700)
+        # pdns writes the database, SQLite's journal next to it (in the working directory), and its
+        # control socket there.
+        self._hand_over(self.database)
+
+    def _choose_ports(self) -> None:
+        self.dns_port, self.api_port = free_ports(2)
+
+    def _launch(self) -> None:
+        # Rewritten at every start so that a restart cannot drift from what this code says.
+        self.config_file.write_text(self._config())
+        self.config_file.chmod(0o600)  # holds the API key
+        self._hand_over(self.config_file)
+        self._spawn("pdns", [self.binary, f"--config-dir={self.workdir}"])
+        self._wait_until(self._answers_api_and_dns)
+
+    def _answers_api_and_dns(self) -> bool:
+        """The API answers an authenticated GET, and the DNS port a query (REFUSED is an answer too)."""
+        status, _ = self.api("GET", f"/api/v1/servers/{SERVER_ID}", timeout=1.0)
+        if status != 200:
+            return False
+        self.query("ready.invalid.", "SOA", timeout=0.5)
+        return True
 
     def _config(self) -> str:
         settings = {
@@ -293,116 +257,10 @@ class PowerDNSServer:
         }
         return "".join(f"{key}={value}\n" for key, value in settings.items())
 
-    def _start_server(self, account: pwd.struct_passwd | None) -> None:
-        # Rewritten at every start so that a restart cannot drift from what this code says.
-        self.config_file.write_text(self._config())
-        self.config_file.chmod(0o600)  # holds the API key
-        if account is not None:
-            os.chown(self.config_file, account.pw_uid, account.pw_gid)
-        offset = self.log_file.stat().st_size if self.log_file.exists() else 0
-        log = open(self.log_file, "ab")  # noqa: SIM115 - handed to the child
-        try:
-            self.process = subprocess.Popen(
-                [self.binary, f"--config-dir={self.workdir}"],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.workdir,  # ours may not be enterable by the pdns account
-                start_new_session=True,
-                preexec_fn=die_with_parent,
-                user=None if account is None else account.pw_uid,
-                group=None if account is None else account.pw_gid,
-                extra_groups=None if account is None else [],  # drop root's supplementary groups
-            )
-        finally:
-            log.close()
-        self._wait_ready(offset)
 
-    def _start_on_free_ports(self, account: pwd.struct_passwd | None, attempts: int = 3) -> None:
-        """First start: a free port may be taken between choosing and binding it (and free_port() only
-        checks TCP, not UDP), so choose again when pdns says the address is in use."""
-        for attempt in range(attempts):
-            self.dns_port, self.api_port = free_port(), free_port()
-            while self.api_port == self.dns_port:
-                self.api_port = free_port()
-            try:
-                self._start_server(account)
-                return
-            except _BindError:
-                if attempt + 1 == attempts:
-                    raise
-
-    def _log_since(self, offset: int) -> str:
-        try:
-            return self.log_file.read_bytes()[offset:].decode(errors="replace")
-        except FileNotFoundError:
-            return ""
-
-    def _wait_ready(self, log_offset: int, timeout: float = START_TIMEOUT) -> None:
-        """Until the API answers an authenticated GET and the DNS port answers a UDP query."""
-        assert self.process is not None
-        deadline = time.monotonic() + timeout
-        last: object = None
-        api_ready = False
-        while True:
-            if self.process.poll() is not None:
-                code, log = self.process.returncode, self._log_since(log_offset)
-                self.process = None
-                error = _BindError if "in use" in log else RuntimeError
-                raise error(f"pdns_server exited with {code}:\n{log[-3000:]}")
-            if "Address already in use" in self._log_since(log_offset):
-                # The webserver may fail to bind without taking the process down: don't wait it out.
-                log = self._log_since(log_offset)
-                self.stop()
-                raise _BindError(f"pdns_server could not bind:\n{log[-3000:]}")
-            try:
-                if not api_ready:
-                    status, _ = self.api("GET", f"/api/v1/servers/{SERVER_ID}", timeout=1.0)
-                    api_ready = status == 200
-                    last = f"API answered {status}"
-                if api_ready:
-                    self.query("ready.invalid.", "SOA", timeout=0.5)  # REFUSED is an answer too
-                    return
-            except (OSError, dns.exception.DNSException) as error:
-                last = error
-            if time.monotonic() > deadline:
-                log = self._log_since(log_offset)
-                self.stop()
-                raise TimeoutError(f"pdns_server not ready after {timeout:.0f}s ({last}); log tail:\n{log[-3000:]}")
-            time.sleep(0.05)
-
-
-@contextlib.contextmanager
-def running_powerdns() -> Iterator[PowerDNSServer]:
-    """Start a PowerDNS server in a fresh working directory; always stop it and remove the directory."""
-    # Under /tmp explicitly: the pdns account must reach it, which rules out pytest's 0700 tmp_path.
-    workdir = Path(tempfile.mkdtemp(prefix="siteplane-pdns-", dir="/tmp"))
-    try:
-        server = PowerDNSServer(workdir=workdir)
-        try:
-            server.start()
-            yield server
-        finally:
-            server.stop()
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
-def main() -> int:
-    """``python -m harness.powerdns``: start a server and keep it until interrupted."""
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    # Ctrl-C must reach us even when started in the background (`&`), where SIGINT arrives ignored.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    with running_powerdns() as server:
-        print(f"{pdns_version(server.binary)} up in {server.startup_seconds:.2f}s, state in {server.workdir}")
-        print(f"API:  {server.api_url}/api/v1/servers/{server.server_id}  (X-API-Key: {server.api_key})")
-        print(f"DNS:  dig @{server.address} -p {server.port} example.test SOA")
-        print("Ctrl-C stops it.", flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            while True:
-                time.sleep(3600)
-    return 0
+# Start a PowerDNS server in a fresh working directory; always stop it and remove the directory.
+running_powerdns = PowerDNSServer.in_temporary_workdir
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(PowerDNSServer.main())

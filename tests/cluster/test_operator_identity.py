@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.controlplane.cluster import ControlPlane, free_port
+from harness.controlplane.cluster import ControlPlane
 from harness.operator_runner import operator_running
+from harness.server import free_port
 from tests.cluster.test_operator_smoke import embedded_config
 from tests.reconcile_support import wait_until
 

@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 import yaml
 
-from harness.controlplane.cluster import USERS, ControlPlane, free_port
+from harness.controlplane.cluster import USERS, ControlPlane
 from harness.manifests import record_doc, site_doc, zone_doc
 from harness.operator_runner import operator_running
+from harness.server import free_port
 from siteplane.config import OperatorConfig
 from siteplane.reconcile.services import Services
 from siteplane.store.migrate import upgrade

@@ -24,7 +24,7 @@ import dns.update
 import pytest
 
 from harness.bind import RNDC, RNDC_KEY_NAME, BindServer, running_bind
-from harness.controlplane.cluster import free_port
+from harness.server import free_port
 from siteplane.dns import rndc
 from siteplane.dns.backend import BackendError, SOASettings, ZoneConfig
 from siteplane.dns.rfc2136 import RFC2136Backend
