@@ -4,6 +4,10 @@ Used by the pytest session fixture, by ``make cluster`` (``python -m harness.con
 by ``make demo`` and by the benchmark. Everything listens on free 127.0.0.1 ports and keeps its
 state in one working directory; start, stop, readiness, logs and dying with the process that
 started it work as for every server here (``harness.server``).
+
+etcd and kube-apiserver can also be killed (SIGKILL, as a crash would) and restarted one at a time
+on the same ports with the same data and certificates, so tests can check that the operator
+converges through a control plane that goes away mid-burst.
 """
 
 from __future__ import annotations
@@ -126,6 +130,30 @@ class ControlPlane(Server):
         workdir.mkdir(parents=True)
         with cls(workdir=workdir) as plane:
             yield plane
+
+    # -- one component at a time -------------------------------------------------------------
+
+    def kill(self, component: Component) -> None:
+        """SIGKILL ``component``, as a crash would end it, and return once it is gone.
+
+        Nothing else is touched: the other components keep running (kube-apiserver without etcd
+        answers with errors; clients without kube-apiserver get connection refused), and the
+        component's ports, data directory and certificates stay for ``restart``.
+        """
+        self._children[component].kill()
+
+    def restart(self, component: Component) -> None:
+        """Start ``component`` again (SIGKILLing it first if it still runs) and wait until it serves.
+
+        It comes back exactly as it first started: the same arguments, so the same ports, etcd
+        data directory, certificates and tokens, and every client configured before finds it again.
+        Returns once etcd answers /health (if etcd runs) and kube-apiserver answers /readyz (if it
+        runs), which needs etcd: restart etcd before kube-apiserver when both are down.
+        """
+        old = self._children[component]
+        old.kill()
+        self._children[component] = child = old.respawn()
+        self._wait_until(self._serving, watch=[child])
 
     # -- the server --------------------------------------------------------------------------
 
