@@ -8,10 +8,11 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
-.PHONY: help venv deps controlplane lint test demo cluster crds bench clean
+.PHONY: help venv deps controlplane lint test test-unit demo cluster crds bench clean
 
 help:
 	@echo "make test     install what is needed, lint, type-check and run the whole suite"
+	@echo "make test-unit  the pure tests only: no server, no control plane (under a minute)"
 	@echo "make demo     local control plane + operator + examples, then stop everything"
 	@echo "make cluster  start the local control plane and print its KUBECONFIG"
 	@echo "make lint     ruff, mypy, and a check that crds/ matches the API models"
@@ -44,6 +45,10 @@ lint: venv
 
 test: lint deps controlplane
 	$(VENV)/bin/pytest
+
+# The pure tests: no server, no control plane, no Debian packages, no network.
+test-unit: venv
+	$(VENV)/bin/pytest tests/unit
 
 demo: controlplane
 	$(PY) -m harness.demo
