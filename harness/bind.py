@@ -26,13 +26,14 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import dns.message
 import dns.query
 import dns.rdatatype
 
 from harness.processes import ChildProcess, unprivileged_account
-from harness.server import ADDRESS, Server, free_ports
+from harness.server import ADDRESS, PROBE_TIMEOUT, InWorkdir, Server
 
 NAMED = "/usr/sbin/named"
 RNDC = "/usr/sbin/rndc"
@@ -47,9 +48,6 @@ TSIG_ALGORITHM = "hmac-sha256"
 RNDC_KEY_NAME = "siteplane-rndc"
 
 RNDC_TIMEOUT = 15.0
-# A local rndc status answers in milliseconds; one that hangs is talking to whoever holds the
-# control port, which named.log then says, so the readiness poll must get back to reading it.
-READY_PROBE_TIMEOUT = 2.0
 
 # Every zone starts with this: an out-of-zone NS needs no glue, so named loads the zone with only
 # the SOA and NS, and tests decide every other record themselves.
@@ -79,43 +77,20 @@ class BindServer(Server):
     tsig_secret: str = field(default_factory=_new_secret)
     rndc_secret: str = field(default_factory=_new_secret)
 
+    tsig_name: ClassVar[str] = TSIG_NAME
+    tsig_algorithm: ClassVar[str] = TSIG_ALGORITHM
+
+    port_fields = ("port", "control_port")
     label = "named"
     workdir_prefix = "siteplane-bind-"
     workdir_mode = 0o750
     # A taken control port is "address in use"; a taken DNS port, only that it could not listen.
     port_taken = re.compile(r"address in use|unable to listen on any configured interfaces")
 
-    @property
-    def ports(self) -> tuple[int, ...]:
-        return (self.port, self.control_port)
-
-    @property
-    def address(self) -> str:
-        return ADDRESS
-
-    @property
-    def tsig_name(self) -> str:
-        return TSIG_NAME
-
-    @property
-    def tsig_algorithm(self) -> str:
-        return TSIG_ALGORITHM
-
-    @property
-    def named_conf(self) -> Path:
-        return self.workdir / "named.conf"
-
-    @property
-    def rndc_conf(self) -> Path:
-        return self.workdir / "rndc.conf"
-
-    @property
-    def log_file(self) -> Path:
-        return self.log_file_of("named")
-
-    @property
-    def zone_dir(self) -> Path:
-        return self.workdir / "zones"
+    named_conf = InWorkdir("named.conf")
+    rndc_conf = InWorkdir("rndc.conf")
+    log_file = InWorkdir("named.log")
+    zone_dir = InWorkdir("zones")
 
     def zone_file(self, zone: str) -> Path:
         return self.zone_dir / f"{_zone_name(zone)}.db"
@@ -170,9 +145,6 @@ class BindServer(Server):
         self.zone_dir.mkdir(exist_ok=True)
         self._hand_over(self.zone_dir)
 
-    def _choose_ports(self) -> None:
-        self.port, self.control_port = free_ports(2)
-
     def _launch(self) -> None:
         # Rewritten at every start: the same ports and keys give the same file, so a restart cannot
         # drift from what this code says.
@@ -182,7 +154,7 @@ class BindServer(Server):
         # control port someone else holds, say) goes to named.log too, not to syslog. No -u: the
         # process is already unprivileged (see OS_USER).
         self._spawn("named", [NAMED, "-f", "-L", str(self.log_file), "-c", str(self.named_conf)])
-        self._wait_until(lambda: self._rndc_ok(timeout=READY_PROBE_TIMEOUT) and self._answers_udp())
+        self._wait_until(lambda: self._rndc_ok(timeout=PROBE_TIMEOUT) and self._answers_udp())
 
     def _stop_child(self, child: ChildProcess) -> None:
         """``rndc stop`` (named writes out dynamic zones and exits cleanly); SIGTERM, then SIGKILL, as fallback."""

@@ -27,7 +27,7 @@ import psycopg
 from psycopg import sql
 
 from harness.processes import ChildProcess, children_of, unprivileged_account
-from harness.server import Server, free_ports
+from harness.server import InWorkdir, Server
 
 # The OS account the server runs as when the tests run as root: postgres refuses to run as root.
 OS_USER = "siteplane-pg"
@@ -89,6 +89,7 @@ class PostgresServer(Server):
     bin_dir: Path = field(default_factory=find_bin_dir)
     port: int = 0
 
+    port_fields = ("port",)
     label = "postgres"
     workdir_prefix = "siteplane-pg-"
     start_timeout = 60.0
@@ -96,17 +97,8 @@ class PostgresServer(Server):
     # Fast shutdown: roll back open transactions, disconnect clients.
     stop_signal = signal.SIGINT
 
-    @property
-    def ports(self) -> tuple[int, ...]:
-        return (self.port,)
-
-    @property
-    def data_dir(self) -> Path:
-        return self.workdir / "data"
-
-    @property
-    def log_file(self) -> Path:
-        return self.log_file_of("postgres")
+    data_dir = InWorkdir("data")
+    log_file = InWorkdir("postgres.log")
 
     @property
     def url(self) -> str:
@@ -152,9 +144,6 @@ class PostgresServer(Server):
         super()._prepare()
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb()
-
-    def _choose_ports(self) -> None:
-        (self.port,) = free_ports(1)
 
     def _launch(self) -> None:
         self._spawn("postgres", self._server_args())

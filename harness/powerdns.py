@@ -42,14 +42,14 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import dns.message
 import dns.query
 import dns.rdatatype
 
 from harness.processes import unprivileged_account
-from harness.server import ADDRESS, Server, free_ports
+from harness.server import ADDRESS, InWorkdir, Server
 
 PDNS_SERVER_ENV = "SITEPLANE_PDNS_SERVER"
 SCHEMA_ENV = "SITEPLANE_PDNS_SCHEMA"
@@ -108,16 +108,15 @@ class PowerDNSServer(Server):
     key: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
     binary: str = field(default_factory=find_pdns_server)
 
+    server_id: ClassVar[str] = SERVER_ID
+
+    port_fields = ("dns_port", "api_port")
     label = "pdns_server"
     workdir_prefix = "siteplane-pdns-"
 
-    @property
-    def ports(self) -> tuple[int, ...]:
-        return (self.dns_port, self.api_port)
-
-    @property
-    def address(self) -> str:
-        return ADDRESS
+    database = InWorkdir("pdns.sqlite3")
+    config_file = InWorkdir("pdns.conf")
+    log_file = InWorkdir("pdns.log")
 
     @property
     def port(self) -> int:
@@ -131,22 +130,6 @@ class PowerDNSServer(Server):
     @property
     def api_key(self) -> str:
         return self.key
-
-    @property
-    def server_id(self) -> str:
-        return SERVER_ID
-
-    @property
-    def database(self) -> Path:
-        return self.workdir / "pdns.sqlite3"
-
-    @property
-    def config_file(self) -> Path:
-        return self.workdir / "pdns.conf"
-
-    @property
-    def log_file(self) -> Path:
-        return self.log_file_of("pdns")
 
     def how_to_connect(self) -> list[str]:
         return [
@@ -205,9 +188,6 @@ class PowerDNSServer(Server):
         # pdns writes the database, SQLite's journal next to it (in the working directory), and its
         # control socket there.
         self._hand_over(self.database)
-
-    def _choose_ports(self) -> None:
-        self.dns_port, self.api_port = free_ports(2)
 
     def _launch(self) -> None:
         # Rewritten at every start so that a restart cannot drift from what this code says.

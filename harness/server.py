@@ -39,6 +39,10 @@ from typing import ClassVar, Self
 from harness.processes import ChildProcess, check_traversable
 
 ADDRESS = "127.0.0.1"
+# How long one readiness probe may wait for an answer. A server answers its own probe in
+# milliseconds; a probe that hangs may be talking to whoever else holds the port, which the log
+# then says, so the poll must get back to reading it.
+PROBE_TIMEOUT = 2.0
 _LOG_TAIL = 3000
 
 
@@ -73,6 +77,16 @@ def temporary_workdir(prefix: str) -> Iterator[Path]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+class InWorkdir:
+    """A path in a server's working directory, declared once: ``named_conf = InWorkdir("named.conf")``."""
+
+    def __init__(self, relative: str) -> None:
+        self.relative = relative
+
+    def __get__(self, server: Server, owner: type[Server] | None = None) -> Path:
+        return server.workdir / self.relative
+
+
 @dataclass
 class Server(abc.ABC):
     """A real server on loopback whose whole state (configuration, data, logs) is in ``workdir``."""
@@ -83,6 +97,8 @@ class Server(abc.ABC):
     _account: pwd.struct_passwd | None = field(default=None, init=False, repr=False)
     _atexit_registered: bool = field(default=False, init=False, repr=False)
 
+    address: ClassVar[str] = ADDRESS  # every port of every server is on loopback
+    port_fields: ClassVar[tuple[str, ...]]  # the int fields holding its ports, 0 until chosen
     label: ClassVar[str]  # what messages call it
     workdir_prefix: ClassVar[str]  # of a temporary working directory
     workdir_mode: ClassVar[int] = 0o700
@@ -96,15 +112,6 @@ class Server(abc.ABC):
 
     # -- what each server defines ------------------------------------------------------------
 
-    @property
-    @abc.abstractmethod
-    def ports(self) -> tuple[int, ...]:
-        """The ports it listens on; zeros until the first start chooses them."""
-
-    @abc.abstractmethod
-    def _choose_ports(self) -> None:
-        """Set every port to a free one (``free_ports``); called before each attempt of a first start."""
-
     @abc.abstractmethod
     def _launch(self) -> None:
         """Start the processes (``_spawn``) and return once the server answers (``_wait_until``)."""
@@ -112,6 +119,16 @@ class Server(abc.ABC):
     @abc.abstractmethod
     def how_to_connect(self) -> list[str]:
         """What ``main()`` prints for a developer: addresses, credentials, commands to try."""
+
+    @property
+    def ports(self) -> tuple[int, ...]:
+        """The ports it listens on; zeros until the first start chooses them."""
+        return tuple(int(getattr(self, name)) for name in self.port_fields)
+
+    def _choose_ports(self) -> None:
+        """Set every port field to a free port; called before each attempt of a first start."""
+        for name, port in zip(self.port_fields, free_ports(len(self.port_fields)), strict=True):
+            setattr(self, name, port)
 
     def _run_as(self) -> pwd.struct_passwd | None:
         """The account the processes run as (``processes.unprivileged_account``); None: as us."""

@@ -32,11 +32,10 @@ import yaml
 from harness.controlplane import build
 from harness.controlplane.pki import pki_paths, write_pki
 from harness.paths import CRD_DIR
-from harness.server import ADDRESS, Server, free_ports, temporary_workdir
+from harness.server import ADDRESS, PROBE_TIMEOUT, InWorkdir, Server, temporary_workdir
 
 # The processes of the control plane, in the order they start.
 Component = Literal["etcd", "kube-apiserver", "kube-controller-manager"]
-HTTP_TIMEOUT = 5.0
 
 
 @dataclass(frozen=True)
@@ -74,14 +73,15 @@ class ControlPlane(Server):
     etcd_peer_port: int = 0
     api_port: int = 0
 
+    port_fields = ("etcd_port", "etcd_peer_port", "api_port")
     label = "control plane"
     workdir_prefix = "siteplane-cp-"
     start_timeout = 120.0
     poll_interval = 0.25
 
-    @property
-    def ports(self) -> tuple[int, ...]:
-        return (self.etcd_port, self.etcd_peer_port, self.api_port)
+    kubeconfig = InWorkdir("kubeconfig")
+    pki_dir = InWorkdir("pki")
+    etcd_data_dir = InWorkdir("etcd")
 
     @property
     def server(self) -> str:
@@ -92,20 +92,8 @@ class ControlPlane(Server):
         return f"http://{ADDRESS}:{self.etcd_port}"
 
     @property
-    def kubeconfig(self) -> Path:
-        return self.workdir / "kubeconfig"
-
-    @property
-    def pki_dir(self) -> Path:
-        return self.workdir / "pki"
-
-    @property
     def ca_file(self) -> Path:
         return pki_paths(self.pki_dir)["ca"]
-
-    @property
-    def etcd_data_dir(self) -> Path:
-        return self.workdir / "etcd"
 
     def token(self, user: str) -> str:
         return self.tokens[user]
@@ -169,7 +157,7 @@ class ControlPlane(Server):
             self._write_tokens()
 
     def _choose_ports(self) -> None:
-        self.etcd_port, self.etcd_peer_port, self.api_port = free_ports(3)
+        super()._choose_ports()
         # An etcd member remembers the peer URL it was created with: new ports need a new member.
         # Only a first start chooses ports, so there is nothing in it yet.
         shutil.rmtree(self.etcd_data_dir, ignore_errors=True)
@@ -255,7 +243,7 @@ class ControlPlane(Server):
         The controller-manager serves nothing (--secure-port=0): that it runs is all there is.
         """
         if self._running("etcd"):
-            with urllib.request.urlopen(f"{self.etcd_url}/health", timeout=HTTP_TIMEOUT) as response:
+            with urllib.request.urlopen(f"{self.etcd_url}/health", timeout=PROBE_TIMEOUT) as response:
                 if json.loads(response.read()).get("health") != "true":
                     return False
         if self._running("kube-apiserver"):
@@ -263,7 +251,7 @@ class ControlPlane(Server):
             request = urllib.request.Request(
                 f"{self.server}/readyz", headers={"Authorization": f"Bearer {self.tokens['admin']}"}
             )
-            with urllib.request.urlopen(request, context=context, timeout=HTTP_TIMEOUT) as response:
+            with urllib.request.urlopen(request, context=context, timeout=PROBE_TIMEOUT) as response:
                 return bool(response.status == 200)
         return True
 

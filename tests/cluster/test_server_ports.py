@@ -9,22 +9,20 @@ from pathlib import Path
 
 import pytest
 
-import harness.bind
-import harness.controlplane.cluster
-import harness.postgres
-import harness.powerdns
+import harness.server
+from harness.bind import BindServer
+from harness.controlplane.cluster import ControlPlane
+from harness.postgres import PostgresServer
+from harness.powerdns import PowerDNSServer
 from harness.server import ADDRESS, Server, free_ports, temporary_workdir
 
 pytestmark = pytest.mark.cluster
 
-SERVERS: dict[str, tuple[object, Callable[[Path], Server]]] = {
-    "postgres": (harness.postgres, lambda workdir: harness.postgres.PostgresServer(workdir=workdir)),
-    "bind": (harness.bind, lambda workdir: harness.bind.BindServer(workdir=workdir)),
-    "powerdns": (harness.powerdns, lambda workdir: harness.powerdns.PowerDNSServer(workdir=workdir)),
-    "controlplane": (
-        harness.controlplane.cluster,
-        lambda workdir: harness.controlplane.cluster.ControlPlane(workdir=workdir, crd_dir=None),
-    ),
+SERVERS: dict[str, Callable[[Path], Server]] = {
+    "postgres": lambda workdir: PostgresServer(workdir=workdir),
+    "bind": lambda workdir: BindServer(workdir=workdir),
+    "powerdns": lambda workdir: PowerDNSServer(workdir=workdir),
+    "controlplane": lambda workdir: ControlPlane(workdir=workdir, crd_dir=None),
 }
 
 
@@ -47,7 +45,6 @@ def taken_port() -> Iterator[int]:
 def test_first_start_chooses_again_when_a_chosen_port_is_taken(
     kind: str, position: int, taken_port: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    module, make = SERVERS[kind]
     choices: list[list[int]] = []
 
     def racy_free_ports(count: int) -> list[int]:
@@ -58,8 +55,8 @@ def test_first_start_chooses_again_when_a_chosen_port_is_taken(
         choices.append(ports)
         return ports
 
-    monkeypatch.setattr(module, "free_ports", racy_free_ports)
-    with temporary_workdir("siteplane-ports-") as workdir, make(workdir) as server:
+    monkeypatch.setattr(harness.server, "free_ports", racy_free_ports)
+    with temporary_workdir("siteplane-ports-") as workdir, SERVERS[kind](workdir) as server:
         assert server.running
         assert len(choices) == 2
         assert taken_port not in server.ports
