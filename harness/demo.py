@@ -62,9 +62,10 @@ def _wait_for_webhook(plane: ControlPlane) -> None:
     deadline = time.monotonic() + 60
     while True:
         found = plane.kubectl("get", "validatingwebhookconfiguration", WEBHOOK, "-o", "json", check=False)
-        if found.returncode == 0 and all(
-            hook["clientConfig"].get("caBundle") for hook in json.loads(found.stdout).get("webhooks") or [{}]
-        ):
+        # Registered means at least one webhook, each with its CA: the configuration may exist a
+        # moment before its webhooks are filled in.
+        hooks = json.loads(found.stdout).get("webhooks") if found.returncode == 0 else None
+        if hooks and all(hook.get("clientConfig", {}).get("caBundle") for hook in hooks):
             return
         if time.monotonic() > deadline:
             raise TimeoutError(f"the operator did not register ValidatingWebhookConfiguration {WEBHOOK}")
