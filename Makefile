@@ -8,10 +8,11 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
-.PHONY: help venv deps controlplane lint test demo cluster crds bench clean
+.PHONY: help venv deps controlplane lint test test-unit demo cluster crds bench clean
 
 help:
 	@echo "make test     install what is needed, lint, type-check and run the whole suite"
+	@echo "make test-unit  the pure tests only: no server, no control plane (under a minute)"
 	@echo "make demo     local control plane + operator + examples, then stop everything"
 	@echo "make cluster  start the local control plane and print its KUBECONFIG"
 	@echo "make lint     ruff, mypy, and a check that crds/ matches the API models"
@@ -29,27 +30,31 @@ venv: $(STAMP)
 
 # Debian packages the tests run for real: PostgreSQL, BIND's named-checkzone. Only when missing.
 deps:
-	bash tests/system_deps.sh
+	bash harness/system_deps.sh
 
 # etcd, kube-apiserver and kube-controller-manager, built from Go modules into a cache outside
 # the repository (~/.cache/siteplane), only when missing.
 controlplane: venv
-	$(PY) tests/controlplane/build.py build
+	$(PY) harness/controlplane/build.py build
 
 lint: venv
-	$(VENV)/bin/ruff check operator tests bench
-	$(VENV)/bin/ruff format --check operator tests bench
+	$(VENV)/bin/ruff check operator tests bench harness
+	$(VENV)/bin/ruff format --check operator tests bench harness
 	$(VENV)/bin/mypy
 	$(PY) -m siteplane crds --check
 
 test: lint deps controlplane
 	$(VENV)/bin/pytest
 
+# The pure tests: no server, no control plane, no Debian packages, no network.
+test-unit: venv
+	$(VENV)/bin/pytest tests/unit
+
 demo: controlplane
-	$(PY) -m tests.demo
+	$(PY) -m harness.demo
 
 cluster: controlplane
-	$(PY) -m tests.controlplane.cluster
+	$(PY) -m harness.controlplane.cluster
 
 # Not part of `make test`: the full run takes long. Results: bench/results/latest.json and .png.
 SIZES  ?= 100,1000,5000,10000

@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.controlplane.cluster import ControlPlane
+from harness.controlplane.cluster import ControlPlane
 
 GROUP_PATH = "/apis/siteplane.io/v1alpha1"
 _REQUESTS = re.compile(r"^apiserver_request_total\{(?P<labels>[^}]*)\} (?P<value>\S+)$")

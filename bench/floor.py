@@ -31,8 +31,8 @@ import kopf
 
 from siteplane.api.common import API_GROUP, API_VERSION
 from siteplane.config import Config
-from siteplane.handlers.login import login
 from siteplane.handlers.kopf_settings import apply_settings
+from siteplane.handlers.login import login
 
 VARIANTS = ("siteplane", "kopf-defaults", "no-finalizer", "held")
 

@@ -45,11 +45,11 @@ import sqlalchemy as sa
 
 from bench.apiserver import Api, by_verb, delta, writes
 from bench.process import cpu_seconds, peak_rss_mb
+from harness.controlplane.cluster import ControlPlane, running
+from harness.dns_targets import Answer, BindTarget, ZoneFileTarget
+from harness.manifests import record_doc, site_doc, zone_doc
+from harness.operator_runner import OperatorProcess
 from siteplane.store.migrate import upgrade
-from tests.controlplane.cluster import ControlPlane, running
-from tests.dns_targets import Answer, BindTarget, ZoneFileTarget
-from tests.operator_runner import OperatorProcess
-from tests.reconcile_support import record_doc, site_doc, zone_doc
 
 REPO = Path(__file__).resolve().parents[1]
 MEMPROBE = REPO / "bench" / "memprobe"
@@ -79,8 +79,8 @@ def setup_for(name: str, workdir: Path) -> Iterator[Setup]:
         target = ZoneFileTarget(zone_dir)
         yield Setup(name, url, {}, lambda zone, host: target.answer(zone, host, "A"))
         return
-    from tests.bind import running_bind
-    from tests.postgres import running_postgres
+    from harness.bind import running_bind
+    from harness.postgres import running_postgres
 
     with running_postgres() as postgres, running_bind() as bind:
         url = postgres.create_database(f"bench_{os.getpid()}_{int(time.time())}")
@@ -109,7 +109,7 @@ def fleet(n: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict
 
 
 def _control_plane_pids(plane: ControlPlane) -> list[int]:
-    return [plane.processes[name].pid for name in ("etcd", "kube-apiserver")]
+    return [plane.pid(name) for name in ("etcd", "kube-apiserver")]
 
 
 def control_plane_cpu(plane: ControlPlane) -> float:

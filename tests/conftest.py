@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.controlplane.cluster import ControlPlane, running
+from harness.postgres import PostgresServer, running_postgres
 from siteplane.store.migrate import upgrade
-from tests.controlplane.cluster import ControlPlane, running
-from tests.postgres import PostgresServer, running_postgres
 
 DATABASES = ["sqlite", "postgresql"]
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES_DIR = REPO_ROOT / "manifests" / "examples"
+from harness.paths import EXAMPLES_DIR
+
 INVALID_DIR = Path(__file__).resolve().parent / "invalid"
 
 

@@ -13,38 +13,9 @@ import dns.zone
 import yaml
 from sqlalchemy import func, select
 
+from harness.controlplane.cluster import ControlPlane
 from siteplane.store.database import make_engine
 from siteplane.store.models import History, RecordSetRow, Site
-from tests.controlplane.cluster import ControlPlane
-
-GROUP = "siteplane.io/v1alpha1"
-
-
-def zone_doc(name: str, zone_name: str, **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": GROUP,
-        "kind": "DNSZone",
-        "metadata": {"name": name},
-        "spec": {"zoneName": zone_name, "nameServers": ["ns1.hosting.example.net"], **spec},
-    }
-
-
-def site_doc(name: str, domain: str, ipv4: str, **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": GROUP,
-        "kind": "Site",
-        "metadata": {"name": name},
-        "spec": {"primaryDomain": domain, "serving": {"ipv4": [ipv4]}, **spec},
-    }
-
-
-def record_doc(name: str, zone: str, record: str, rtype: str, values: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": GROUP,
-        "kind": "DNSRecord",
-        "metadata": {"name": name},
-        "spec": {"zone": zone, "name": record, "type": rtype, rtype.lower(): values},
-    }
 
 
 def apply(plane: ControlPlane, namespace: str, docs: Iterable[dict[str, Any]]) -> None:

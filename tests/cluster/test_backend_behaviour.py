@@ -20,14 +20,15 @@ from typing import Any
 import kopf
 import pytest
 
+from harness.bind import running_bind
+from harness.controlplane.cluster import ControlPlane
+from harness.dns_targets import BindTarget, PowerDNSTarget, Target, ZoneFileTarget
+from harness.manifests import record_doc, site_doc, zone_doc
+from harness.operator_runner import operator_running
+from harness.powerdns import running_powerdns
 from siteplane.config import Config
 from siteplane.store.migrate import upgrade
-from tests.bind import running_bind
-from tests.controlplane.cluster import ControlPlane
-from tests.dns_targets import BindTarget, PowerDNSTarget, Target, ZoneFileTarget
-from tests.operator_runner import operator_running
-from tests.powerdns import running_powerdns
-from tests.reconcile_support import apply, condition, objects, record_doc, site_doc, wait_all, wait_until, zone_doc
+from tests.reconcile_support import apply, condition, objects, wait_all, wait_until
 
 pytestmark = pytest.mark.cluster
 KINDS = ["zonefile", "rfc2136", "powerdns"]

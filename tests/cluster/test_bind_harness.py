@@ -23,7 +23,7 @@ import dns.xfr
 import dns.zone
 import pytest
 
-from tests.bind import BindServer, running_bind
+from harness.bind import BindServer, running_bind
 
 pytestmark = pytest.mark.cluster
 

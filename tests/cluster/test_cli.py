@@ -36,7 +36,7 @@ def test_operator_refuses_to_start_on_a_schema_that_is_behind(tmp_path: Path) ->
 
 def test_make_demo_runs_the_whole_product_and_stops_everything() -> None:
     demo = subprocess.run(
-        [sys.executable, "-m", "tests.demo"],
+        [sys.executable, "-m", "harness.demo"],
         cwd=REPO,
         capture_output=True,
         text=True,

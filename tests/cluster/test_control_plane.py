@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.controlplane import build
-from tests.controlplane.cluster import USERS, ControlPlane
+from harness.controlplane import build
+from harness.controlplane.cluster import USERS, ControlPlane, running
 
 pytestmark = pytest.mark.cluster
 REPO = Path(__file__).resolve().parents[2]
@@ -97,7 +97,7 @@ def test_make_cluster_prints_kubeconfig_and_leaves_no_process_behind(tmp_path: P
     """`make cluster` (this module run directly) whether stopped politely or killed outright."""
     env = {**os.environ, "SITEPLANE_CLUSTER_DIR": str(tmp_path / "cluster"), "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.controlplane.cluster"], cwd=REPO, env=env, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", "harness.controlplane.cluster"], cwd=REPO, env=env, stdout=subprocess.PIPE, text=True
     )
     assert proc.stdout is not None
     try:
@@ -124,3 +124,39 @@ def test_make_cluster_prints_kubeconfig_and_leaves_no_process_behind(tmp_path: P
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_killed_apiserver_and_etcd_restart_on_their_ports_with_their_data(tmp_path: Path) -> None:
+    """What a crash mid-burst looks like: each SIGKILLed, then back where clients expect it, nothing lost."""
+    # A control plane of its own: the session's must not go down under other tests.
+    with running(tmp_path / "cluster", crd_dir=None) as plane:
+        plane.kubectl("create", "namespace", "before-the-kills")
+        ports = plane.ports
+
+        apiserver = plane.pid("kube-apiserver")
+        plane.kill("kube-apiserver")
+        assert _pids_alive([apiserver]) == [] and not plane.running
+        refused = plane.kubectl("get", "namespace", "before-the-kills", "--request-timeout=5s", check=False)
+        assert refused.returncode != 0
+        plane.restart("kube-apiserver")
+        assert plane.pid("kube-apiserver") != apiserver
+
+        etcd = plane.pid("etcd")
+        plane.kill("etcd")
+        assert _pids_alive([etcd]) == [] and not plane.running
+        plane.restart("etcd")
+        assert plane.pid("etcd") != etcd
+
+        # Both down at once: etcd first, as kube-apiserver's readiness needs it.
+        plane.kill("kube-apiserver")
+        plane.kill("etcd")
+        plane.restart("etcd")
+        plane.restart("kube-apiserver")
+
+        assert plane.running and plane.ports == ports
+        # The same kubeconfig (server, CA, token) reads what was written before and writes again.
+        plane.kubectl("get", "namespace", "before-the-kills")
+        plane.kubectl("create", "namespace", "after-the-kills")
+        assert plane.kubectl("get", "namespace", "after-the-kills", "-o", "name").stdout.strip() == (
+            "namespace/after-the-kills"
+        )

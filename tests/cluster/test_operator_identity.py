@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from harness.controlplane.cluster import ControlPlane
+from harness.operator_runner import operator_running
+from harness.server import free_port
 from tests.cluster.test_operator_smoke import embedded_config
-from tests.controlplane.cluster import ControlPlane, free_port
-from tests.operator_runner import operator_running
 from tests.reconcile_support import wait_until
 
 pytestmark = pytest.mark.cluster

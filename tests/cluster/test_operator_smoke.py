@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
+from harness.controlplane.cluster import ControlPlane
+from harness.operator_runner import operator_running
 from siteplane.config import Config
 from siteplane.store.migrate import upgrade
-from tests.controlplane.cluster import ControlPlane
-from tests.operator_runner import operator_running
 
 pytestmark = pytest.mark.cluster
 

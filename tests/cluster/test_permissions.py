@@ -17,12 +17,14 @@ from typing import Any
 import pytest
 import yaml
 
+from harness.controlplane.cluster import USERS, ControlPlane
+from harness.manifests import record_doc, site_doc, zone_doc
+from harness.operator_runner import operator_running
+from harness.server import free_port
 from siteplane.config import Config
 from siteplane.reconcile.rbac_mirror import PermissionEvaluator
 from siteplane.store.migrate import upgrade
-from tests.controlplane.cluster import USERS, ControlPlane, free_port
-from tests.operator_runner import operator_running
-from tests.reconcile_support import apply, condition, record_doc, served, site_doc, wait_until, zone_doc
+from tests.reconcile_support import apply, condition, served, wait_until
 
 pytestmark = pytest.mark.cluster
 

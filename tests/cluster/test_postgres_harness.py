@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 
-from tests.postgres import PostgresServer, running_postgres
+from harness.postgres import PostgresServer, running_postgres
 
 pytestmark = pytest.mark.cluster
 REPO = Path(__file__).resolve().parents[2]
@@ -154,7 +154,7 @@ def test_server_dies_with_the_process_that_started_it(tmp_path: Path) -> None:
         """
         import sys, tempfile, time
         from pathlib import Path
-        from tests.postgres import PostgresServer
+        from harness.postgres import PostgresServer
         server = PostgresServer(workdir=Path(tempfile.mkdtemp(prefix="siteplane-pg-", dir="/tmp"))).start()
         print(server.workdir, *server.pids(), flush=True)
         time.sleep(600)

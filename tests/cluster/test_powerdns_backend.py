@@ -15,12 +15,12 @@ import dns.rdataclass
 import dns.rdatatype
 import pytest
 
+from harness.powerdns import PowerDNSServer, running_powerdns
 from siteplane.dns.backend import BackendError, SOASettings, ZoneConfig, ZoneMissing
 from siteplane.dns.powerdns import PowerDNSBackend
 from siteplane.domain.names import fqdn
 from siteplane.domain.records import RecordSet, apex_ns, canonical_rdata, record_set
 from siteplane.planning.changes import ChangeSet
-from tests.powerdns import PowerDNSServer, running_powerdns
 
 pytestmark = pytest.mark.cluster
 

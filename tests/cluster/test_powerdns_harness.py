@@ -15,7 +15,7 @@ import dns.rdataclass
 import dns.rdatatype
 import pytest
 
-from tests.powerdns import PowerDNSServer, quote_txt, running_powerdns
+from harness.powerdns import PowerDNSServer, quote_txt, running_powerdns
 
 pytestmark = pytest.mark.cluster
 

@@ -11,23 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from harness.controlplane.cluster import ControlPlane
+from harness.manifests import record_doc, site_doc, zone_doc
+from harness.operator_runner import OperatorProcess
+from harness.postgres import PostgresServer
 from tests.conftest import fresh_database_url
-from tests.controlplane.cluster import ControlPlane
-from tests.operator_runner import OperatorProcess
-from tests.postgres import PostgresServer
-from tests.reconcile_support import (
-    Database,
-    apply,
-    condition,
-    objects,
-    record_doc,
-    serial,
-    served,
-    site_doc,
-    wait_all,
-    wait_until,
-    zone_doc,
-)
+from tests.reconcile_support import Database, apply, condition, objects, serial, served, wait_all, wait_until
 
 pytestmark = pytest.mark.cluster
 NS_RECORD = ("@", "NS", "ns1.hosting.example.net.")

@@ -17,11 +17,11 @@ import dns.tsigkeyring
 import dns.update
 import pytest
 
+from harness.bind import BindServer, running_bind
 from siteplane.dns.backend import BackendError, SOASettings, ZoneConfig, ZoneContent
 from siteplane.dns.rfc2136 import DriftDetected, PartiallyApplied, RFC2136Backend
 from siteplane.domain.records import RecordKey, RecordSet, canonical_rdata, record_set
 from siteplane.planning.changes import ChangeSet
-from tests.bind import BindServer, running_bind
 
 pytestmark = pytest.mark.cluster
 

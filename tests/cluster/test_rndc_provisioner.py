@@ -23,14 +23,14 @@ import dns.tsigkeyring
 import dns.update
 import pytest
 
+from harness.bind import RNDC, RNDC_KEY_NAME, BindServer, running_bind
+from harness.server import free_port
 from siteplane.dns import rndc
 from siteplane.dns.backend import BackendError, SOASettings, ZoneConfig
 from siteplane.dns.rfc2136 import RFC2136Backend
 from siteplane.dns.rndc import RndcZoneProvisioner
 from siteplane.domain.records import RecordKey, RecordSet, canonical_rdata, record_set
 from siteplane.planning.changes import ChangeSet
-from tests.bind import RNDC, RNDC_KEY_NAME, BindServer, running_bind
-from tests.controlplane.cluster import free_port
 
 pytestmark = pytest.mark.cluster
 

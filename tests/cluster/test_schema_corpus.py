@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
+from harness.controlplane.cluster import ControlPlane
 from siteplane.api.kinds import KINDS
-from tests.controlplane.cluster import ControlPlane
 from tests.corpus import EXAMPLES_DIR, InvalidCase, example_documents, invalid_cases
 
 pytestmark = pytest.mark.cluster

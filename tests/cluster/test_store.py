@@ -24,12 +24,12 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from harness.postgres import PostgresServer
 from siteplane.store.database import make_engine, normalise_url, redact
 from siteplane.store.migrate import SchemaOutOfDate, current_revision, ensure_current, head_revision, upgrade
 from siteplane.store.models import Base, History, RecordSetRow, Site, SiteDomain, Zone
 from siteplane.store.repositories import HistoryRepository
 from siteplane.store.unit_of_work import Store
-from tests.postgres import PostgresServer
 
 pytestmark = pytest.mark.cluster
 

@@ -17,9 +17,10 @@ from typing import Any
 
 import pytest
 
-from tests.controlplane.cluster import ControlPlane
-from tests.operator_runner import OperatorProcess
-from tests.reconcile_support import apply, condition, record_doc, served, site_doc, wait_until, zone_doc
+from harness.controlplane.cluster import ControlPlane
+from harness.manifests import record_doc, site_doc, zone_doc
+from harness.operator_runner import OperatorProcess
+from tests.reconcile_support import apply, condition, served, wait_until
 
 pytestmark = pytest.mark.cluster
 

@@ -15,14 +15,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from harness.bind import running_bind
+from harness.controlplane.cluster import ControlPlane
+from harness.dns_targets import BindTarget, PowerDNSTarget, Target, ZoneFileTarget
+from harness.manifests import site_doc, zone_doc
+from harness.operator_runner import operator_running
+from harness.powerdns import running_powerdns
 from siteplane.config import Config
 from siteplane.store.models import Zone
-from tests.bind import running_bind
-from tests.controlplane.cluster import ControlPlane
-from tests.dns_targets import BindTarget, PowerDNSTarget, Target, ZoneFileTarget
-from tests.operator_runner import operator_running
-from tests.powerdns import running_powerdns
-from tests.reconcile_support import Database, apply, objects, site_doc, wait_all, wait_until, zone_doc
+from tests.reconcile_support import Database, apply, objects, wait_all, wait_until
 
 pytestmark = pytest.mark.cluster
 ZONES = 8

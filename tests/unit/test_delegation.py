@@ -9,9 +9,7 @@ from siteplane.planning.delegation import refused_delegations
 from siteplane.planning.placement import Publisher, ZoneView
 
 
-def zone(
-    name: str, namespace: str, created: str, *delegations: Publisher, object_name: str | None = None
-) -> ZoneView:
+def zone(name: str, namespace: str, created: str, *delegations: Publisher, object_name: str | None = None) -> ZoneView:
     ref = ObjectRef("DNSZone", namespace, object_name or name.replace(".", "-"), f"uid-{namespace}-{name}")
     return ZoneView(ref, name, 3600, ("ns1.example.net",), (), created, tuple(delegations))
 
@@ -88,18 +86,14 @@ EARLY, LATER, LATEST = "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z", "2026-01-
             {"shop.example.com"},
             id="a-refused-zone-is-no-parent",
         ),
-        pytest.param(
-            [zone("example.com", "a", EARLY), zone("example.org", "b", LATER)], set(), id="unrelated-names"
-        ),
+        pytest.param([zone("example.com", "a", EARLY), zone("example.org", "b", LATER)], set(), id="unrelated-names"),
         pytest.param(
             [zone("example.com", "a", EARLY), zone("badexample.com", "b", LATER)], set(), id="suffix-is-not-a-parent"
         ),
     ],
 )
 def test_refused_delegations(zones: list[ZoneView], refused: set[str]) -> None:
-    assert {ref.uid for ref in refused_delegations(zones)} == {
-        z.ref.uid for z in zones if z.zone_name in refused
-    }
+    assert {ref.uid for ref in refused_delegations(zones)} == {z.ref.uid for z in zones if z.zone_name in refused}
 
 
 def test_claims_of_the_same_age_are_ordered_by_namespace_and_name() -> None:

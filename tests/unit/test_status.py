@@ -18,9 +18,7 @@ from siteplane.reconcile.status import (
 )
 from siteplane.store.facts import DomainFacts, RecordFacts, SetFacts, SiteFacts, ZoneFacts
 
-ZONE = ZoneFacts(
-    ObjectRef("DNSZone", "team", "zone", "uid-zone"), "example.com", 3, True, False, 7, 2, 0, None, None
-)
+ZONE = ZoneFacts(ObjectRef("DNSZone", "team", "zone", "uid-zone"), "example.com", 3, True, False, 7, 2, 0, None, None)
 SERVED = SetFacts(applied=True, rejected=None)
 SITE = SiteFacts(
     ObjectRef("Site", "team", "www", "uid-www"),

@@ -17,9 +17,10 @@ import subprocess
 import sys
 import time
 
-from tests.controlplane.cluster import ControlPlane, free_port, running
-from tests.corpus import EXAMPLES_DIR, REPO_ROOT
-from tests.operator_runner import OperatorProcess
+from harness.controlplane.cluster import ControlPlane, running
+from harness.operator_runner import OperatorProcess
+from harness.paths import EXAMPLES_DIR, REPO_ROOT
+from harness.server import free_port
 
 DEMO_DIR = REPO_ROOT / ".demo"
 ZONE_DIR = DEMO_DIR / "zones"
@@ -61,9 +62,10 @@ def _wait_for_webhook(plane: ControlPlane) -> None:
     deadline = time.monotonic() + 60
     while True:
         found = plane.kubectl("get", "validatingwebhookconfiguration", WEBHOOK, "-o", "json", check=False)
-        if found.returncode == 0 and all(
-            hook["clientConfig"].get("caBundle") for hook in json.loads(found.stdout).get("webhooks") or [{}]
-        ):
+        # Registered means at least one webhook, each with its CA: the configuration may exist a
+        # moment before its webhooks are filled in.
+        hooks = json.loads(found.stdout).get("webhooks") if found.returncode == 0 else None
+        if hooks and all(hook.get("clientConfig", {}).get("caBundle") for hook in hooks):
             return
         if time.monotonic() > deadline:
             raise TimeoutError(f"the operator did not register ValidatingWebhookConfiguration {WEBHOOK}")

@@ -27,22 +27,18 @@ import dns.update
 import dns.zone
 import yaml
 
-from tests.bind import RNDC_KEY_NAME, BindServer
-from tests.powerdns import PowerDNSServer
+from harness.bind import RNDC_KEY_NAME, BindServer
+from harness.manifests import backend_doc
+from harness.paths import BACKEND_EXAMPLES_DIR
+from harness.powerdns import PowerDNSServer
 
-GROUP = "siteplane.io/v1alpha1"
-EXAMPLES = Path(__file__).resolve().parents[1] / "manifests" / "backends"
 Answer = set[str] | None  # rdata texts (absolute names); None when the zone is not served at all
-
-
-def backend_doc(name: str, spec: dict[str, Any]) -> dict[str, Any]:
-    return {"apiVersion": GROUP, "kind": "DNSBackend", "metadata": {"name": name}, "spec": spec}
 
 
 def example(file: str, name: str, namespace: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The Secret and DNSBackend of a shipped example, renamed for one test: the Secret into
     ``namespace`` as ``<name>-credentials``, the DNSBackend as ``name``, its references to match."""
-    docs = list(yaml.safe_load_all((EXAMPLES / file).read_text()))
+    docs = list(yaml.safe_load_all((BACKEND_EXAMPLES_DIR / file).read_text()))
     secret = next(d for d in docs if d["kind"] == "Secret")
     backend = next(d for d in docs if d["kind"] == "DNSBackend")
     secret["metadata"] = {"name": f"{name}-credentials", "namespace": namespace}
@@ -190,9 +186,11 @@ class ZoneFileTarget:
         else:
             rdatas = [dns.rdata.from_text(dns.rdataclass.IN, rdtype, v) for v in values]
             parsed.replace_rdataset(owner, dns.rdataset.from_rdata_list(ttl, rdatas))
-        soa = parsed.find_rdataset(parsed.origin, "SOA")
-        bumped = soa[0].replace(serial=soa[0].serial + 1)  # type: ignore[attr-defined]
-        parsed.replace_rdataset(parsed.origin, dns.rdataset.from_rdata(soa.ttl, bumped))
+        origin = parsed.origin
+        assert origin is not None  # a zone read from a file with an origin has one
+        soa = parsed.find_rdataset(origin, "SOA")
+        bumped = soa[0].replace(serial=soa[0].serial + 1)
+        parsed.replace_rdataset(origin, dns.rdataset.from_rdata(soa.ttl, bumped))
         parsed.to_file(str(self._path(zone)), relativize=False)
 
     def stop(self) -> None:  # there is no server: the file is what is served
@@ -228,7 +226,10 @@ class BindTarget(_ServerTarget):
     def tamper(self, zone: str, name: str, rdtype: str, values: list[str] | None, ttl: int = 300) -> None:
         keyring = dns.tsigkeyring.from_text({self.server.tsig_name: self.server.tsig_secret})
         update = dns.update.UpdateMessage(
-            zone, keyring=keyring, keyname=self.server.tsig_name, keyalgorithm=self.server.tsig_algorithm
+            zone,
+            keyring=keyring,
+            keyname=dns.name.from_text(self.server.tsig_name),
+            keyalgorithm=self.server.tsig_algorithm,
         )
         owner = _owner(zone, name)
         if values is None:

@@ -1,38 +1,41 @@
 """A real Kubernetes control plane on loopback: etcd, kube-apiserver, kube-controller-manager.
 
-Used by the pytest session fixture, by ``make cluster`` (``python -m tests.controlplane.cluster``)
-and by ``make demo``. Everything listens on free 127.0.0.1 ports, keeps its state in one working
-directory, and is torn down on stop, on interpreter exit and (through PR_SET_PDEATHSIG) even when
-the process that started it is killed outright.
+Used by the pytest session fixture, by ``make cluster`` (``python -m harness.controlplane.cluster``),
+by ``make demo`` and by the benchmark. Everything listens on free 127.0.0.1 ports and keeps its
+state in one working directory; start, stop, readiness, logs and dying with the process that
+started it work as for every server here (``harness.server``).
+
+etcd and kube-apiserver can also be killed (SIGKILL, as a crash would) and restarted one at a time
+on the same ports with the same data and certificates, so tests can check that the operator
+converges through a control plane that goes away mid-burst.
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
+import json
 import os
 import secrets
 import shutil
-import signal
-import socket
 import ssl
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, Self
 
 import yaml
 
-from tests.controlplane import build
-from tests.controlplane.pki import write_pki
-from tests.processes import die_with_parent
+from harness.controlplane import build
+from harness.controlplane.pki import pki_paths, write_pki
+from harness.paths import CRD_DIR
+from harness.server import ADDRESS, PROBE_TIMEOUT, InWorkdir, Server, temporary_workdir
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CRD_DIR = REPO_ROOT / "crds"
+# The processes of the control plane, in the order they start.
+Component = Literal["etcd", "kube-apiserver", "kube-controller-manager"]
 
 
 @dataclass(frozen=True)
@@ -59,117 +62,146 @@ USERS: tuple[TestUser, ...] = (
 )
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
-class ControlPlane:
-    workdir: Path
+class ControlPlane(Server):
+    """etcd, kube-apiserver and kube-controller-manager, with siteplane's CRDs installed (``crd_dir``)."""
+
     crd_dir: Path | None = CRD_DIR
     bin_dir: Path = field(default_factory=build.bin_dir)
     tokens: dict[str, str] = field(default_factory=dict)
-    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    etcd_port: int = 0
+    etcd_peer_port: int = 0
     api_port: int = 0
-    startup_seconds: float = 0.0
+
+    port_fields = ("etcd_port", "etcd_peer_port", "api_port")
+    label = "control plane"
+    workdir_prefix = "siteplane-cp-"
+    start_timeout = 120.0
+    poll_interval = 0.25
+
+    kubeconfig = InWorkdir("kubeconfig")
+    pki_dir = InWorkdir("pki")
+    etcd_data_dir = InWorkdir("etcd")
 
     @property
     def server(self) -> str:
-        return f"https://127.0.0.1:{self.api_port}"
+        return f"https://{ADDRESS}:{self.api_port}"
 
     @property
-    def kubeconfig(self) -> Path:
-        return self.workdir / "kubeconfig"
+    def etcd_url(self) -> str:
+        return f"http://{ADDRESS}:{self.etcd_port}"
 
     @property
     def ca_file(self) -> Path:
-        return self.workdir / "pki" / "ca.crt"
+        return pki_paths(self.pki_dir)["ca"]
 
     def token(self, user: str) -> str:
         return self.tokens[user]
 
-    # -- lifecycle ---------------------------------------------------------------------------
+    def pid(self, component: Component) -> int:
+        """The process id of ``component``'s current run (a restart changes it)."""
+        return self._children[component].pid
 
-    def start(self) -> ControlPlane:
-        started = time.monotonic()
-        atexit.register(self.stop)
-        pki_dir = self.workdir / "pki"
-        pki_dir.mkdir(parents=True, exist_ok=True)
-        pki = write_pki(pki_dir, ["127.0.0.1", "localhost", "kubernetes.default.svc"])
-        self._write_tokens()
+    def how_to_connect(self) -> list[str]:
+        return [
+            f"API server: {self.server}",
+            f"users (contexts): {', '.join(u.name for u in USERS if not u.name.startswith('system:'))}",
+            f"export KUBECONFIG={self.kubeconfig}",
+        ]
+
+    @classmethod
+    @contextlib.contextmanager
+    def for_developer(cls) -> Iterator[Self]:
+        """``make cluster``: a fresh control plane in $SITEPLANE_CLUSTER_DIR (/tmp/siteplane-cluster)."""
+        workdir = Path(os.environ.get("SITEPLANE_CLUSTER_DIR", "/tmp/siteplane-cluster"))
+        shutil.rmtree(workdir, ignore_errors=True)  # a fresh etcd each time: no stale objects or tokens
+        workdir.mkdir(parents=True)
+        with cls(workdir=workdir) as plane:
+            yield plane
+
+    # -- one component at a time -------------------------------------------------------------
+
+    def kill(self, component: Component) -> None:
+        """SIGKILL ``component``, as a crash would end it, and return once it is gone.
+
+        Nothing else is touched: the other components keep running (kube-apiserver without etcd
+        answers with errors; clients without kube-apiserver get connection refused), and the
+        component's ports, data directory and certificates stay for ``restart``.
+        """
+        self._children[component].kill()
+
+    def restart(self, component: Component) -> None:
+        """Start ``component`` again (SIGKILLing it first if it still runs) and wait until it serves.
+
+        It comes back exactly as it first started: the same arguments, so the same ports, etcd
+        data directory, certificates and tokens, and every client configured before finds it again.
+        Returns once etcd answers /health (if etcd runs) and kube-apiserver answers /readyz (if it
+        runs), which needs etcd: restart etcd before kube-apiserver when both are down.
+        """
+        old = self._children[component]
+        old.kill()
+        self._children[component] = child = old.respawn()
+        self._wait_until(self._serving, watch=[child])
+
+    # -- the server --------------------------------------------------------------------------
+
+    def _prepare(self) -> None:
+        """Build missing binaries, create the PKI and the users' tokens: first start only, restarts keep them."""
+        if self.bin_dir == build.bin_dir():
+            build.build()  # nothing to do when the binaries are cached
+        super()._prepare()
+        self.pki_dir.mkdir(exist_ok=True)
+        if not self.ca_file.exists():
+            write_pki(self.pki_dir, [ADDRESS, "localhost", "kubernetes.default.svc"])
+        if not self.tokens:
+            self._write_tokens()
+
+    def _choose_ports(self) -> None:
+        super()._choose_ports()
+        # An etcd member remembers the peer URL it was created with: new ports need a new member.
+        # Only a first start chooses ports, so there is nothing in it yet.
+        shutil.rmtree(self.etcd_data_dir, ignore_errors=True)
+
+    def _launch(self) -> None:
         self._start_etcd()
-        self._start_apiserver(pki)
-        self._wait_ready()
+        self._start_apiserver()
+        self._wait_until(self._serving)
         self._write_kubeconfigs()
         self._start_controller_manager()
         if self.crd_dir is not None:
             self.install_crds(self.crd_dir)
-        self.startup_seconds = time.monotonic() - started
-        return self
 
-    def stop(self) -> None:
-        """Stop every process, newest first; SIGKILL whatever ignores SIGTERM for 15 s."""
-        for name in reversed(list(self.processes)):
-            proc = self.processes.pop(name)
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait(timeout=15)
-
-    def pids(self) -> list[int]:
-        return [p.pid for p in self.processes.values()]
-
-    # -- processes ---------------------------------------------------------------------------
-
-    def _spawn(self, name: str, args: Sequence[str]) -> None:
-        log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
-        proc = subprocess.Popen(
-            [str(self.bin_dir / name), *args],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=die_with_parent,
-        )
-        log.close()
-        self.processes[name] = proc
+    def _spawn_component(self, component: Component, args: Sequence[str]) -> None:
+        self._spawn(component, [str(self.bin_dir / component), *args])
 
     def _start_etcd(self) -> None:
-        client, peer = free_port(), free_port()
-        self.etcd_url = f"http://127.0.0.1:{client}"
-        self._spawn(
+        peer_url = f"http://{ADDRESS}:{self.etcd_peer_port}"
+        self._spawn_component(
             "etcd",
             [
                 "--name=siteplane-test",
-                f"--data-dir={self.workdir / 'etcd'}",
+                f"--data-dir={self.etcd_data_dir}",
                 f"--listen-client-urls={self.etcd_url}",
                 f"--advertise-client-urls={self.etcd_url}",
-                f"--listen-peer-urls=http://127.0.0.1:{peer}",
-                f"--initial-advertise-peer-urls=http://127.0.0.1:{peer}",
-                f"--initial-cluster=siteplane-test=http://127.0.0.1:{peer}",
+                f"--listen-peer-urls={peer_url}",
+                f"--initial-advertise-peer-urls={peer_url}",
+                f"--initial-cluster=siteplane-test={peer_url}",
                 "--unsafe-no-fsync",  # a throwaway test store: durability would only cost time
                 "--quota-backend-bytes=8589934592",  # benchmarks create tens of thousands of objects
                 "--log-level=warn",
             ],
         )
 
-    def _start_apiserver(self, pki: dict[str, Path]) -> None:
-        self.api_port = free_port()
-        self._spawn(
+    def _start_apiserver(self) -> None:
+        pki = pki_paths(self.pki_dir)
+        self._spawn_component(
             "kube-apiserver",
             [
                 f"--etcd-servers={self.etcd_url}",
-                "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1",
+                f"--bind-address={ADDRESS}",
+                f"--advertise-address={ADDRESS}",
                 f"--secure-port={self.api_port}",
-                f"--cert-dir={self.workdir / 'pki'}",
+                f"--cert-dir={self.pki_dir}",
                 f"--tls-cert-file={pki['serving_cert']}",
                 f"--tls-private-key-file={pki['serving_key']}",
                 f"--client-ca-file={pki['ca']}",
@@ -184,7 +216,7 @@ class ControlPlane:
         )
 
     def _start_controller_manager(self) -> None:
-        self._spawn(
+        self._spawn_component(
             "kube-controller-manager",
             [
                 f"--kubeconfig={self.workdir / 'controller-manager.kubeconfig'}",
@@ -198,6 +230,30 @@ class ControlPlane:
                 "--use-service-account-credentials=false",
             ],
         )
+
+    # -- readiness ---------------------------------------------------------------------------
+
+    def _running(self, component: Component) -> bool:
+        child = self._children.get(component)
+        return child is not None and child.running
+
+    def _serving(self) -> bool:
+        """etcd's /health says healthy and kube-apiserver's /readyz says 200, for those that run.
+
+        The controller-manager serves nothing (--secure-port=0): that it runs is all there is.
+        """
+        if self._running("etcd"):
+            with urllib.request.urlopen(f"{self.etcd_url}/health", timeout=PROBE_TIMEOUT) as response:
+                if json.loads(response.read()).get("health") != "true":
+                    return False
+        if self._running("kube-apiserver"):
+            context = ssl.create_default_context(cafile=str(self.ca_file))
+            request = urllib.request.Request(
+                f"{self.server}/readyz", headers={"Authorization": f"Bearer {self.tokens['admin']}"}
+            )
+            with urllib.request.urlopen(request, context=context, timeout=PROBE_TIMEOUT) as response:
+                return bool(response.status == 200)
+        return True
 
     # -- configuration files -----------------------------------------------------------------
 
@@ -237,32 +293,6 @@ class ControlPlane:
         ):
             path.write_text(yaml.safe_dump(content, sort_keys=False))
             path.chmod(0o600)
-
-    # -- readiness ---------------------------------------------------------------------------
-
-    def _check_alive(self) -> None:
-        for name, proc in self.processes.items():
-            if proc.poll() is not None:
-                tail = (self.workdir / f"{name}.log").read_text(errors="replace")[-3000:]
-                raise RuntimeError(f"{name} exited with {proc.returncode}:\n{tail}")
-
-    def _wait_ready(self, timeout: float = 120.0) -> None:
-        context = ssl.create_default_context(cafile=str(self.ca_file))
-        request = urllib.request.Request(
-            f"{self.server}/readyz", headers={"Authorization": f"Bearer {self.tokens['admin']}"}
-        )
-        deadline = time.monotonic() + timeout
-        while True:
-            self._check_alive()
-            try:
-                with urllib.request.urlopen(request, context=context, timeout=5) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"kube-apiserver not ready after {timeout:.0f}s; see {self.workdir}")
-            time.sleep(0.25)
 
     # -- conveniences ------------------------------------------------------------------------
 
@@ -307,35 +337,15 @@ class ControlPlane:
 
 @contextlib.contextmanager
 def running(workdir: Path | None = None, crd_dir: Path | None = CRD_DIR) -> Iterator[ControlPlane]:
-    """Build the binaries if needed, start a control plane, and always stop it."""
-    build.build()
+    """Start a control plane (building the binaries if needed), and always stop it.
+
+    Without ``workdir``, in a fresh temporary one, removed afterwards.
+    """
     with contextlib.ExitStack() as stack:
         if workdir is None:
-            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="siteplane-cp-")))
-        plane = ControlPlane(workdir=workdir, crd_dir=crd_dir)
-        try:
-            plane.start()
-            yield plane
-        finally:
-            plane.stop()
-
-
-def main() -> int:
-    """``make cluster``: start a control plane and keep it until interrupted."""
-    workdir = Path(os.environ.get("SITEPLANE_CLUSTER_DIR", "/tmp/siteplane-cluster"))
-    shutil.rmtree(workdir, ignore_errors=True)  # a fresh etcd each time: no stale objects or tokens
-    workdir.mkdir(parents=True)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    with running(workdir) as plane:
-        print(f"control plane up in {plane.startup_seconds:.1f}s at {plane.server}")
-        print(f"users (contexts): {', '.join(u.name for u in USERS if not u.name.startswith('system:'))}")
-        print(f"export KUBECONFIG={plane.kubeconfig}", flush=True)
-        print("Ctrl-C stops it.", flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            while True:
-                time.sleep(3600)
-    return 0
+            workdir = stack.enter_context(temporary_workdir(ControlPlane.workdir_prefix))
+        yield stack.enter_context(ControlPlane(workdir=workdir, crd_dir=crd_dir))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(ControlPlane.main())

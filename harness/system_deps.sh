@@ -10,7 +10,7 @@ set -euo pipefail
 # One "path-glob package" pair per line. The glob names a file the tests need; the package is
 # installed when nothing matches it. Several pairs may name the same package.
 REQUIREMENTS=(
-    # tests/postgres.py runs initdb and postgres directly from the newest version's bin dir.
+    # harness/postgres.py runs initdb and postgres directly from the newest version's bin dir.
     "/usr/lib/postgresql/*/bin/initdb postgresql"
     # The zone-file tests check generated zones with it when it is there.
     "/usr/bin/named-checkzone bind9-utils"

@@ -19,9 +19,7 @@ from siteplane.config import Config
 
 
 @contextlib.contextmanager
-def operator_running(
-    kubeconfig: Path, config: Config | None = None, timeout: float = 60
-) -> Iterator[kopf.Memo]:
+def operator_running(kubeconfig: Path, config: Config | None = None, timeout: float = 60) -> Iterator[kopf.Memo]:
     """Yields the operator's memo: ``memo["operator"]`` is what its handlers use (backends, counters)."""
     config = config or Config()
     memo = kopf.Memo(config=config)

@@ -93,6 +93,21 @@ class CertificateAuthority:
         return cert.public_bytes(serialization.Encoding.PEM), _pem_key(key)
 
 
+# The files write_pki creates in its directory, by what they hold.
+PKI_FILES = {
+    "ca": "ca.crt",
+    "serving_cert": "apiserver.crt",
+    "serving_key": "apiserver.key",
+    "sa_key": "sa.key",
+    "sa_pub": "sa.pub",
+}
+
+
+def pki_paths(directory: Path) -> dict[str, Path]:
+    """Where write_pki puts each file in ``directory``."""
+    return {role: directory / name for role, name in PKI_FILES.items()}
+
+
 def write_pki(directory: Path, hosts: list[str]) -> dict[str, Path]:
     """Create the CA, the apiserver's serving pair and the service-account signing pair."""
     ca = CertificateAuthority()
@@ -101,10 +116,10 @@ def write_pki(directory: Path, hosts: list[str]) -> dict[str, Path]:
     sa_pub = sa_key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    return {
-        "ca": _write(directory / "ca.crt", ca.cert_pem),
-        "serving_cert": _write(directory / "apiserver.crt", cert),
-        "serving_key": _write(directory / "apiserver.key", key, private=True),
-        "sa_key": _write(directory / "sa.key", _pem_key(sa_key), private=True),
-        "sa_pub": _write(directory / "sa.pub", sa_pub),
-    }
+    paths = pki_paths(directory)
+    _write(paths["ca"], ca.cert_pem)
+    _write(paths["serving_cert"], cert)
+    _write(paths["serving_key"], key, private=True)
+    _write(paths["sa_key"], _pem_key(sa_key), private=True)
+    _write(paths["sa_pub"], sa_pub)
+    return paths

@@ -1,5 +1,5 @@
 // kube-controller-manager for siteplane's test control plane. The harness runs it with only the
-// namespace, garbage-collector and serviceaccount controllers (see tests/controlplane/cluster.py).
+// namespace, garbage-collector and serviceaccount controllers (see harness/controlplane/cluster.py).
 package main
 
 import (
