@@ -99,14 +99,9 @@ class BackendResolver:
 
     def write_counts(self) -> dict[str, int]:
         """Writes each built backend has sent (zone files, UPDATE messages, PATCHes), for metrics."""
-        counts: dict[str, int] = {}
         with self._lock:
             built = dict(self._built)
-        for name, item in built.items():
-            for attribute in ("writes", "messages_sent", "patches_sent"):
-                if isinstance(value := getattr(item.backend, attribute, None), int):
-                    counts[name] = value
-        return counts
+        return {name: item.backend.stats.writes for name, item in built.items()}
 
     def for_zone(self, zone_backend: str | None) -> Backend:
         name = self.name_for(zone_backend)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from siteplane.dns.backend import Backend, BackendError, DriftDetected, RecordSetsRefused, SOASettings, ZoneConfig
+from siteplane.dns.content import canonical_soa
 from siteplane.domain.names import absolute
 from siteplane.domain.objects import ObjectRef
 from siteplane.domain.records import RecordKey, RecordSet
@@ -142,7 +143,8 @@ class ZoneSynchronizer:
         return result
 
     def _converge(self, backend: Backend, desired: _Desired, refused: dict[RecordKey, str]) -> tuple[int, ZoneDiff]:
-        """One read, one write, one read-back; the plan applied, or an exception."""
+        """One read; when anything differs, one write, whose result the backend read back from the
+        server. A quiet zone costs the read alone (one freshness probe). The plan applied, or an exception."""
         zone_name = desired.config.name
         current = backend.read_zone(zone_name)
         if current is None:
@@ -150,20 +152,23 @@ class ZoneSynchronizer:
             planned = ZoneDiff(ChangeSet(tuple(target.values())), (), target)
         else:
             planned = zone_diff(current.record_sets, desired.wanted, desired.book)
+            if not planned.changes and current.soa == canonical_soa(desired.config.soa):
+                return current.serial, planned
         try:
             if current is None:
-                serial = backend.create_zone(desired.config, planned.target.values())
+                served = backend.create_zone(desired.config, planned.target.values())
             else:
-                serial = backend.apply(desired.config, planned.changes)
+                served = backend.apply(desired.config, planned.changes)
         except RecordSetsRefused as error:
             refused.update(error.reasons)
-            serial = error.serial
-        served = backend.read_zone(zone_name)
+            served = error.served
         book = replace(desired.book, rejected=desired.book.rejected | frozenset(refused))
         target = {key: rs for key, rs in planned.target.items() if key not in refused}
-        if served is None or in_scope(served.record_sets, desired.wanted, book) != target:
-            raise BackendError(f"zone {zone_name}: the backend does not serve what was written", retryable=True)
-        return serial, planned
+        if unlike := _unlike(in_scope(served.record_sets, desired.wanted, book), target):
+            raise BackendError(
+                f"zone {zone_name}: the backend does not serve what was written ({unlike})", retryable=True
+            )
+        return served.serial, planned
 
     def _store_plan(self, zone_name: str, result: SyncResult) -> _Desired | None:
         with self.store.unit_of_work() as uow:
@@ -278,6 +283,13 @@ class ZoneSynchronizer:
                 _write_history(uow, zone, serial, planned.changes, desired)
             uow.commit()
         return affected
+
+
+def _unlike(served: Mapping[RecordKey, RecordSet], target: Mapping[RecordKey, RecordSet]) -> str:
+    """The keys whose served record set is not the target's, for the message; empty when none."""
+    keys = sorted(key for key in served.keys() | target.keys() if served.get(key) != target.get(key))
+    shown = ", ".join(str(key) for key in keys[:5])
+    return shown + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
 
 
 def _owner_of(row: RecordSetRow) -> ObjectRef:
