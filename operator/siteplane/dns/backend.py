@@ -60,7 +60,8 @@ class BackendStats:
     full_reads: int = 0
     """Whole-zone reads: an AXFR (or an IXFR answered with the whole zone), a full GET, parsing a changed file."""
     incremental_reads: int = 0
-    """Read-backs of only what changed: an IXFR answered incrementally (RFC 2136)."""
+    """IXFR queries, the RFC 2136 read-back after a write; one answered with the whole zone counts as a
+    full read too."""
     writes: int = 0
     """Changes sent: zone files written, UPDATE messages, PowerDNS PATCH, POST and PUT requests. Creating
     a zone through rndc and removing a zone are not counted."""
