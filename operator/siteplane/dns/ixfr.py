@@ -27,8 +27,9 @@ from siteplane.domain.records import RecordKey, RecordSet
 
 
 class NotIncremental(Exception):
-    """The differences do not apply to the content they were asked against: it deletes a record that
-    content does not hold, so that content was not the zone at its serial. Read the whole zone."""
+    """No differences to apply to the content they were asked against: they delete a record that
+    content does not hold (so it was not the zone at its serial), or the server gave none. Read the
+    whole zone."""
 
 
 @dataclass(frozen=True)

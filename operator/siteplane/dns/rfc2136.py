@@ -430,8 +430,8 @@ class RFC2136Backend:
 
     def _xfr(self, zone: str, kind: dns.rdatatype.RdataType, serial: int = 0) -> list[dns.message.Message]:
         """Every message of a signed zone transfer (AXFR, or IXFR from ``serial``), names relative to
-        the zone. An IXFR answer that breaks the rules (dnspython checks that its differences chain
-        from ``serial``) raises NotIncremental; any other failure BackendError."""
+        the zone. An IXFR the server does not do, or whose answer breaks the rules (dnspython checks
+        that its differences chain from ``serial``), raises NotIncremental; any other failure BackendError."""
         try:
             return list(
                 dns.query.xfr(
@@ -448,6 +448,8 @@ class RFC2136Backend:
                 )
             )
         except dns.xfr.TransferError as exc:
+            if kind == dns.rdatatype.IXFR and exc.rcode in (dns.rcode.NOTIMP, dns.rcode.FORMERR):
+                raise NotIncremental(f"the server does not do IXFR ({dns.rcode.to_text(exc.rcode)})") from exc
             retryable = exc.rcode not in (dns.rcode.REFUSED, dns.rcode.NOTAUTH)
             raise BackendError(
                 f"zone transfer of {zone} failed with {dns.rcode.to_text(exc.rcode)}", retryable=retryable
