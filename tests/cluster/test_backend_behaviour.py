@@ -86,11 +86,7 @@ class Setup:
     def writes(self) -> int:
         """Writes the operator sent to this backend: UPDATE messages, PATCHes, or zone-file writes."""
         backend = self.memo["operator"].backends.instance(self.backend)
-        if backend is None:
-            return 0
-        return int(
-            getattr(backend, {"rfc2136": "messages_sent", "powerdns": "patches_sent"}.get(self.target.kind, "writes"))
-        )
+        return 0 if backend is None else int(backend.stats.writes)
 
     def answer(self, name: str, rdtype: str) -> set[str] | None:
         return self.target.answer(self.zone, name, rdtype)

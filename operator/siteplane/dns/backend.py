@@ -3,12 +3,18 @@
 A backend knows how to read a zone's record sets, apply a change set to it, and create or remove
 a zone. It does not decide what the zone should hold (planning does) and does not serialise
 writers (the caller guarantees one writer per zone at a time).
+
+Two promises keep a sync honest and cheap. A read of a zone that did not change since the backend
+last saw it costs one freshness probe and nothing else. A write returns the zone as the server
+serves it afterwards, read back from the server (or the file on disk), never assumed from what
+was sent: servers do take writes differently from what was sent (BIND ignores a CNAME added
+beside other data and still answers NOERROR, RFC 2136 section 3.4.2.2).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Protocol
 
 from siteplane.domain.records import RecordKey, RecordSet
@@ -46,6 +52,26 @@ class ZoneContent:
     soa: SOASettings | None = None
 
 
+@dataclass
+class BackendStats:
+    """What a backend has done since it was built, in the same shape for every backend (tests, metrics)."""
+
+    probes: int = 0
+    """Freshness checks: an SOA query, an SOA-only GET, reading a zone file's bytes to compare a digest."""
+    full_reads: int = 0
+    """Whole-zone reads: an AXFR (or an IXFR answered with the whole zone), a full GET, parsing a changed file."""
+    incremental_reads: int = 0
+    """IXFR queries, the RFC 2136 read-back after a write; one answered with the whole zone counts as a
+    full read too."""
+    writes: int = 0
+    """Changes sent: zone files written, UPDATE messages, PowerDNS PATCH, POST and PUT requests. Creating
+    a zone through rndc and removing a zone are not counted."""
+
+    def __sub__(self, earlier: BackendStats) -> BackendStats:
+        """What was done since ``earlier`` (a copy taken then, e.g. with ``dataclasses.replace``)."""
+        return BackendStats(**{f.name: getattr(self, f.name) - getattr(earlier, f.name) for f in fields(self)})
+
+
 class DriftDetected(BackendError):
     """The zone changed on the server since it was last read, so nothing (more) was written: read it
     again and re-plan. Optimistic backends raise it when a write's precondition fails."""
@@ -56,14 +82,19 @@ class DriftDetected(BackendError):
 
 class RecordSetsRefused(BackendError):
     """The server refused some record sets (``refused``, with a reason each); every other change was
-    applied (``serial``). Sending a refused set again unchanged would be refused again."""
+    applied, and ``served`` is the zone as the server serves it afterwards, read back like any
+    write's result. Sending a refused set again unchanged would be refused again."""
 
-    def __init__(self, zone: str, refused: Mapping[RecordKey, str], serial: int) -> None:
+    def __init__(self, zone: str, refused: Mapping[RecordKey, str], served: ZoneContent) -> None:
         keys = ", ".join(str(k) for k in sorted(refused))
         super().__init__(f"server refused record sets {keys} in zone {zone}; the rest was applied", retryable=False)
         self.reasons = dict(refused)
         self.refused = sorted(refused)
-        self.serial = serial
+        self.served = served
+
+    @property
+    def serial(self) -> int:
+        return self.served.serial
 
 
 class ZoneMissing(BackendError):
@@ -76,24 +107,32 @@ class ZoneMissing(BackendError):
 class Backend(Protocol):
     """One DNS backend. Implementations: zonefile (embedded default), rfc2136, powerdns."""
 
+    stats: BackendStats
+
     def check(self) -> None:
         """Raise BackendError unless the backend is reachable and accepts our credentials."""
         ...
 
     def read_zone(self, zone: str) -> ZoneContent | None:
-        """The zone as served, or None when the backend has no such zone."""
+        """The zone as served, or None when the backend has no such zone.
+
+        Cheap when nothing changed since this backend last saw the zone: exactly one freshness
+        probe and the content remembered from then. A whole-zone read only when the probe says
+        the zone moved. What the probe can see differs per backend (see each one's docstring).
+        """
         ...
 
-    def create_zone(self, zone: ZoneConfig, record_sets: Iterable[RecordSet]) -> int:
-        """Create the zone holding exactly ``record_sets``; returns its serial. Idempotent: if the zone
-        exists, it is brought to exactly ``record_sets``."""
+    def create_zone(self, zone: ZoneConfig, record_sets: Iterable[RecordSet]) -> ZoneContent:
+        """Create the zone holding exactly ``record_sets``; returns the zone as served afterwards.
+        Idempotent: if the zone exists, it is brought to exactly ``record_sets``."""
         ...
 
-    def apply(self, zone: ZoneConfig, changes: ChangeSet) -> int:
-        """Apply ``changes`` (and any SOA settings change) in one write; returns the serial.
+    def apply(self, zone: ZoneConfig, changes: ChangeSet) -> ZoneContent:
+        """Apply ``changes`` (and any SOA settings change) in one write; returns the zone as the
+        server serves it afterwards, read back from the server, which may differ from what was sent.
 
-        An empty change set with unchanged SOA settings writes nothing and returns the current
-        serial: the serial rises on every change and never on a no-op.
+        An empty change set with unchanged SOA settings writes nothing and costs one probe: the
+        serial rises on every change and never on a no-op. ZoneMissing when there is no zone.
         """
         ...
 

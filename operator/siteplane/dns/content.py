@@ -80,34 +80,47 @@ def canonical_soa(soa: SOASettings) -> SOASettings:
 def zone_content(z: dns.zone.Zone) -> ZoneContent:
     """Every record set but the SOA, with canonical rdata and relative owner names; the SOA apart.
 
-    All backends read zones through this one function, so that what any of them serves compares
-    equal to what the planner produced.
+    All backends read zones through this one function (or, for IXFR differences, through the
+    same helpers below), so that what any of them serves compares equal to what the planner produced.
     """
     assert z.origin is not None
     serial = 0
     soa: SOASettings | None = None
     records: dict[RecordKey, RecordSet] = {}
     for name, node in z.nodes.items():
-        owner = APEX if name == dns.name.empty else name.canonicalize().to_text()
+        owner = owner_text(name)
         for rds in node:
             if rds.rdtype == dns.rdatatype.SOA and owner == APEX:
-                soa_rdata = rds[0]
-                assert isinstance(soa_rdata, SOA)
-                serial = soa_rdata.serial
-                soa = SOASettings(
-                    mname=soa_rdata.mname.derelativize(z.origin).canonicalize().to_text(),
-                    rname=soa_rdata.rname.derelativize(z.origin).canonicalize().to_text(),
-                    refresh=soa_rdata.refresh,
-                    retry=soa_rdata.retry,
-                    expire=soa_rdata.expire,
-                    minimum=soa_rdata.minimum,
-                    ttl=rds.ttl,
-                )
+                rdata = rds[0]
+                assert isinstance(rdata, SOA)
+                serial, soa = rdata.serial, soa_settings(z.origin, rdata, rds.ttl)
                 continue
-            rdata = tuple(canonical_rdata(rds.rdtype, rd.to_text(origin=z.origin, relativize=False)) for rd in rds)
-            rs = RecordSet(owner, dns.rdatatype.to_text(rds.rdtype), rds.ttl, rdata)
+            rs = RecordSet(owner, dns.rdatatype.to_text(rds.rdtype), rds.ttl, rdata_texts(z.origin, rds))
             records[rs.key] = rs
     return ZoneContent(serial, records, soa)
+
+
+def owner_text(name: dns.name.Name) -> str:
+    """A zone-relative owner name as record sets spell it: lowercase, ``@`` for the apex."""
+    return APEX if name == dns.name.empty else name.canonicalize().to_text()
+
+
+def rdata_texts(origin: dns.name.Name, rdatas: Iterable[dns.rdata.Rdata]) -> tuple[str, ...]:
+    """Canonical texts of rdata read relative to ``origin`` (host names made absolute again)."""
+    return tuple(canonical_rdata(rd.rdtype, rd.to_text(origin=origin, relativize=False)) for rd in rdatas)
+
+
+def soa_settings(origin: dns.name.Name, soa: SOA, ttl: int) -> SOASettings:
+    """The settings an SOA read relative to ``origin`` holds, spelled as ``canonical_soa`` spells them."""
+    return SOASettings(
+        mname=soa.mname.derelativize(origin).canonicalize().to_text(),
+        rname=soa.rname.derelativize(origin).canonicalize().to_text(),
+        refresh=soa.refresh,
+        retry=soa.retry,
+        expire=soa.expire,
+        minimum=soa.minimum,
+        ttl=ttl,
+    )
 
 
 def render_zone_file(zone: str, soa: SOASettings, serial: int, record_sets: Iterable[RecordSet]) -> bytes:

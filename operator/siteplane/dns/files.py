@@ -14,11 +14,8 @@ from pathlib import Path
 READABLE_BY_OTHERS = 0o644  # the DNS server usually runs as another user and must read the file
 
 
-def write_atomically(target: Path, data: bytes, mode: int = READABLE_BY_OTHERS) -> os.stat_result:
-    """Write ``data`` to ``target`` through a temporary file, fsync and rename; OSError on failure.
-
-    Returns the written file's stat, taken from its own descriptor: a rename keeps inode, size and
-    mtime, so this identifies our file even if another writer replaces ``target`` right after."""
+def write_atomically(target: Path, data: bytes, mode: int = READABLE_BY_OTHERS) -> None:
+    """Write ``data`` to ``target`` through a temporary file, fsync and rename; OSError on failure."""
     # Same directory as the target, so os.replace is an atomic rename on one file system.
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=".tmp")
     try:
@@ -27,14 +24,12 @@ def write_atomically(target: Path, data: bytes, mode: int = READABLE_BY_OTHERS) 
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-            written = os.fstat(f.fileno())
         os.replace(tmp, target)
         fsync_directory(target.parent)
     except BaseException:
         with contextlib.suppress(OSError):
             Path(tmp).unlink(missing_ok=True)
         raise
-    return written
 
 
 def fsync_directory(directory: Path) -> None:

@@ -11,6 +11,15 @@ starts at today's date rather than at 1, below what secondaries may still hold (
 When the SOA settings change, the SOA is replaced carrying the current serial, which PowerDNS then
 bumps the same way.
 
+Reads are one SOA-only GET (the ``rrset_name``/``rrset_type`` filter) and the content of the last
+full read while the serial and SOA are the same, a full GET of the zone when they moved. That is
+only as good as the serial: PowerDNS raises it for changes made through its API (ours, and anyone
+else's, with ``soa_edit_api``), but not for changes made by other means (``pdnsutil`` edits, SQL
+on the backend database, another program feeding that database). Such a change stays unseen by
+reads until the serial moves, by any change through the API; at the latest, the read-back of our
+next write to the zone (a full GET after the PATCH) sees it. Whoever changes zones by other means
+should raise the serial too (``pdnsutil increase-serial``) for siteplane to notice at once.
+
 PowerDNS 4.7 with the gsqlite3 backend fails under parallel writes, so every operation holds one lock
 for its whole read-modify-write. The API key travels only in the X-API-Key header: it is never part
 of repr(), error messages or log lines.
@@ -35,7 +44,7 @@ import dns.rdataclass
 import dns.rdatatype
 from dns.rdtypes.ANY.SOA import SOA
 
-from siteplane.dns.backend import BackendError, SOASettings, ZoneConfig, ZoneContent, ZoneMissing
+from siteplane.dns.backend import BackendError, BackendStats, SOASettings, ZoneConfig, ZoneContent, ZoneMissing
 from siteplane.dns.content import canonical_soa
 from siteplane.domain.names import APEX, fqdn, normalise, relative_to
 from siteplane.domain.records import RecordKey, RecordSet, canonical_rdata
@@ -67,8 +76,7 @@ class PowerDNSBackend:
         self.api_url = urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
         self.server_id = server_id
         self.timeout = timeout
-        self.requests_sent = 0  # HTTP requests sent, retries included
-        self.patches_sent = 0  # PATCH requests among them
+        self.stats = BackendStats()
         self._api_key = api_key
         self._https = parts.scheme == "https"
         self._host = parts.hostname
@@ -76,6 +84,8 @@ class PowerDNSBackend:
         self._zones_path = f"{parts.path.rstrip('/')}/api/v1/servers/{urllib.parse.quote(server_id, safe='')}/zones"
         self._conn: http.client.HTTPConnection | None = None
         self._lock = threading.Lock()
+        # Per zone, the content of the last full read (or write answer), at the serial it carries.
+        self._cache: dict[str, ZoneContent] = {}
 
     def __repr__(self) -> str:
         return f"PowerDNSBackend(api_url={self.api_url!r}, server_id={self.server_id!r}, timeout={self.timeout!r})"
@@ -93,12 +103,14 @@ class PowerDNSBackend:
             raise self._error(status, payload, "reading the server's details")
 
     def read_zone(self, zone: str) -> ZoneContent | None:
+        """An SOA-only GET (the probe), and a full GET only when the serial or SOA moved since the last
+        full read. Changes made other than through the API do not move the serial: see the module."""
         name = _zone_name(zone)
         with self._lock:
-            found = self._get_zone(name)
-        return None if found is None else _parse_zone(name, found)
+            probed = self._probe(name)
+            return None if probed is None else self._known_or_read(name, probed)
 
-    def create_zone(self, zone: ZoneConfig, record_sets: Iterable[RecordSet]) -> int:
+    def create_zone(self, zone: ZoneConfig, record_sets: Iterable[RecordSet]) -> ZoneContent:
         name = _zone_name(zone.name)
         soa = canonical_soa(zone.soa)
         desired: dict[RecordKey, RecordSet] = {}
@@ -116,9 +128,12 @@ class PowerDNSBackend:
             "rrsets": rrsets,
         }
         with self._lock:
+            self.stats.writes += 1
             status, payload = self._request("POST", self._zones_path, body)
             if status in (200, 201) and isinstance(payload, dict):
-                return _parse_zone(name, payload).serial
+                # The answer is the zone as PowerDNS stored it, every rrset included: a full read.
+                self.stats.full_reads += 1
+                return self._remember(name, _parse_zone(name, payload))
             if status == 409 or (status == 422 and "exist" in _error_text(payload).lower()):
                 # Idempotent create: bring the existing zone to exactly ``record_sets``.
                 found = self._get_zone(name)
@@ -126,20 +141,33 @@ class PowerDNSBackend:
                     raise BackendError(f"zone {name} vanished while being created on PowerDNS")
                 if str(found.get("soa_edit_api", "")).upper() not in _BUMPING_SOA_EDITS:
                     self._set_soa_edit_api(name)
-                current = _parse_zone(name, found)
-                return self._patch(name, soa, diff(current.record_sets, desired), current.serial, current.soa)
+                current = self._remember(name, _parse_zone(name, found))
+                changes = diff(current.record_sets, desired)
+                if not changes and current.soa == soa:
+                    return current
+                return self._patch(name, soa, changes, current.serial, current.soa)
             raise self._error(status, payload, f"creating zone {name}")
 
-    def apply(self, zone: ZoneConfig, changes: ChangeSet) -> int:
+    def apply(self, zone: ZoneConfig, changes: ChangeSet) -> ZoneContent:
+        """An SOA-only GET (the serial and SOA settings now), the PATCH, and a full GET as the
+        read-back; an empty change costs the SOA-only GET alone."""
         name = _zone_name(zone.name)
         soa = canonical_soa(zone.soa)
         with self._lock:
-            serial, current_soa = self._read_soa(name)
-            return self._patch(name, soa, changes, serial, current_soa)
+            probed = self._probe(name)
+            if probed is None:
+                raise ZoneMissing(name)
+            if not changes and probed.soa == soa:
+                served = self._known_or_read(name, probed)
+                if served is None:
+                    raise ZoneMissing(name)
+                return served
+            return self._patch(name, soa, changes, probed.serial, probed.soa)
 
     def remove_zone(self, zone: str) -> None:
         name = _zone_name(zone)
         with self._lock:
+            self._cache.pop(name, None)
             status, payload = self._request("DELETE", self._zone_path(name))
             if status in (200, 204) or _not_found(status, payload):
                 return
@@ -149,10 +177,9 @@ class PowerDNSBackend:
 
     def _patch(
         self, name: str, soa: SOASettings, changes: ChangeSet, serial: int, current_soa: SOASettings | None
-    ) -> int:
-        soa_changed = current_soa != soa
-        if not changes and not soa_changed:
-            return serial
+    ) -> ZoneContent:
+        """One PATCH of ``changes`` (and of the SOA when ``current_soa`` is not ``soa``); the zone as
+        served afterwards, from a full GET."""
         upserted = {rs.key for rs in changes.upserts}
         rrsets: list[dict[str, Any]] = []
         # Deletes first: PowerDNS applies the rrsets in order, so A -> CNAME at one name works in one PATCH.
@@ -162,18 +189,54 @@ class PowerDNSBackend:
             rrsets.append({"name": _owner(name, key.name), "type": key.type.upper(), "changetype": "DELETE"})
         for rs in sorted(changes.upserts, key=lambda r: r.key):
             rrsets.append({**_rrset(name, rs), "changetype": "REPLACE"})
-        if soa_changed:
+        if current_soa != soa:
             # The current serial: soa_edit_api raises it from there (a lower one could make it fall).
             rrsets.append({**_soa_rrset(name, soa, serial), "changetype": "REPLACE"})
-        self.patches_sent += 1
+        self.stats.writes += 1
         status, payload = self._request("PATCH", self._zone_path(name), {"rrsets": rrsets})
         if _not_found(status, payload):
+            self._cache.pop(name, None)
             raise ZoneMissing(name)
         if status not in (200, 204):
             raise self._error(status, payload, f"changing zone {name}")
-        return self._read_soa(name)[0]
+        served = self._read(name)
+        if served is None:
+            raise ZoneMissing(name)
+        return served
+
+    def _probe(self, name: str) -> ZoneContent | None:
+        """The zone's serial and SOA settings from a GET of its SOA rrset alone; None when there is no zone."""
+        self.stats.probes += 1
+        query = urllib.parse.urlencode({"rrset_name": name + ".", "rrset_type": "SOA"})
+        status, payload = self._request("GET", f"{self._zone_path(name)}?{query}")
+        if _not_found(status, payload):
+            self._cache.pop(name, None)
+            return None
+        if status != 200 or not isinstance(payload, dict):
+            raise self._error(status, payload, f"reading the SOA of zone {name}")
+        return _parse_zone(name, payload)
+
+    def _known_or_read(self, name: str, probed: ZoneContent) -> ZoneContent | None:
+        """The last content read when ``probed`` (an SOA-only read) shows the same serial and SOA, else a full GET."""
+        known = self._cache.get(name)
+        if known is not None and (known.serial, known.soa) == (probed.serial, probed.soa):
+            return known
+        return self._read(name)
+
+    def _read(self, name: str) -> ZoneContent | None:
+        """A full GET of the zone, remembered; None when there is no zone."""
+        found = self._get_zone(name)
+        if found is None:
+            self._cache.pop(name, None)
+            return None
+        return self._remember(name, _parse_zone(name, found))
+
+    def _remember(self, name: str, content: ZoneContent) -> ZoneContent:
+        self._cache[name] = content
+        return content
 
     def _get_zone(self, name: str) -> dict[str, Any] | None:
+        self.stats.full_reads += 1
         status, payload = self._request("GET", self._zone_path(name))
         if _not_found(status, payload):
             return None
@@ -181,18 +244,8 @@ class PowerDNSBackend:
             raise self._error(status, payload, f"reading zone {name}")
         return payload
 
-    def _read_soa(self, name: str) -> tuple[int, SOASettings | None]:
-        """The zone's serial and SOA settings, fetching only the SOA rrset; ZoneMissing when there is no zone."""
-        query = urllib.parse.urlencode({"rrset_name": name + ".", "rrset_type": "SOA"})
-        status, payload = self._request("GET", f"{self._zone_path(name)}?{query}")
-        if _not_found(status, payload):
-            raise ZoneMissing(name)
-        if status != 200 or not isinstance(payload, dict):
-            raise self._error(status, payload, f"reading the SOA of zone {name}")
-        content = _parse_zone(name, payload)
-        return content.serial, content.soa
-
     def _set_soa_edit_api(self, name: str) -> None:
+        self.stats.writes += 1
         status, payload = self._request("PUT", self._zone_path(name), {"soa_edit_api": SOA_EDIT_API})
         if status not in (200, 204):
             raise self._error(status, payload, f"setting soa_edit_api of zone {name}")
@@ -228,7 +281,6 @@ class PowerDNSBackend:
         for attempt in range(2):
             conn = self._connection()
             reused = conn.sock is not None
-            self.requests_sent += 1
             try:
                 conn.request(method, path, body=data, headers=headers)
                 response = conn.getresponse()

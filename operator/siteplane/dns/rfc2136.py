@@ -1,10 +1,18 @@
-"""A DNS server driven over the wire: SOA queries, AXFR and TSIG-signed RFC 2136 UPDATE messages.
+"""A DNS server driven over the wire: SOA queries, zone transfers and TSIG-signed RFC 2136 UPDATEs.
 
 Works with any primary that takes dynamic updates (BIND 9, Knot, PowerDNS with dnsupdate). Reads
-are cheap: a signed SOA query, and a full zone transfer only when the serial moved since the last
-read. Writes are optimistic: every replaced or deleted RRset carries an RFC 2136 prerequisite
-requiring exactly what was last read (or its absence), so a change made behind our back fails the
-update (NXRRSET/YXRRSET, nothing written) instead of being silently overwritten.
+are cheap: a signed SOA query, and a full zone transfer (AXFR) only when the serial moved since
+the last read. So what a read sees is only as fresh as the serial: a change that keeps the serial
+(a zone file edited and reloaded without raising it) stays unseen until the serial moves.
+
+Writes are optimistic: every replaced or deleted RRset carries an RFC 2136 prerequisite requiring
+exactly what was last read (or its absence), so a change made behind our back fails the update
+(NXRRSET/YXRRSET, nothing written) instead of being silently overwritten. After writing, the zone
+is read back with an IXFR from the serial it had before: the server's own account of what changed,
+applied to what we knew. NOERROR does not mean the server took everything (RFC 2136 section
+3.4.2.2: BIND ignores a CNAME added where other data exists, and other data added at a CNAME); the
+read-back shows what it did take. When the server answers the IXFR with the whole zone, or its
+differences do not apply to what we knew, the whole zone is what we use.
 
 The TSIG secret lives only inside the dnspython keyring: never in repr(), messages or logs.
 """
@@ -35,6 +43,7 @@ from dns.rdtypes.ANY.SOA import SOA
 
 from siteplane.dns.backend import (
     BackendError,
+    BackendStats,
     DriftDetected,
     RecordSetsRefused,
     SOASettings,
@@ -43,9 +52,10 @@ from siteplane.dns.backend import (
     ZoneMissing,
 )
 from siteplane.dns.content import canonical_soa, soa_rdata, zone_content, zone_name
+from siteplane.dns.ixfr import NotIncremental, content_after
 from siteplane.domain.names import APEX
-from siteplane.domain.records import RecordKey, RecordSet, canonical_rdata
-from siteplane.planning.changes import ChangeSet, apply_to, diff
+from siteplane.domain.records import RecordKey, RecordSet
+from siteplane.planning.changes import ChangeSet, diff
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +70,12 @@ _FATAL = {dns.rcode.NOTAUTH, dns.rcode.NOTZONE, dns.rcode.FORMERR, dns.rcode.NOT
 
 
 class PartiallyApplied(RecordSetsRefused):
-    """The server refused some record sets (``refused``); every other change was applied (``serial``)."""
+    """The server refused some record sets (``refused``); every other change was applied, and
+    ``served`` is the zone as read back afterwards."""
 
-    def __init__(self, zone: str, refused: Mapping[RecordKey, str], serial: int) -> None:
+    def __init__(self, zone: str, refused: Mapping[RecordKey, str], served: ZoneContent) -> None:
         # An UPDATE's answer is only an rcode, not why; the caller may know more about the set.
-        super().__init__(zone, refused, serial)
+        super().__init__(zone, refused, served)
 
 
 @dataclass(frozen=True)
@@ -95,7 +106,6 @@ class _Run:
     zone: str
     applied: list[_Op]
     refused: dict[RecordKey, str]  # record set -> the rcode it got
-    ok_messages: int = 0
     probed: bool = False
 
 
@@ -134,9 +144,9 @@ class RFC2136Backend:
                 "or the algorithm is unknown",
                 retryable=False,
             ) from None
+        # Per zone, the content last read from the server, at the serial it carries.
         self._cache: dict[str, ZoneContent] = {}
-        self.messages_sent = 0  # UPDATE messages, for tests and metrics
-        self.transfers = 0  # AXFRs
+        self.stats = BackendStats()
 
     def __repr__(self) -> str:
         return (
@@ -154,7 +164,9 @@ class RFC2136Backend:
         self._query_soa(".")
 
     def read_zone(self, zone: str) -> ZoneContent | None:
+        """A signed SOA query (the probe); the content last read while the serial is the same, else an AXFR."""
         name = zone_name(zone)
+        self.stats.probes += 1
         soa = self._query_soa(name)
         if soa is None:
             self._cache.pop(name, None)
@@ -166,7 +178,7 @@ class RFC2136Backend:
         self._cache[name] = content
         return content
 
-    def create_zone(self, zone: ZoneConfig, record_sets: Iterable[RecordSet]) -> int:
+    def create_zone(self, zone: ZoneConfig, record_sets: Iterable[RecordSet]) -> ZoneContent:
         name = zone_name(zone.name)
         desired: dict[RecordKey, RecordSet] = {}
         for rs in record_sets:
@@ -186,11 +198,17 @@ class RFC2136Backend:
             current = self.read_zone(name)
             if current is None:
                 raise BackendError(f"zone {name} was created but the server does not serve it yet")
-        return self.apply(zone, diff(current.record_sets, desired))
+        changes = diff(current.record_sets, desired)
+        if not changes and current.soa == canonical_soa(zone.soa):
+            return current  # just read from the server
+        return self.apply(zone, changes)
 
-    def apply(self, zone: ZoneConfig, changes: ChangeSet) -> int:
+    def apply(self, zone: ZoneConfig, changes: ChangeSet) -> ZoneContent:
+        """UPDATEs planned against the content last read (the caller has just read the zone), then an
+        IXFR from that content's serial as the read-back; an empty change costs one probe."""
         name = zone_name(zone.name)
         current = self._cache.get(name)
+        just_read = current is None
         if current is None:
             current = self.read_zone(name)
             if current is None:
@@ -198,10 +216,10 @@ class RFC2136Backend:
         soa = canonical_soa(zone.soa)
         soa_changed = current.soa != soa
         if not changes and not soa_changed:
-            fresh = self._query_soa(name)
-            if fresh is None:
+            served = current if just_read else self.read_zone(name)
+            if served is None:
                 raise ZoneMissing(name)
-            return fresh.serial
+            return served
 
         origin = _origin(name)
         ops = self._ops(name, origin, current, changes)
@@ -211,27 +229,14 @@ class RFC2136Backend:
         try:
             for batch in self._batches(origin, ops):
                 self._send(origin, batch, run)
+            served = self._read_back(name, current)
         except BackendError:
             self._cache.pop(name, None)
             raise
-        fresh = self._query_soa(name)
-        if fresh is None:
-            self._cache.pop(name, None)
-            raise ZoneMissing(name)
-        # BIND raises the serial by exactly one per UPDATE that changed something: any other
-        # serial means someone else wrote meanwhile, so what we would cache cannot be trusted.
-        if fresh.serial == (current.serial + run.ok_messages) % SERIAL_MODULO:
-            done = ChangeSet(
-                tuple(_to_record_set(op) for op in run.applied if op.new is not None and op.key != SOA_KEY),
-                tuple(op.key for op in run.applied if op.new is None),
-            )
-            soa_done = soa if any(op.key == SOA_KEY for op in run.applied) else current.soa
-            self._cache[name] = ZoneContent(fresh.serial, apply_to(current.record_sets, done), soa_done)
-        else:
-            self._cache.pop(name, None)
+        self._cache[name] = served
         if run.refused:
-            raise PartiallyApplied(name, run.refused, fresh.serial)
-        return fresh.serial
+            raise PartiallyApplied(name, run.refused, served)
+        return served
 
     def remove_zone(self, zone: str) -> None:
         name = zone_name(zone)
@@ -338,7 +343,6 @@ class RFC2136Backend:
         rcode = self._update(run.zone, self._message(origin, batch))
         if rcode == dns.rcode.NOERROR:
             run.applied.extend(batch)
-            run.ok_messages += 1
             return
         if rcode in _DRIFT:
             raise DriftDetected(
@@ -365,12 +369,14 @@ class RFC2136Backend:
             self._send(origin, batch[:half], run)
             self._send(origin, batch[half:], run)
             return
+        if rcode == dns.rcode.NOTAUTH and self._query_soa(run.zone) is None:
+            raise ZoneMissing(run.zone)  # removed since we last read it
         raise BackendError(
             f"update of zone {run.zone} failed with {dns.rcode.to_text(rcode)}", retryable=rcode not in _FATAL
         )
 
     def _update(self, zone: str, msg: dns.update.UpdateMessage) -> dns.rcode.Rcode:
-        self.messages_sent += 1
+        self.stats.writes += 1
         try:
             response = dns.query.tcp(msg, self.server, timeout=self.timeout, port=self.port)
         except Exception as exc:
@@ -399,28 +405,62 @@ class RFC2136Backend:
                 return _Soa(rdata.serial)
         return None  # a name inside some other zone, not a zone apex
 
-    def _transfer(self, zone: str) -> ZoneContent:
-        self.transfers += 1
+    def _read_back(self, zone: str, before: ZoneContent) -> ZoneContent:
+        """The zone as served now: an IXFR since ``before``'s serial applied to ``before``, which is
+        every change since, ours and anyone else's, in the server's own words. The whole zone when
+        the server answers with it, or (by AXFR) when the differences do not apply to ``before``."""
+        self.stats.incremental_reads += 1
         try:
-            messages = dns.query.xfr(
-                self.server,
-                _origin(zone),
-                timeout=self.timeout,
-                port=self.port,
-                keyring=self._keyring,
-                keyname=self._keyname,
-                keyalgorithm=self.tsig_algorithm,
-                relativize=True,
+            messages = self._xfr(zone, dns.rdatatype.IXFR, before.serial)
+            transferred = content_after(_origin(zone), before, [rrset for m in messages for rrset in m.answer])
+        except NotIncremental as exc:
+            log.info("zone %s: IXFR from serial %s does not apply (%s); transferring it", zone, before.serial, exc)
+            return self._transfer(zone)
+        if transferred.whole_zone:
+            self.stats.full_reads += 1
+        return transferred.content
+
+    def _transfer(self, zone: str) -> ZoneContent:
+        self.stats.full_reads += 1
+        messages = self._xfr(zone, dns.rdatatype.AXFR)
+        try:
+            return zone_content(dns.zone.from_xfr(iter(messages), relativize=True))
+        except Exception as exc:
+            raise self._transport_error("zone transfer", zone, exc) from exc
+
+    def _xfr(self, zone: str, kind: dns.rdatatype.RdataType, serial: int = 0) -> list[dns.message.Message]:
+        """Every message of a signed zone transfer (AXFR, or IXFR from ``serial``), names relative to
+        the zone. An IXFR the server does not do, or whose answer breaks the rules (dnspython checks
+        that its differences chain from ``serial``), raises NotIncremental; any other failure BackendError."""
+        try:
+            return list(
+                dns.query.xfr(
+                    self.server,
+                    _origin(zone),
+                    rdtype=kind,
+                    timeout=self.timeout,
+                    port=self.port,
+                    keyring=self._keyring,
+                    keyname=self._keyname,
+                    keyalgorithm=self.tsig_algorithm,
+                    relativize=True,
+                    serial=serial,
+                )
             )
-            transferred = dns.zone.from_xfr(messages, relativize=True)
         except dns.xfr.TransferError as exc:
+            if kind == dns.rdatatype.IXFR and exc.rcode in (dns.rcode.NOTIMP, dns.rcode.FORMERR):
+                raise NotIncremental(f"the server does not do IXFR ({dns.rcode.to_text(exc.rcode)})") from exc
             retryable = exc.rcode not in (dns.rcode.REFUSED, dns.rcode.NOTAUTH)
             raise BackendError(
                 f"zone transfer of {zone} failed with {dns.rcode.to_text(exc.rcode)}", retryable=retryable
             ) from exc
+        except dns.exception.FormError as exc:
+            # SerialWentBackwards is one: the zone was made again with a lower serial.
+            if kind == dns.rdatatype.IXFR:
+                raise NotIncremental(f"{type(exc).__name__}: {exc}") from exc
+            raise self._transport_error("zone transfer", zone, exc) from exc
         except Exception as exc:
             raise self._transport_error("zone transfer", zone, exc) from exc
-        return zone_content(transferred)
 
     def _transport_error(self, what: str, zone: str, exc: Exception) -> BackendError:
         where = f"{self.server} port {self.port}"
@@ -466,9 +506,3 @@ def _rdataset(zone: str, rs: RecordSet, ttl: int) -> dns.rdataset.Rdataset:
     except (dns.exception.DNSException, ValueError) as exc:
         raise BackendError(f"record set {rs.key} in zone {zone} has invalid data: {exc}", retryable=False) from exc
     return dns.rdataset.from_rdata_list(ttl, rdatas)
-
-
-def _to_record_set(op: _Op) -> RecordSet:
-    assert op.new is not None
-    texts = tuple(canonical_rdata(op.rdtype, rd.to_text(relativize=False)) for rd in op.new)
-    return RecordSet(op.key.name, op.key.type, op.new.ttl, texts)

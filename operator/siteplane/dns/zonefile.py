@@ -5,20 +5,29 @@ dnspython objects only: record data is parsed from the canonical rdata text and 
 checked label by label, so no value can smuggle a directive or a second record into the file.
 Writes are atomic (temporary file in the same directory, fsync, rename, fsync of the directory),
 and a rendered file is parsed back and compared with what was meant before it replaces the old one.
+
+The file on disk is what is served. A read takes the file's bytes and compares their digest with
+the bytes this backend last read or wrote; only different bytes are parsed. A digest rather than
+the file's inode, size and mtime: an edit in place can keep all three (a same-size change within
+one clock tick, or an mtime set back). After a write (and the reload command) the file is read
+again the same way, so a write returns what is on disk, which a reload hook or another writer
+may have changed, rather than what was meant.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import dns.exception
 import dns.zone
 
-from siteplane.dns.backend import BackendError, ZoneConfig, ZoneContent, ZoneMissing
+from siteplane.dns.backend import BackendError, BackendStats, ZoneConfig, ZoneContent, ZoneMissing
 from siteplane.dns.content import canonical_soa, checked_record_set, render_zone_file, zone_content, zone_name
 from siteplane.dns.files import fsync_directory, write_atomically
 from siteplane.domain.records import RecordKey, RecordSet
@@ -43,6 +52,14 @@ def next_serial(old: int | None, now: float) -> int:
     return candidate or 1
 
 
+@dataclass(frozen=True)
+class _Seen:
+    """A zone file's bytes as this backend last read or wrote them: their digest, and what they hold."""
+
+    digest: bytes
+    content: ZoneContent
+
+
 class ZoneFileBackend:
     """Zone files in one directory, optionally followed by a reload command (e.g. ``rndc reload``)."""
 
@@ -56,14 +73,13 @@ class ZoneFileBackend:
         self.reload_command = tuple(reload_command) if reload_command else None
         self.reload_timeout = RELOAD_TIMEOUT
         self._clock = clock
-        self.writes = 0  # zone files written, for tests and metrics
+        self.stats = BackendStats()
         # Zones written but not yet reloaded successfully: a retried apply finds nothing to write,
         # yet the server still has to pick the file up.
         self._reload_pending: set[str] = set()
-        # The last content read or written per zone, keyed by the file's identity (inode, size,
-        # mtime): a sync reads its zone before and after writing, and parsing is most of its cost.
-        # Any other writer (an atomic replace, an edit in place) changes that identity.
-        self._parsed: dict[str, tuple[tuple[int, int, int], ZoneContent]] = {}
+        # Per zone, the bytes last read or written: parsing is most of a read's cost, and a quiet
+        # zone's bytes come back identical.
+        self._seen: dict[str, _Seen] = {}
 
     def check(self) -> None:
         """The directory exists (it is created if not) and the operator may write there."""
@@ -80,25 +96,31 @@ class ZoneFileBackend:
         return self.directory / f"{zone_name(zone)}.zone"
 
     def read_zone(self, zone: str) -> ZoneContent | None:
+        """The file's content: its bytes read and digested (the probe), parsed only when they differ
+        from the bytes last read or written."""
         name = zone_name(zone)
-        path = self.path(name)
+        self.stats.probes += 1
         try:
-            with path.open("rb") as file:
-                identity = _identity(os.fstat(file.fileno()))
-                cached = self._parsed.get(name)
-                if cached is not None and cached[0] == identity:
-                    return cached[1]
-                text = file.read().decode("utf-8")
+            data = self.path(name).read_bytes()
         except FileNotFoundError:
-            self._parsed.pop(name, None)
+            self._seen.pop(name, None)
             return None
-        except (OSError, UnicodeDecodeError) as exc:
+        except OSError as exc:
+            raise BackendError(f"cannot read zone file for {name}: {exc}") from exc
+        digest = hashlib.sha256(data).digest()
+        seen = self._seen.get(name)
+        if seen is not None and seen.digest == digest:
+            return seen.content
+        self.stats.full_reads += 1
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
             raise BackendError(f"cannot read zone file for {name}: {exc}") from exc
         content = _parse(name, text)
-        self._parsed[name] = (identity, content)
+        self._seen[name] = _Seen(digest, content)
         return content
 
-    def create_zone(self, zone: ZoneConfig, record_sets: Iterable[RecordSet]) -> int:
+    def create_zone(self, zone: ZoneConfig, record_sets: Iterable[RecordSet]) -> ZoneContent:
         # Idempotent: an existing file is brought to exactly ``record_sets`` like any other change.
         desired: dict[RecordKey, RecordSet] = {}
         for rs in record_sets:
@@ -107,7 +129,7 @@ class ZoneFileBackend:
             desired[rs.key] = rs
         return self._converge(zone, self.read_zone(zone.name), desired)
 
-    def apply(self, zone: ZoneConfig, changes: ChangeSet) -> int:
+    def apply(self, zone: ZoneConfig, changes: ChangeSet) -> ZoneContent:
         current = self.read_zone(zone.name)
         if current is None:
             raise ZoneMissing(zone.name)
@@ -118,7 +140,7 @@ class ZoneFileBackend:
         # the server's configuration is not this backend's business.
         name = zone_name(zone)
         self._reload_pending.discard(name)
-        self._parsed.pop(name, None)
+        self._seen.pop(name, None)
         try:
             self.path(name).unlink(missing_ok=True)
             if self.directory.is_dir():
@@ -126,14 +148,18 @@ class ZoneFileBackend:
         except OSError as exc:
             raise BackendError(f"cannot remove zone file for {name}: {exc}") from exc
 
-    def _converge(self, zone: ZoneConfig, current: ZoneContent | None, desired: Mapping[RecordKey, RecordSet]) -> int:
+    def _converge(
+        self, zone: ZoneConfig, current: ZoneContent | None, desired: Mapping[RecordKey, RecordSet]
+    ) -> ZoneContent:
+        """Write the file if its content (``current``, just read from disk) is not ``desired``; the file
+        as it is on disk afterwards."""
         name = zone_name(zone.name)
         records = {key: checked_record_set(name, rs) for key, rs in desired.items()}
         soa = canonical_soa(zone.soa)
         if current is not None and dict(current.record_sets) == records and current.soa == soa:
             if name in self._reload_pending:
                 self._reload(name)
-            return current.serial
+            return current
         serial = next_serial(current.serial if current else None, self._clock())
         data = render_zone_file(name, soa, serial, records.values())
         written = ZoneContent(serial, records, soa)
@@ -141,17 +167,20 @@ class ZoneFileBackend:
             raise BackendError(f"zone {name} does not survive rendering unchanged", retryable=False)
         # Marked before writing: a failure after the rename must still leave the reload owed.
         self._reload_pending.add(name)
-        # Cached under the identity of the file we wrote, from its own descriptor (not a stat of the
-        # path afterwards, which could be someone else's file by then).
-        self._parsed[name] = (_identity(self._write(name, data)), written)
-        self.writes += 1
+        self._write(name, data)
+        self.stats.writes += 1
+        # Remembered as written, so that reading the same bytes back costs a digest and no parse.
+        self._seen[name] = _Seen(hashlib.sha256(data).digest(), written)
         self._reload(name)
-        return serial
+        served = self.read_zone(name)
+        if served is None:
+            raise BackendError(f"zone file for {name} is gone right after it was written")
+        return served
 
-    def _write(self, name: str, data: bytes) -> os.stat_result:
+    def _write(self, name: str, data: bytes) -> None:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            return write_atomically(self.path(name), data)
+            write_atomically(self.path(name), data)
         except OSError as exc:
             raise BackendError(f"cannot write zone file for {name}: {exc}") from exc
 
@@ -170,10 +199,6 @@ class ZoneFileBackend:
             tail = done.stderr.decode("utf-8", "replace").strip()[-STDERR_TAIL:]
             raise BackendError(f"reload command {argv[0]} for zone {name} exited with {done.returncode}: {tail}")
         self._reload_pending.discard(name)
-
-
-def _identity(stat: os.stat_result) -> tuple[int, int, int]:
-    return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
 
 def _parse(zone: str, text: str) -> ZoneContent:
