@@ -80,14 +80,16 @@ def test_a_failing_sync_reaches_every_waiter_and_the_writer_goes_on() -> None:
             raise OSError("disk full")
         return SyncResult(zone, serial=calls)
 
-    async def run() -> tuple[list[BaseException | SyncResult], SyncResult]:
+    async def run() -> tuple[list[SyncResult], SyncResult]:
         writer = ZoneWriter(flaky)
-        failed = await asyncio.gather(*(writer.sync("example.com") for _ in range(3)), return_exceptions=True)
-        return failed, await writer.sync("example.com")
+        failed = await asyncio.gather(*(writer.sync("example.com") for _ in range(3)))
+        recovered = await writer.sync("example.com")
+        writer.close()
+        return list(failed), recovered
 
     failed, recovered = asyncio.run(run())
-    assert all(isinstance(f, OSError) for f in failed)
-    assert recovered.serial == 2
+    assert [f.error for f in failed] == ["OSError: disk full"] * 3
+    assert (recovered.error, recovered.serial) == (None, 2)
 
 
 def test_objects_a_sync_affected_are_reported_once_and_never_to_themselves() -> None:
