@@ -81,7 +81,14 @@ def credentials_of(configuration: kubernetes.client.Configuration) -> Credential
         context.load_cert_chain(configuration.cert_file, configuration.key_file)
 
     def authorization() -> str | None:
-        return configuration.get_api_key_with_prefix("authorization")
+        # The library's own view of its auth (its key names changed between versions); calling it
+        # also runs the refresh hook that re-reads a rotated ServiceAccount token.
+        for setting in configuration.auth_settings().values():
+            if setting.get("in") == "header" and str(setting.get("key")).lower() == "authorization":
+                value = setting.get("value")
+                if value:
+                    return str(value)
+        return None
 
     return Credentials(str(configuration.host).rstrip("/"), context, authorization)
 
