@@ -2,7 +2,8 @@
 
 The regular expressions here are written in the common subset of RE2 (what the kube-apiserver
 uses for CRD ``pattern``) and Rust's regex (what pydantic uses), so one string validates the same
-way in both places.
+way in both places. Keep them to explicit ASCII classes: ``\\s``, ``\\d`` and ``\\w`` are ASCII in
+RE2 but Unicode in Rust, so they would not.
 """
 
 from __future__ import annotations

@@ -81,7 +81,9 @@ class RFC2136Settings(CRModel):
 class PowerDNSSettings(CRModel):
     """A PowerDNS authoritative server driven through its HTTP API."""
 
-    api_url: Annotated[str, Field(alias="apiURL", max_length=2048, pattern=r"^https?://[^\s]+$")]
+    # Printable ASCII without spaces, not [^\s]: \s is ASCII in RE2 but Unicode in pydantic's regex,
+    # so the two parted on a vertical tab or a no-break space.
+    api_url: Annotated[str, Field(alias="apiURL", max_length=2048, pattern=r"^https?://[!-~]+$")]
     """Base URL of the API, e.g. http://127.0.0.1:8081."""
     server_id: Annotated[
         str | None, Field(alias="serverID", min_length=1, max_length=63, pattern=r"^[-A-Za-z0-9_.]+$")
