@@ -4,6 +4,10 @@ The regular expressions here are written in the common subset of RE2 (what the k
 uses for CRD ``pattern``) and Rust's regex (what pydantic uses), so one string validates the same
 way in both places. Keep them to explicit ASCII classes: ``\\s``, ``\\d`` and ``\\w`` are ASCII in
 RE2 but Unicode in Rust, so they would not.
+
+Where the apiserver and pydantic differ by nature, the types here hold pydantic to the
+apiserver's rule: an integer or a boolean is a JSON number or boolean, never a string. The
+property test tests/cluster/test_schema_agreement.py holds the two to one rule.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 from pydantic.alias_generators import to_camel
 
 API_GROUP = "siteplane.io"
@@ -40,13 +44,33 @@ MAX_NAME_LENGTH = 253
 MIN_TTL = 1
 MAX_TTL = 604800  # one week: anything longer is almost always a typo, and slow to undo
 
+
+def _json_integer(value: object) -> object:
+    """Only a JSON number is an integer, as in the structural schema: never "300", never true.
+
+    pydantic's lax mode would take both; its strict mode would refuse 300.0, which the apiserver
+    accepts (and stores as 300). So: numbers go on to pydantic's int, which refuses fractions.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("Input should be an integer (a JSON number)")
+    return value
+
+
+# Goes after the bounds (Annotated[int, Field(ge=.., le=..), JSON_INTEGER]): placed before them, it
+# would hide the int from pydantic, which would then check the bounds itself and emit them into
+# the JSON schema under its own names (ge/le) instead of minimum/maximum.
+JSON_INTEGER = BeforeValidator(_json_integer)
+"""Marks an int field as a JSON number with no fraction, like `type: integer` in the schema."""
+Boolean = StrictBool
+"""A boolean field: true or false only, like `type: boolean` (no "yes", "true" or 1)."""
+
 ZoneName = Annotated[str, Field(pattern=ZONE_NAME_PATTERN, max_length=MAX_NAME_LENGTH)]
 DomainName = Annotated[str, Field(pattern=DOMAIN_PATTERN, max_length=MAX_NAME_LENGTH)]
 TargetName = Annotated[str, Field(pattern=TARGET_PATTERN, max_length=MAX_NAME_LENGTH + 1)]
 RecordName = Annotated[str, Field(pattern=RECORD_NAME_PATTERN, max_length=MAX_NAME_LENGTH)]
 ObjectName = Annotated[str, Field(pattern=OBJECT_NAME_PATTERN, min_length=1, max_length=MAX_NAME_LENGTH)]
 NamespaceName = Annotated[str, Field(pattern=NAMESPACE_PATTERN, min_length=1, max_length=63)]
-TTL = Annotated[int, Field(ge=MIN_TTL, le=MAX_TTL)]
+TTL = Annotated[int, Field(ge=MIN_TTL, le=MAX_TTL), JSON_INTEGER]
 
 
 def cel(rule: str, message: str, field_path: str | None = None, reason: str | None = None) -> dict[str, str]:

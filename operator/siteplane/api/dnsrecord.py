@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import Field, model_validator
 
 from siteplane.api.common import (
+    JSON_INTEGER,
     LIST_SET,
     TTL,
     CRModel,
@@ -23,7 +24,7 @@ from siteplane.api.common import (
 RecordType = Literal["A", "AAAA", "CNAME", "MX", "SRV", "CAA", "TXT", "NS", "PTR"]
 RECORD_TYPES: tuple[str, ...] = get_args(RecordType)
 MAX_VALUES = 500
-UINT16 = Annotated[int, Field(ge=0, le=65535)]
+UINT16 = Annotated[int, Field(ge=0, le=65535), JSON_INTEGER]
 # TXT and CAA text: printable ASCII only. Newlines and control characters have no business in
 # DNS text and are the raw material of zone-file injection, so the schema refuses them outright;
 # quotes, backslashes and semicolons are allowed and escaped by the backends.
@@ -55,7 +56,7 @@ class SRV(CRModel):
 class CAA(CRModel):
     """One certification authority authorization (RFC 8659)."""
 
-    flags: Annotated[int, Field(ge=0, le=255)] | None = None
+    flags: Annotated[int, Field(ge=0, le=255), JSON_INTEGER] | None = None
     """128 marks the property critical; 0 when unset."""
     tag: Annotated[str, Field(pattern=r"^[a-z0-9]{1,15}$")]
     """Property tag: issue, issuewild, iodef, ..."""

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from siteplane.api.common import (
+    JSON_INTEGER,
     LIST_SET,
     TTL,
     CRModel,
@@ -19,7 +20,7 @@ from siteplane.api.common import (
     immutable,
 )
 
-SOA_SECONDS = Annotated[int, Field(ge=1, le=2147483647)]
+SOA_SECONDS = Annotated[int, Field(ge=1, le=2147483647), JSON_INTEGER]
 
 
 class SOA(CRModel):

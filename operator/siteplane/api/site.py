@@ -7,7 +7,17 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from siteplane.api.common import LIST_SET, TTL, CRModel, DomainName, StatusBase, TargetName, cel, cel_rules
+from siteplane.api.common import (
+    LIST_SET,
+    TTL,
+    Boolean,
+    CRModel,
+    DomainName,
+    StatusBase,
+    TargetName,
+    cel,
+    cel_rules,
+)
 
 SERVING_RULE = cel(
     "has(self.cname) != (has(self.ipv4) || has(self.ipv6))",
@@ -54,7 +64,7 @@ class SiteSpec(CRModel):
     """The customer (account) the site belongs to."""
     plan: Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")] | None = None
     """The hosting plan, e.g. basic or business."""
-    suspended: bool | None = None
+    suspended: Boolean | None = None
     """A suspended site keeps its data but publishes no DNS records."""
     ttl: TTL | None = None
     """TTL of the published records; the zone's default TTL when unset."""
