@@ -6,16 +6,21 @@ way in both places. Keep them to explicit ASCII classes: ``\\s``, ``\\d`` and ``
 RE2 but Unicode in Rust, so they would not.
 
 Where the apiserver and pydantic differ by nature, the types here hold pydantic to the
-apiserver's rule: an integer or a boolean is a JSON number or boolean, never a string. The
-property test tests/cluster/test_schema_agreement.py holds the two to one rule.
+apiserver's rule: an integer or a boolean is a JSON number or boolean, never a string; and an
+address is refused in the spellings the apiserver's lenient `format` checks let through (leading
+zeros) or pydantic's parser lets through (zone indexes). The property test
+tests/cluster/test_schema_agreement.py holds the two to one rule.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from datetime import datetime
+from ipaddress import IPv4Address, IPv6Address
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, StrictBool, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
 API_GROUP = "siteplane.io"
@@ -44,6 +49,17 @@ MAX_NAME_LENGTH = 253
 MIN_TTL = 1
 MAX_TTL = 604800  # one week: anything longer is almost always a typo, and slow to undo
 
+# An IPv4 address: a dotted quad of decimal 0-255 without leading zeros (what Python's ipaddress
+# and Go's net/netip accept). The schema needs the pattern because the apiserver's `format: ipv4`
+# is lenient for compatibility: it takes 010.1.1.1 (octal to some resolvers, decimal to others)
+# and IPv4 spelled inside IPv6 (::ffff:1.2.3.4).
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+IPV4_PATTERN = rf"^({_OCTET}\.){{3}}{_OCTET}$"
+# An IPv6 address is written with hex digits, colons and dots (an embedded IPv4 tail) only. A zone
+# index (fe80::1%eth0) is refused: it names an interface of one host and means nothing in DNS.
+# The rest of RFC 4291's text form is checked by `format: ipv6` and by Python's ipaddress alike.
+IPV6_PATTERN = r"^[0-9A-Fa-f:.]+$"
+
 
 def _json_integer(value: object) -> object:
     """Only a JSON number is an integer, as in the structural schema: never "300", never true.
@@ -63,6 +79,36 @@ JSON_INTEGER = BeforeValidator(_json_integer)
 """Marks an int field as a JSON number with no fraction, like `type: integer` in the schema."""
 Boolean = StrictBool
 """A boolean field: true or false only, like `type: boolean` (no "yes", "true" or 1)."""
+
+_IPV4_RE = re.compile(IPV4_PATTERN)
+_IPV6_RE = re.compile(IPV6_PATTERN)
+
+
+def _address(kind: type[IPv4Address] | type[IPv6Address], pattern: re.Pattern[str], rule: str) -> Callable[[Any], Any]:
+    def parse(value: Any) -> IPv4Address | IPv6Address:
+        if isinstance(value, kind):
+            return value
+        # fullmatch: the patterns are ASCII-only, so Python's re and RE2 agree on them exactly.
+        if isinstance(value, str) and pattern.fullmatch(value):
+            try:
+                return kind(value)
+            except ValueError:
+                pass
+        raise ValueError(f"Input should be {rule}")
+
+    return parse
+
+
+IPV4 = Annotated[
+    IPv4Address,
+    PlainValidator(_address(IPv4Address, _IPV4_RE, "an IPv4 address: a dotted quad of 0-255 without leading zeros")),
+    WithJsonSchema({"type": "string", "format": "ipv4", "pattern": IPV4_PATTERN}),
+]
+IPV6 = Annotated[
+    IPv6Address,
+    PlainValidator(_address(IPv6Address, _IPV6_RE, "an IPv6 address (RFC 4291 text form, no zone index)")),
+    WithJsonSchema({"type": "string", "format": "ipv6", "pattern": IPV6_PATTERN}),
+]
 
 ZoneName = Annotated[str, Field(pattern=ZONE_NAME_PATTERN, max_length=MAX_NAME_LENGTH)]
 DomainName = Annotated[str, Field(pattern=DOMAIN_PATTERN, max_length=MAX_NAME_LENGTH)]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address, IPv6Address
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field, model_validator
 
 from siteplane.api.common import (
+    IPV4,
+    IPV6,
     JSON_INTEGER,
     LIST_SET,
     TTL,
@@ -109,9 +110,9 @@ class DNSRecordSpec(CRModel):
     """Record type; exactly the matching data field below must be set."""
     ttl: TTL | None = None
     """TTL in seconds; the zone's default TTL when unset."""
-    a: Annotated[list[IPv4Address], _values_of(True)] | None = None
+    a: Annotated[list[IPV4], _values_of(True)] | None = None
     """IPv4 addresses (type A)."""
-    aaaa: Annotated[list[IPv6Address], _values_of(True)] | None = None
+    aaaa: Annotated[list[IPV6], _values_of(True)] | None = None
     """IPv6 addresses (type AAAA)."""
     cname: TargetName | None = None
     """Canonical name (type CNAME): a single host name."""

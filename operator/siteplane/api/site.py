@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address, IPv6Address
 from typing import Annotated
 
 from pydantic import Field, model_validator
 
 from siteplane.api.common import (
+    IPV4,
+    IPV6,
     LIST_SET,
     TTL,
     Boolean,
@@ -35,9 +36,9 @@ class Serving(CRModel):
 
     model_config = cel_rules(SERVING_RULE)
 
-    ipv4: Annotated[list[IPv4Address], Field(min_length=1, max_length=32, json_schema_extra=LIST_SET)] | None = None
+    ipv4: Annotated[list[IPV4], Field(min_length=1, max_length=32, json_schema_extra=LIST_SET)] | None = None
     """IPv4 addresses published as A records."""
-    ipv6: Annotated[list[IPv6Address], Field(min_length=1, max_length=32, json_schema_extra=LIST_SET)] | None = None
+    ipv6: Annotated[list[IPV6], Field(min_length=1, max_length=32, json_schema_extra=LIST_SET)] | None = None
     """IPv6 addresses published as AAAA records."""
     cname: TargetName | None = None
     """A host name published as a CNAME (at names where a CNAME is allowed; never at a zone apex)."""
