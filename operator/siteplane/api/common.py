@@ -6,22 +6,36 @@ way in both places. Keep them to explicit ASCII classes: ``\\s``, ``\\d`` and ``
 RE2 but Unicode in Rust, so they would not.
 
 Where the apiserver and pydantic differ by nature, the types here hold pydantic to the
-apiserver's rule: an integer or a boolean is a JSON number or boolean, never a string; and an
-address is refused in the spellings the apiserver's lenient `format` checks let through (leading
-zeros) or pydantic's parser lets through (zone indexes). The property test
-tests/cluster/test_schema_agreement.py holds the two to one rule.
+apiserver's rule: an integer or a boolean is a JSON number or boolean, never a string; a set or a
+map list refuses repeats; and an address is refused in the spellings the apiserver's lenient
+`format` checks let through (leading zeros) or pydantic's parser lets through (zone indexes). The
+property test tests/cluster/test_schema_agreement.py holds the two to one rule.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from ipaddress import IPv4Address, IPv6Address
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, StrictBool, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    PlainValidator,
+    StrictBool,
+    WithJsonSchema,
+)
 from pydantic.alias_generators import to_camel
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, core_schema
 
 API_GROUP = "siteplane.io"
 API_VERSION = "v1alpha1"
@@ -140,7 +154,61 @@ def cel_rules(*rules: dict[str, str]) -> ConfigDict:
     return ConfigDict(json_schema_extra=extra)
 
 
-LIST_SET: dict[str, Any] = {"x-kubernetes-list-type": "set"}
+LIST_TYPE_ENFORCED = "x-siteplane-list-type-enforced"
+
+
+@dataclass(frozen=True)
+class ListType:
+    """``x-kubernetes-list-type`` on a list, and in the model the uniqueness rule it brings.
+
+    The apiserver refuses a repeated item of a ``set`` (compared as JSON values, as written) and a
+    repeated key of a ``map``; the model refuses the same, before parsing, so that two spellings
+    of one address (::1 and 0::1) stay as distinct to the model as they are to the apiserver.
+    """
+
+    map_keys: tuple[str, ...] = ()
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_before_validator_function(self._refuse_repeats, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema["x-kubernetes-list-type"] = "map" if self.map_keys else "set"
+        if self.map_keys:
+            json_schema["x-kubernetes-list-map-keys"] = list(self.map_keys)
+        # crdgen refuses a list type without this mark (one written as json_schema_extra), which
+        # the apiserver would enforce and the model not; it drops the mark from the CRD.
+        json_schema[LIST_TYPE_ENFORCED] = True
+        return json_schema
+
+    def __call__(self, *_: Any) -> None:
+        # Field(json_schema_extra=LIST_SET), the spelling before ListType, would silently drop the
+        # list type; pydantic calls a callable json_schema_extra, so it fails loudly here instead.
+        raise TypeError("LIST_SET and list_map(...) go into Annotated[list[...], Field(...), LIST_SET]")
+
+    def _key(self, item: Any) -> str:
+        if self.map_keys and isinstance(item, dict):
+            item = {key: item.get(key) for key in self.map_keys}
+        return json.dumps(item, sort_keys=True, default=str)
+
+    def _refuse_repeats(self, items: Any) -> Any:
+        if isinstance(items, list):
+            seen: set[str] = set()
+            for index, item in enumerate(items):
+                key = self._key(item)
+                if key in seen:
+                    raise ValueError(f"Duplicate value at [{index}]: {key}")
+                seen.add(key)
+        return items
+
+
+LIST_SET = ListType()
+"""A list whose items are distinct (x-kubernetes-list-type: set)."""
+
+
+def list_map(*keys: str) -> ListType:
+    """A list of objects distinct by ``keys`` (x-kubernetes-list-type: map)."""
+    return ListType(keys)
 
 
 class CRModel(BaseModel):
@@ -196,10 +264,8 @@ class StatusBase(CRModel):
     """The .metadata.generation the operator last acted on."""
     conditions: Annotated[
         list[Condition],
-        Field(
-            max_length=16,
-            json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
-        ),
+        Field(max_length=16),
+        list_map("type"),
     ] = []
     """Standard conditions; Ready is the summary."""
     kopf: Annotated[dict[str, Any], Field(json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})] = {}

@@ -18,6 +18,7 @@ from siteplane.api.common import (
     TargetName,
     ZoneName,
     immutable,
+    list_map,
 )
 
 SOA_SECONDS = Annotated[int, Field(ge=1, le=2147483647), JSON_INTEGER]
@@ -45,7 +46,7 @@ class Publisher(CRModel):
 
     namespace: NamespaceName
     """The namespace whose Sites and DNSRecords may publish here."""
-    names: Annotated[list[RecordName], Field(min_length=1, max_length=64, json_schema_extra=LIST_SET)] | None = None
+    names: Annotated[list[RecordName], Field(min_length=1, max_length=64), LIST_SET] | None = None
     """Relative names it may use: 'shop' exactly, '*.shop' anything below shop, '*' anything; all when unset."""
 
 
@@ -58,20 +59,11 @@ class DNSZoneSpec(CRModel):
     """The DNSBackend serving this zone; the operator's default backend when unset."""
     default_ttl: Annotated[TTL | None, Field(alias="defaultTTL")] = None
     """TTL of records that set none (default 3600)."""
-    name_servers: Annotated[list[TargetName], Field(min_length=1, max_length=13, json_schema_extra=LIST_SET)]
+    name_servers: Annotated[list[TargetName], Field(min_length=1, max_length=13), LIST_SET]
     """Host names of the zone's authoritative servers, published as NS at the apex."""
     soa: SOA | None = None
     """SOA settings."""
-    publishers: (
-        Annotated[
-            list[Publisher],
-            Field(
-                max_length=256,
-                json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["namespace"]},
-            ),
-        ]
-        | None
-    ) = None
+    publishers: Annotated[list[Publisher], Field(max_length=256), list_map("namespace")] | None = None
     """Other namespaces allowed to publish names in this zone (its own namespace always may)."""
     deletion_policy: Literal["Delete", "Orphan"] | None = None
     """Delete (default) removes the zone from its backend when the DNSZone goes; Orphan leaves it."""

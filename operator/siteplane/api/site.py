@@ -36,9 +36,9 @@ class Serving(CRModel):
 
     model_config = cel_rules(SERVING_RULE)
 
-    ipv4: Annotated[list[IPV4], Field(min_length=1, max_length=32, json_schema_extra=LIST_SET)] | None = None
+    ipv4: Annotated[list[IPV4], Field(min_length=1, max_length=32), LIST_SET] | None = None
     """IPv4 addresses published as A records."""
-    ipv6: Annotated[list[IPV6], Field(min_length=1, max_length=32, json_schema_extra=LIST_SET)] | None = None
+    ipv6: Annotated[list[IPV6], Field(min_length=1, max_length=32), LIST_SET] | None = None
     """IPv6 addresses published as AAAA records."""
     cname: TargetName | None = None
     """A host name published as a CNAME (at names where a CNAME is allowed; never at a zone apex)."""
@@ -57,7 +57,7 @@ class SiteSpec(CRModel):
 
     primary_domain: DomainName
     """The site's main domain, e.g. www.example.com."""
-    aliases: Annotated[list[DomainName], Field(max_length=100, json_schema_extra=LIST_SET)] | None = None
+    aliases: Annotated[list[DomainName], Field(max_length=100), LIST_SET] | None = None
     """Further domains served by the same site."""
     serving: Serving
     """Where the site is served."""
@@ -74,8 +74,6 @@ class SiteSpec(CRModel):
     def _aliases_distinct_from_primary(self) -> SiteSpec:
         if self.aliases and self.primary_domain in self.aliases:
             raise ValueError(ALIASES_RULE["message"])
-        if self.aliases and len(set(self.aliases)) != len(self.aliases):
-            raise ValueError("aliases must be unique")
         return self
 
     @property
