@@ -69,3 +69,47 @@ def test_site_domains_lists_primary_first() -> None:
         {"primaryDomain": "www.example.com", "aliases": ["example.com"], "serving": {"ipv4": ["192.0.2.1"]}}
     )
     assert spec.domains == ["www.example.com", "example.com"]
+
+
+SITE = {"primaryDomain": "www.example.com", "serving": {"ipv4": ["192.0.2.1"]}}
+RECORD = {"zone": "example.com", "name": "www", "type": "A", "a": ["192.0.2.1"]}
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        # What the apiserver's lenient `format: ipv4` takes and the IPv4 pattern refuses.
+        ({**SITE, "serving": {"ipv4": ["192.0.2.010"]}}, "spec.serving.ipv4[0]: Input should be an IPv4 address"),
+        ({**RECORD, "a": ["::ffff:192.0.2.1"]}, "spec.a[0]: Input should be an IPv4 address"),
+        ({**RECORD, "a": [3221225985]}, "spec.a[0]: Input should be an IPv4 address"),
+        # What Python's ipaddress takes and `format: ipv6` refuses.
+        ({**SITE, "serving": {"ipv6": ["fe80::1%eth0"]}}, "spec.serving.ipv6[0]: Input should be an IPv6 address"),
+        # JSON types, as `type: integer` and `type: boolean` have them.
+        ({**SITE, "ttl": "300"}, "spec.ttl: Input should be an integer"),
+        ({**SITE, "ttl": True}, "spec.ttl: Input should be an integer"),
+        ({**SITE, "suspended": "true"}, "spec.suspended: Input should be a valid boolean"),
+        # x-kubernetes-list-type set and map.
+        ({**RECORD, "a": ["192.0.2.1", "192.0.2.1"]}, 'spec.a: Duplicate value at [1]: "192.0.2.1"'),
+        ({**SITE, "aliases": ["a.example.com", "a.example.com"]}, "spec.aliases: Duplicate value at [1]"),
+    ],
+)
+def test_models_refuse_what_the_apiserver_refuses_by_type_set_and_address_rules(
+    spec: dict[str, Any], message: str
+) -> None:
+    kind = "Site" if "primaryDomain" in spec else "DNSRecord"
+    with pytest.raises(ValidationError) as error:
+        BY_KIND[kind].spec.model_validate(spec)
+    assert message in describe_validation_error(error.value)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {**SITE, "ttl": 300.0},  # the apiserver takes a whole float for an integer (and stores 300)
+        {**SITE, "serving": {"ipv6": ["::1", "0::1"]}},  # two spellings are two set items, as on the apiserver
+        {**SITE, "serving": {"ipv6": ["::ffff:192.0.2.1", "2001:DB8::1"]}},
+        {**RECORD, "a": ["0.0.0.0", "255.255.255.255"]},
+    ],
+)
+def test_models_accept_what_the_apiserver_accepts_at_those_edges(spec: dict[str, Any]) -> None:
+    BY_KIND["Site" if "primaryDomain" in spec else "DNSRecord"].spec.model_validate(spec)

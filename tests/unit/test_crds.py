@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 import yaml
+from pydantic import BaseModel, Field
 
 from siteplane.api import crdgen
+from siteplane.api.common import LIST_SET, list_map
 from siteplane.api.kinds import KINDS, Kind
 
 CRD_DIR = Path(__file__).resolve().parents[2] / "crds"
@@ -53,3 +55,37 @@ def test_every_kind_has_status_subresource_columns_short_names_and_category(kind
 
 def test_scopes_follow_the_design() -> None:
     assert {k.kind for k in KINDS if not k.namespaced} == {"DNSBackend"}
+
+
+def test_a_list_type_the_model_does_not_enforce_is_refused() -> None:
+    """A set or map list the apiserver de-duplicates but the model does not would make them disagree."""
+
+    class Unenforced(BaseModel):
+        names: Annotated[list[str], Field(json_schema_extra={"x-kubernetes-list-type": "set"})]
+
+    with pytest.raises(ValueError, match="list type without LIST_SET"):
+        crdgen.structural(Unenforced.model_json_schema(), {})
+
+
+def test_list_set_given_as_json_schema_extra_fails_loudly() -> None:
+    class Misspelt(BaseModel):
+        names: Annotated[list[str], Field(json_schema_extra=LIST_SET)]
+
+    with pytest.raises(TypeError, match="go into Annotated"):
+        Misspelt.model_json_schema()
+
+
+def test_list_set_and_map_marks_reach_the_crd_without_the_enforcement_mark() -> None:
+    class Entry(BaseModel):
+        namespace: str
+
+    class Enforced(BaseModel):
+        names: Annotated[list[str], Field(max_length=3), LIST_SET]
+        entries: Annotated[list[Entry], list_map("namespace")]
+
+    raw = Enforced.model_json_schema()
+    schema = crdgen.structural(raw, raw["$defs"])
+    assert schema["properties"]["names"]["x-kubernetes-list-type"] == "set"
+    assert schema["properties"]["names"]["maxItems"] == 3
+    assert schema["properties"]["entries"]["x-kubernetes-list-map-keys"] == ["namespace"]
+    assert "enforced" not in yaml.safe_dump(schema)

@@ -42,13 +42,11 @@ class AccessGrantSpec(CRModel):
 
     subjects: Annotated[list[Subject], Field(min_length=1, max_length=64)]
     """Users, groups and service accounts receiving the access."""
-    resources: Annotated[list[ResourceType], Field(min_length=1, max_length=3, json_schema_extra=LIST_SET)]
+    resources: Annotated[list[ResourceType], Field(min_length=1, max_length=3), LIST_SET]
     """Resource types covered: sites, dnszones, dnsrecords."""
     access: Access
     """view (get, list, watch) or edit (also create, update, patch, delete)."""
-    resource_names: (
-        Annotated[list[ObjectName], Field(min_length=1, max_length=100, json_schema_extra=LIST_SET)] | None
-    ) = None
+    resource_names: Annotated[list[ObjectName], Field(min_length=1, max_length=100), LIST_SET] | None = None
     """Limit the grant to these named objects; every object in the namespace when unset."""
 
 

@@ -2,16 +2,40 @@
 
 The regular expressions here are written in the common subset of RE2 (what the kube-apiserver
 uses for CRD ``pattern``) and Rust's regex (what pydantic uses), so one string validates the same
-way in both places.
+way in both places. Keep them to explicit ASCII classes: ``\\s``, ``\\d`` and ``\\w`` are ASCII in
+RE2 but Unicode in Rust, so they would not.
+
+Where the apiserver and pydantic differ by nature, the types here hold pydantic to the
+apiserver's rule: an integer or a boolean is a JSON number or boolean, never a string; a set or a
+map list refuses repeats; and an address is refused in the spellings the apiserver's lenient
+`format` checks let through (leading zeros) or pydantic's parser lets through (zone indexes). The
+property test tests/cluster/test_schema_agreement.py holds the two to one rule.
 """
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from ipaddress import IPv4Address, IPv6Address
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    PlainValidator,
+    StrictBool,
+    WithJsonSchema,
+)
 from pydantic.alias_generators import to_camel
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, core_schema
 
 API_GROUP = "siteplane.io"
 API_VERSION = "v1alpha1"
@@ -39,13 +63,74 @@ MAX_NAME_LENGTH = 253
 MIN_TTL = 1
 MAX_TTL = 604800  # one week: anything longer is almost always a typo, and slow to undo
 
+# An IPv4 address: a dotted quad of decimal 0-255 without leading zeros (what Python's ipaddress
+# and Go's net/netip accept). The schema needs the pattern because the apiserver's `format: ipv4`
+# is lenient for compatibility: it takes 010.1.1.1 (octal to some resolvers, decimal to others)
+# and IPv4 spelled inside IPv6 (::ffff:1.2.3.4).
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+IPV4_PATTERN = rf"^({_OCTET}\.){{3}}{_OCTET}$"
+# An IPv6 address is written with hex digits, colons and dots (an embedded IPv4 tail) only. A zone
+# index (fe80::1%eth0) is refused: it names an interface of one host and means nothing in DNS.
+# The rest of RFC 4291's text form is checked by `format: ipv6` and by Python's ipaddress alike.
+IPV6_PATTERN = r"^[0-9A-Fa-f:.]+$"
+
+
+def _json_integer(value: object) -> object:
+    """Only a JSON number is an integer, as in the structural schema: never "300", never true.
+
+    pydantic's lax mode would take both; its strict mode would refuse 300.0, which the apiserver
+    accepts (and stores as 300). So: numbers go on to pydantic's int, which refuses fractions.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("Input should be an integer (a JSON number)")
+    return value
+
+
+# Goes after the bounds (Annotated[int, Field(ge=.., le=..), JSON_INTEGER]): placed before them, it
+# would hide the int from pydantic, which would then check the bounds itself and emit them into
+# the JSON schema under its own names (ge/le) instead of minimum/maximum.
+JSON_INTEGER = BeforeValidator(_json_integer)
+"""Marks an int field as a JSON number with no fraction, like `type: integer` in the schema."""
+Boolean = StrictBool
+"""A boolean field: true or false only, like `type: boolean` (no "yes", "true" or 1)."""
+
+_IPV4_RE = re.compile(IPV4_PATTERN)
+_IPV6_RE = re.compile(IPV6_PATTERN)
+
+
+def _address(kind: type[IPv4Address] | type[IPv6Address], pattern: re.Pattern[str], rule: str) -> Callable[[Any], Any]:
+    def parse(value: Any) -> IPv4Address | IPv6Address:
+        if isinstance(value, kind):
+            return value
+        # fullmatch: the patterns are ASCII-only, so Python's re and RE2 agree on them exactly.
+        if isinstance(value, str) and pattern.fullmatch(value):
+            try:
+                return kind(value)
+            except ValueError:
+                pass
+        raise ValueError(f"Input should be {rule}")
+
+    return parse
+
+
+IPV4 = Annotated[
+    IPv4Address,
+    PlainValidator(_address(IPv4Address, _IPV4_RE, "an IPv4 address: a dotted quad of 0-255 without leading zeros")),
+    WithJsonSchema({"type": "string", "format": "ipv4", "pattern": IPV4_PATTERN}),
+]
+IPV6 = Annotated[
+    IPv6Address,
+    PlainValidator(_address(IPv6Address, _IPV6_RE, "an IPv6 address (RFC 4291 text form, no zone index)")),
+    WithJsonSchema({"type": "string", "format": "ipv6", "pattern": IPV6_PATTERN}),
+]
+
 ZoneName = Annotated[str, Field(pattern=ZONE_NAME_PATTERN, max_length=MAX_NAME_LENGTH)]
 DomainName = Annotated[str, Field(pattern=DOMAIN_PATTERN, max_length=MAX_NAME_LENGTH)]
 TargetName = Annotated[str, Field(pattern=TARGET_PATTERN, max_length=MAX_NAME_LENGTH + 1)]
 RecordName = Annotated[str, Field(pattern=RECORD_NAME_PATTERN, max_length=MAX_NAME_LENGTH)]
 ObjectName = Annotated[str, Field(pattern=OBJECT_NAME_PATTERN, min_length=1, max_length=MAX_NAME_LENGTH)]
 NamespaceName = Annotated[str, Field(pattern=NAMESPACE_PATTERN, min_length=1, max_length=63)]
-TTL = Annotated[int, Field(ge=MIN_TTL, le=MAX_TTL)]
+TTL = Annotated[int, Field(ge=MIN_TTL, le=MAX_TTL), JSON_INTEGER]
 
 
 def cel(rule: str, message: str, field_path: str | None = None, reason: str | None = None) -> dict[str, str]:
@@ -69,7 +154,61 @@ def cel_rules(*rules: dict[str, str]) -> ConfigDict:
     return ConfigDict(json_schema_extra=extra)
 
 
-LIST_SET: dict[str, Any] = {"x-kubernetes-list-type": "set"}
+LIST_TYPE_ENFORCED = "x-siteplane-list-type-enforced"
+
+
+@dataclass(frozen=True)
+class ListType:
+    """``x-kubernetes-list-type`` on a list, and in the model the uniqueness rule it brings.
+
+    The apiserver refuses a repeated item of a ``set`` (compared as JSON values, as written) and a
+    repeated key of a ``map``; the model refuses the same, before parsing, so that two spellings
+    of one address (::1 and 0::1) stay as distinct to the model as they are to the apiserver.
+    """
+
+    map_keys: tuple[str, ...] = ()
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_before_validator_function(self._refuse_repeats, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema["x-kubernetes-list-type"] = "map" if self.map_keys else "set"
+        if self.map_keys:
+            json_schema["x-kubernetes-list-map-keys"] = list(self.map_keys)
+        # crdgen refuses a list type without this mark (one written as json_schema_extra), which
+        # the apiserver would enforce and the model not; it drops the mark from the CRD.
+        json_schema[LIST_TYPE_ENFORCED] = True
+        return json_schema
+
+    def __call__(self, *_: Any) -> None:
+        # Field(json_schema_extra=LIST_SET), the spelling before ListType, would silently drop the
+        # list type; pydantic calls a callable json_schema_extra, so it fails loudly here instead.
+        raise TypeError("LIST_SET and list_map(...) go into Annotated[list[...], Field(...), LIST_SET]")
+
+    def _key(self, item: Any) -> str:
+        if self.map_keys and isinstance(item, dict):
+            item = {key: item.get(key) for key in self.map_keys}
+        return json.dumps(item, sort_keys=True, default=str)
+
+    def _refuse_repeats(self, items: Any) -> Any:
+        if isinstance(items, list):
+            seen: set[str] = set()
+            for index, item in enumerate(items):
+                key = self._key(item)
+                if key in seen:
+                    raise ValueError(f"Duplicate value at [{index}]: {key}")
+                seen.add(key)
+        return items
+
+
+LIST_SET = ListType()
+"""A list whose items are distinct (x-kubernetes-list-type: set)."""
+
+
+def list_map(*keys: str) -> ListType:
+    """A list of objects distinct by ``keys`` (x-kubernetes-list-type: map)."""
+    return ListType(keys)
 
 
 class CRModel(BaseModel):
@@ -125,10 +264,8 @@ class StatusBase(CRModel):
     """The .metadata.generation the operator last acted on."""
     conditions: Annotated[
         list[Condition],
-        Field(
-            max_length=16,
-            json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
-        ),
+        Field(max_length=16),
+        list_map("type"),
     ] = []
     """Standard conditions; Ready is the summary."""
     kopf: Annotated[dict[str, Any], Field(json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})] = {}

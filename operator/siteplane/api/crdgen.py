@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from siteplane.api.common import API_GROUP, API_VERSION
+from siteplane.api.common import API_GROUP, API_VERSION, LIST_TYPE_ENFORCED
 from siteplane.api.kinds import KINDS, Kind
 
 _DROPPED = {"title", "default", "$defs"}
@@ -57,9 +57,12 @@ def _resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
 
 def structural(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     node = _resolve(node, defs)
+    if "x-kubernetes-list-type" in node and not node.get(LIST_TYPE_ENFORCED):
+        # The apiserver refuses repeats in a set or map list; the model must too (api/common.py).
+        raise ValueError(f"list type without LIST_SET or list_map(...) in its Annotated: {node}")
     out: dict[str, Any] = {}
     for key, value in node.items():
-        if key in _DROPPED:
+        if key in _DROPPED or key == LIST_TYPE_ENFORCED:
             continue
         if key == "properties":
             out[key] = {name: structural(sub, defs) for name, sub in value.items()}

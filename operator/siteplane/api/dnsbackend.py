@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from siteplane.api.common import CRModel, SecretKeyRef, StatusBase, cel, cel_rules
+from siteplane.api.common import JSON_INTEGER, CRModel, SecretKeyRef, StatusBase, cel, cel_rules
 
 BackendType = Literal["zonefile", "rfc2136", "powerdns"]
 BACKEND_TYPES: tuple[BackendType, ...] = ("zonefile", "rfc2136", "powerdns")
@@ -19,7 +19,7 @@ TYPE_RULES = [
     for t in BACKEND_TYPES
 ]
 HOST = Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9]([-A-Za-z0-9.:]*[A-Za-z0-9])?$")]
-PORT = Annotated[int, Field(ge=1, le=65535)]
+PORT = Annotated[int, Field(ge=1, le=65535), JSON_INTEGER]
 
 
 class ZoneFileSettings(CRModel):
@@ -74,14 +74,16 @@ class RFC2136Settings(CRModel):
     """TSIG key that signs every update and transfer."""
     rndc: RndcSettings | None = None
     """How zones are created and removed on the server; without it zones must already exist there."""
-    max_message_bytes: Annotated[int, Field(ge=512, le=65535)] | None = None
+    max_message_bytes: Annotated[int, Field(ge=512, le=65535), JSON_INTEGER] | None = None
     """Largest UPDATE message sent; bigger batches are split (16000 when unset)."""
 
 
 class PowerDNSSettings(CRModel):
     """A PowerDNS authoritative server driven through its HTTP API."""
 
-    api_url: Annotated[str, Field(alias="apiURL", max_length=2048, pattern=r"^https?://[^\s]+$")]
+    # Printable ASCII without spaces, not [^\s]: \s is ASCII in RE2 but Unicode in pydantic's regex,
+    # so the two parted on a vertical tab or a no-break space.
+    api_url: Annotated[str, Field(alias="apiURL", max_length=2048, pattern=r"^https?://[!-~]+$")]
     """Base URL of the API, e.g. http://127.0.0.1:8081."""
     server_id: Annotated[
         str | None, Field(alias="serverID", min_length=1, max_length=63, pattern=r"^[-A-Za-z0-9_.]+$")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address, IPv6Address
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field, model_validator
 
 from siteplane.api.common import (
+    IPV4,
+    IPV6,
+    JSON_INTEGER,
     LIST_SET,
     TTL,
     CRModel,
@@ -23,7 +25,7 @@ from siteplane.api.common import (
 RecordType = Literal["A", "AAAA", "CNAME", "MX", "SRV", "CAA", "TXT", "NS", "PTR"]
 RECORD_TYPES: tuple[str, ...] = get_args(RecordType)
 MAX_VALUES = 500
-UINT16 = Annotated[int, Field(ge=0, le=65535)]
+UINT16 = Annotated[int, Field(ge=0, le=65535), JSON_INTEGER]
 # TXT and CAA text: printable ASCII only. Newlines and control characters have no business in
 # DNS text and are the raw material of zone-file injection, so the schema refuses them outright;
 # quotes, backslashes and semicolons are allowed and escaped by the backends.
@@ -55,7 +57,7 @@ class SRV(CRModel):
 class CAA(CRModel):
     """One certification authority authorization (RFC 8659)."""
 
-    flags: Annotated[int, Field(ge=0, le=255)] | None = None
+    flags: Annotated[int, Field(ge=0, le=255), JSON_INTEGER] | None = None
     """128 marks the property critical; 0 when unset."""
     tag: Annotated[str, Field(pattern=r"^[a-z0-9]{1,15}$")]
     """Property tag: issue, issuewild, iodef, ..."""
@@ -63,9 +65,9 @@ class CAA(CRModel):
     """Property value, e.g. letsencrypt.org."""
 
 
-def _values_of(scalars: bool) -> Any:
-    """Field settings of a record-data list; scalar lists are sets (duplicates mean nothing in DNS)."""
-    return Field(min_length=1, max_length=MAX_VALUES, json_schema_extra=LIST_SET if scalars else None)
+def _values() -> Any:
+    """Field settings of a record-data list; scalar lists are also sets (duplicates mean nothing in DNS)."""
+    return Field(min_length=1, max_length=MAX_VALUES)
 
 
 # The data field that must be set for each record type, and only for it.
@@ -108,23 +110,23 @@ class DNSRecordSpec(CRModel):
     """Record type; exactly the matching data field below must be set."""
     ttl: TTL | None = None
     """TTL in seconds; the zone's default TTL when unset."""
-    a: Annotated[list[IPv4Address], _values_of(True)] | None = None
+    a: Annotated[list[IPV4], _values(), LIST_SET] | None = None
     """IPv4 addresses (type A)."""
-    aaaa: Annotated[list[IPv6Address], _values_of(True)] | None = None
+    aaaa: Annotated[list[IPV6], _values(), LIST_SET] | None = None
     """IPv6 addresses (type AAAA)."""
     cname: TargetName | None = None
     """Canonical name (type CNAME): a single host name."""
-    mx: Annotated[list[MX], _values_of(False)] | None = None
+    mx: Annotated[list[MX], _values()] | None = None
     """Mail exchangers (type MX)."""
-    srv: Annotated[list[SRV], _values_of(False)] | None = None
+    srv: Annotated[list[SRV], _values()] | None = None
     """Service locations (type SRV)."""
-    caa: Annotated[list[CAA], _values_of(False)] | None = None
+    caa: Annotated[list[CAA], _values()] | None = None
     """CA authorizations (type CAA)."""
-    txt: Annotated[list[Annotated[str, Field(max_length=2048, pattern=PRINTABLE)]], _values_of(True)] | None = None
+    txt: Annotated[list[Annotated[str, Field(max_length=2048, pattern=PRINTABLE)]], _values(), LIST_SET] | None = None
     """Texts (type TXT), each up to 2048 printable ASCII characters; split into 255-byte strings on the wire."""
-    ns: Annotated[list[TargetName], _values_of(True)] | None = None
+    ns: Annotated[list[TargetName], _values(), LIST_SET] | None = None
     """Name servers of a delegated child zone (type NS)."""
-    ptr: Annotated[list[TargetName], _values_of(True)] | None = None
+    ptr: Annotated[list[TargetName], _values(), LIST_SET] | None = None
     """Pointer targets (type PTR)."""
 
     @model_validator(mode="after")

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from siteplane.api.common import (
+    JSON_INTEGER,
     LIST_SET,
     TTL,
     CRModel,
@@ -17,9 +18,10 @@ from siteplane.api.common import (
     TargetName,
     ZoneName,
     immutable,
+    list_map,
 )
 
-SOA_SECONDS = Annotated[int, Field(ge=1, le=2147483647)]
+SOA_SECONDS = Annotated[int, Field(ge=1, le=2147483647), JSON_INTEGER]
 
 
 class SOA(CRModel):
@@ -44,7 +46,7 @@ class Publisher(CRModel):
 
     namespace: NamespaceName
     """The namespace whose Sites and DNSRecords may publish here."""
-    names: Annotated[list[RecordName], Field(min_length=1, max_length=64, json_schema_extra=LIST_SET)] | None = None
+    names: Annotated[list[RecordName], Field(min_length=1, max_length=64), LIST_SET] | None = None
     """Relative names it may use: 'shop' exactly, '*.shop' anything below shop, '*' anything; all when unset."""
 
 
@@ -53,7 +55,7 @@ class Delegation(CRModel):
 
     namespace: NamespaceName
     """The namespace whose DNSZones may lie inside this zone."""
-    names: Annotated[list[RecordName], Field(min_length=1, max_length=64, json_schema_extra=LIST_SET)] | None = None
+    names: Annotated[list[RecordName], Field(min_length=1, max_length=64), LIST_SET] | None = None
     """Which zones, by name relative to this one: 'shop' for shop.<zone> exactly, '*.shop' for any zone
     below shop, '*' for any; all when unset."""
 
@@ -67,31 +69,13 @@ class DNSZoneSpec(CRModel):
     """The DNSBackend serving this zone; the operator's default backend when unset."""
     default_ttl: Annotated[TTL | None, Field(alias="defaultTTL")] = None
     """TTL of records that set none (default 3600)."""
-    name_servers: Annotated[list[TargetName], Field(min_length=1, max_length=13, json_schema_extra=LIST_SET)]
+    name_servers: Annotated[list[TargetName], Field(min_length=1, max_length=13), LIST_SET]
     """Host names of the zone's authoritative servers, published as NS at the apex."""
     soa: SOA | None = None
     """SOA settings."""
-    publishers: (
-        Annotated[
-            list[Publisher],
-            Field(
-                max_length=256,
-                json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["namespace"]},
-            ),
-        ]
-        | None
-    ) = None
+    publishers: Annotated[list[Publisher], Field(max_length=256), list_map("namespace")] | None = None
     """Other namespaces allowed to publish names in this zone (its own namespace always may)."""
-    delegations: (
-        Annotated[
-            list[Delegation],
-            Field(
-                max_length=256,
-                json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["namespace"]},
-            ),
-        ]
-        | None
-    ) = None
+    delegations: Annotated[list[Delegation], Field(max_length=256), list_map("namespace")] | None = None
     """Other namespaces allowed to declare zones inside this one (its own namespace always may). A
     zone inside an older zone of another namespace that does not delegate it is not served."""
     deletion_policy: Literal["Delete", "Orphan"] | None = None

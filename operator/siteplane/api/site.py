@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address, IPv6Address
 from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from siteplane.api.common import LIST_SET, TTL, CRModel, DomainName, StatusBase, TargetName, cel, cel_rules
+from siteplane.api.common import (
+    IPV4,
+    IPV6,
+    LIST_SET,
+    TTL,
+    Boolean,
+    CRModel,
+    DomainName,
+    StatusBase,
+    TargetName,
+    cel,
+    cel_rules,
+)
 
 SERVING_RULE = cel(
     "has(self.cname) != (has(self.ipv4) || has(self.ipv6))",
@@ -25,9 +36,9 @@ class Serving(CRModel):
 
     model_config = cel_rules(SERVING_RULE)
 
-    ipv4: Annotated[list[IPv4Address], Field(min_length=1, max_length=32, json_schema_extra=LIST_SET)] | None = None
+    ipv4: Annotated[list[IPV4], Field(min_length=1, max_length=32), LIST_SET] | None = None
     """IPv4 addresses published as A records."""
-    ipv6: Annotated[list[IPv6Address], Field(min_length=1, max_length=32, json_schema_extra=LIST_SET)] | None = None
+    ipv6: Annotated[list[IPV6], Field(min_length=1, max_length=32), LIST_SET] | None = None
     """IPv6 addresses published as AAAA records."""
     cname: TargetName | None = None
     """A host name published as a CNAME (at names where a CNAME is allowed; never at a zone apex)."""
@@ -46,7 +57,7 @@ class SiteSpec(CRModel):
 
     primary_domain: DomainName
     """The site's main domain, e.g. www.example.com."""
-    aliases: Annotated[list[DomainName], Field(max_length=100, json_schema_extra=LIST_SET)] | None = None
+    aliases: Annotated[list[DomainName], Field(max_length=100), LIST_SET] | None = None
     """Further domains served by the same site."""
     serving: Serving
     """Where the site is served."""
@@ -54,7 +65,7 @@ class SiteSpec(CRModel):
     """The customer (account) the site belongs to."""
     plan: Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")] | None = None
     """The hosting plan, e.g. basic or business."""
-    suspended: bool | None = None
+    suspended: Boolean | None = None
     """A suspended site keeps its data but publishes no DNS records."""
     ttl: TTL | None = None
     """TTL of the published records; the zone's default TTL when unset."""
@@ -63,8 +74,6 @@ class SiteSpec(CRModel):
     def _aliases_distinct_from_primary(self) -> SiteSpec:
         if self.aliases and self.primary_domain in self.aliases:
             raise ValueError(ALIASES_RULE["message"])
-        if self.aliases and len(set(self.aliases)) != len(self.aliases):
-            raise ValueError("aliases must be unique")
         return self
 
     @property
