@@ -135,10 +135,15 @@ def test_named_edit_never_carries_verbs_that_cannot_name_an_object(resources: li
     assert {"update", "patch", "delete"} <= set(rule["verbs"])
 
 
-def test_named_role_lists_each_name_once() -> None:
-    objects = plan_grant_objects(GRANT, UID, NAMESPACE, spec(["sites"], "view", ["www", "blog", "www"]))
+def test_named_role_lists_the_names_sorted() -> None:
+    objects = plan_grant_objects(GRANT, UID, NAMESPACE, spec(["sites"], "view", ["www", "blog"]))
     assert objects.role is not None
     assert objects.role["rules"][0]["resourceNames"] == ["blog", "www"]
+
+
+def test_a_name_given_twice_is_refused_as_the_apiserver_refuses_it() -> None:
+    with pytest.raises(ValueError, match="Duplicate value"):
+        spec(["sites"], "view", ["www", "blog", "www"])
 
 
 # --- metadata and subjects ---------------------------------------------------------------------

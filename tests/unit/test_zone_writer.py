@@ -13,8 +13,10 @@ from siteplane.reconcile.zone_writer import ZoneWriter
 class CountingSync:
     """A zone sync that takes a little time and records how many ran at once per zone."""
 
-    def __init__(self, seconds: float = 0.05) -> None:
+    def __init__(self, seconds: float = 0.05, gate: threading.Event | None = None) -> None:
         self.seconds = seconds
+        self.gate = gate  # when given, a sync of zone "a" holds until it is set
+        self.started = threading.Event()
         self.calls: dict[str, int] = {}
         self.running: dict[str, int] = {}
         self.max_parallel_per_zone = 0
@@ -25,6 +27,9 @@ class CountingSync:
             self.calls[zone] = self.calls.get(zone, 0) + 1
             self.running[zone] = self.running.get(zone, 0) + 1
             self.max_parallel_per_zone = max(self.max_parallel_per_zone, self.running[zone])
+        self.started.set()
+        if self.gate is not None and zone == "a":
+            self.gate.wait(30)
         time.sleep(self.seconds)
         with self._lock:
             self.running[zone] -= 1
@@ -113,16 +118,18 @@ def test_objects_a_sync_affected_are_reported_once_and_never_to_themselves() -> 
 def test_zones_waiting_for_a_sync_slot_gather_their_requests_into_one_sync() -> None:
     # One slot, and zone "a" holds it: the 50 requests for each of "b" and "c" arriving meanwhile,
     # spread out in time, are served by one sync per zone once a slot is free.
-    sync = CountingSync(seconds=0.3)
+    gate = threading.Event()
+    sync = CountingSync(seconds=0, gate=gate)
 
     async def crowded() -> None:
         writer = ZoneWriter(sync, gather_seconds=0.01, concurrency=1)
         first = asyncio.create_task(writer.sync("a"))
-        await asyncio.sleep(0.05)  # "a" is syncing now
+        await asyncio.to_thread(sync.started.wait, 30)  # "a" is syncing now, and holds the slot
         later: list[asyncio.Task[SyncResult]] = []
         for _ in range(50):
             later += [asyncio.create_task(writer.sync("b")), asyncio.create_task(writer.sync("c"))]
             await asyncio.sleep(0.002)
+        gate.set()
         await asyncio.gather(first, *later)
 
     asyncio.run(crowded())

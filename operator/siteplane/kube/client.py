@@ -83,7 +83,8 @@ def credentials_of(configuration: kubernetes.client.Configuration) -> Credential
     def authorization() -> str | None:
         # The library's own view of its auth (its key names changed between versions); calling it
         # also runs the refresh hook that re-reads a rotated ServiceAccount token.
-        for setting in configuration.auth_settings().values():
+        settings: Mapping[str, Any] = configuration.auth_settings()
+        for setting in settings.values():
             if setting.get("in") == "header" and str(setting.get("key")).lower() == "authorization":
                 value = setting.get("value")
                 if value:
