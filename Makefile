@@ -41,6 +41,7 @@ lint: venv
 	$(VENV)/bin/ruff check operator tests bench harness
 	$(VENV)/bin/ruff format --check operator tests bench harness
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 	$(PY) -m siteplane crds --check
 
 test: lint deps controlplane

@@ -39,7 +39,7 @@ from siteplane.dns.rndc import RndcZoneProvisioner
 from siteplane.dns.zonefile import ZoneFileBackend
 from siteplane.domain.names import fqdn
 from siteplane.domain.records import RecordKey, RecordSet, canonical_rdata, record_set
-from siteplane.planning.changes import ChangeSet
+from siteplane.domain.changes import ChangeSet
 
 # What the divergence arrangements of every target write and change.
 KEEP = record_set("keep", "A", 300, ["192.0.2.1"])

@@ -30,7 +30,7 @@ from siteplane.dns.backend import BackendError, SOASettings, ZoneConfig
 from siteplane.dns.rfc2136 import RFC2136Backend
 from siteplane.dns.rndc import RndcZoneProvisioner
 from siteplane.domain.records import RecordKey, RecordSet, canonical_rdata, record_set
-from siteplane.planning.changes import ChangeSet
+from siteplane.domain.changes import ChangeSet
 
 pytestmark = pytest.mark.cluster
 

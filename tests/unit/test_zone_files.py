@@ -20,7 +20,7 @@ import pytest
 from siteplane.dns.backend import BackendError, BackendStats, SOASettings, ZoneConfig
 from siteplane.dns.zonefile import SERIAL_MAX, ZoneFileBackend, next_serial
 from siteplane.domain.records import RecordKey, RecordSet, apex_ns, record_set, typed_rdata
-from siteplane.planning.changes import ChangeSet
+from siteplane.domain.changes import ChangeSet
 
 ZONE = "example.com"
 SOA = SOASettings(mname="ns1.example.net.", rname="hostmaster.example.com.")

@@ -19,7 +19,7 @@ from typing import Protocol
 
 from siteplane.domain.records import RecordKey, RecordSet
 from siteplane.errors import BackendError as BackendError  # where every backend finds it
-from siteplane.planning.changes import ChangeSet
+from siteplane.domain.changes import ChangeSet
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ from siteplane.dns.backend import BackendError, BackendStats, SOASettings, ZoneC
 from siteplane.dns.content import canonical_soa
 from siteplane.domain.names import APEX, fqdn, normalise, relative_to
 from siteplane.domain.records import RecordKey, RecordSet, canonical_rdata
-from siteplane.planning.changes import ChangeSet, diff
+from siteplane.domain.changes import ChangeSet, diff
 
 log = logging.getLogger(__name__)
 

@@ -55,7 +55,7 @@ from siteplane.dns.content import canonical_soa, soa_rdata, zone_content, zone_n
 from siteplane.dns.ixfr import NotIncremental, content_after
 from siteplane.domain.names import APEX
 from siteplane.domain.records import RecordKey, RecordSet
-from siteplane.planning.changes import ChangeSet, diff
+from siteplane.domain.changes import ChangeSet, diff
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from siteplane.domain.records import RecordKey, RecordSet
-from siteplane.planning.changes import ChangeSet, diff
+from siteplane.domain.changes import ChangeSet, diff
 
 
 @dataclass(frozen=True)

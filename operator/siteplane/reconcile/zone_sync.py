@@ -35,7 +35,7 @@ from siteplane.domain.names import absolute
 from siteplane.domain.objects import ObjectRef
 from siteplane.domain.records import RecordKey, RecordSet
 from siteplane.errors import BackendUnavailable, SiteplaneError
-from siteplane.planning.changes import ChangeSet
+from siteplane.domain.changes import ChangeSet
 from siteplane.planning.placement import OWNED, ZoneView
 from siteplane.planning.zone_diff import ZoneBook, ZoneDiff, in_scope, zone_diff
 from siteplane.planning.zone_plan import RecordClaim, SiteClaim, ZonePlan, plan_zone
@@ -182,7 +182,7 @@ class ZoneSynchronizer:
 
     def _record_removed(self, removal: Removal) -> set[ObjectRef]:
         with self.store.unit_of_work() as uow:
-            zone = uow.session.get(Zone, removal.zone_id)
+            zone = uow.zones.by_id(removal.zone_id)
             if zone is None:
                 return set()
             zone.served, zone.served_backend = False, None
@@ -266,7 +266,7 @@ class ZoneSynchronizer:
         """Store the zone's error; on a change, everyone publishing there has a new status to show."""
         log.warning("zone sync failed: %s", error)
         with self.store.unit_of_work() as uow:
-            zone = uow.session.get(Zone, desired.zone_id)
+            zone = uow.zones.by_id(desired.zone_id)
             if zone is None or (zone.sync_error, zone.sync_error_reason) == (error, reason):
                 return set()
             zone.sync_error, zone.sync_error_reason = error, reason
@@ -278,7 +278,7 @@ class ZoneSynchronizer:
         objects whose status this changed."""
         affected: set[ObjectRef] = set()
         with self.store.unit_of_work() as uow:
-            zone = uow.session.get(Zone, desired.zone_id)
+            zone = uow.zones.by_id(desired.zone_id)
             if zone is None:
                 return affected
             recovered = zone.sync_error is not None

@@ -90,6 +90,9 @@ class SiteRepository(_Repository):
 
 
 class ZoneRepository(_Repository):
+    def by_id(self, zone_id: int) -> Zone | None:
+        return self.session.get(Zone, zone_id)
+
     def by_uid(self, uid: str) -> Zone | None:
         return self.session.scalars(select(Zone).where(Zone.uid == uid)).first()
 

@@ -1,4 +1,8 @@
-"""Change sets: what must happen to a zone's record sets to reach the desired state."""
+"""Change sets: what must happen to a zone's record sets to reach the desired state.
+
+Pure values and functions, shared by the planner (which computes them) and the backends (which
+apply them).
+"""
 
 from __future__ import annotations
 

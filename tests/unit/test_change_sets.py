@@ -21,7 +21,7 @@ from siteplane.domain.records import (
     txt_rdata,
     typed_rdata,
 )
-from siteplane.planning.changes import ChangeSet, apply_to, diff
+from siteplane.domain.changes import ChangeSet, apply_to, diff
 
 Records = dict[RecordKey, RecordSet]
 
