@@ -37,9 +37,9 @@ from siteplane.dns.powerdns import PowerDNSBackend
 from siteplane.dns.rfc2136 import RFC2136Backend
 from siteplane.dns.rndc import RndcZoneProvisioner
 from siteplane.dns.zonefile import ZoneFileBackend
+from siteplane.domain.changes import ChangeSet
 from siteplane.domain.names import fqdn
 from siteplane.domain.records import RecordKey, RecordSet, canonical_rdata, record_set
-from siteplane.domain.changes import ChangeSet
 
 # What the divergence arrangements of every target write and change.
 KEEP = record_set("keep", "A", 300, ["192.0.2.1"])

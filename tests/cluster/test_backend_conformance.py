@@ -18,8 +18,8 @@ import pytest
 from harness.bind import running_bind
 from harness.powerdns import running_powerdns
 from siteplane.dns.backend import Backend, BackendError, BackendStats, SOASettings, ZoneConfig, ZoneContent, ZoneMissing
-from siteplane.domain.records import RecordKey, RecordSet, apex_ns, record_set
 from siteplane.domain.changes import ChangeSet, apply_to
+from siteplane.domain.records import RecordKey, RecordSet, apex_ns, record_set
 from tests.backend_targets import KEEP, KEPT_OTHERWISE, BindTarget, PowerDNSTarget, Target, ZoneFileTarget
 
 pytestmark = pytest.mark.cluster

@@ -13,8 +13,8 @@ import pytest
 from harness.powerdns import running_powerdns
 from siteplane.dns.backend import BackendError, BackendStats, SOASettings, ZoneConfig
 from siteplane.dns.powerdns import PowerDNSBackend
-from siteplane.domain.records import apex_ns, record_set
 from siteplane.domain.changes import ChangeSet
+from siteplane.domain.records import apex_ns, record_set
 from tests.backend_targets import PowerDNSTarget
 
 pytestmark = pytest.mark.cluster

@@ -13,8 +13,8 @@ import pytest
 from harness.bind import running_bind
 from siteplane.dns.backend import BackendError, BackendStats, SOASettings, ZoneConfig
 from siteplane.dns.rfc2136 import DriftDetected, PartiallyApplied, RFC2136Backend
-from siteplane.domain.records import RecordKey, RecordSet, apex_ns, record_set
 from siteplane.domain.changes import ChangeSet
+from siteplane.domain.records import RecordKey, RecordSet, apex_ns, record_set
 from tests.backend_targets import BindTarget
 
 pytestmark = pytest.mark.cluster

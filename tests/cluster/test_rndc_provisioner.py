@@ -29,8 +29,8 @@ from siteplane.dns import rndc
 from siteplane.dns.backend import BackendError, SOASettings, ZoneConfig
 from siteplane.dns.rfc2136 import RFC2136Backend
 from siteplane.dns.rndc import RndcZoneProvisioner
-from siteplane.domain.records import RecordKey, RecordSet, canonical_rdata, record_set
 from siteplane.domain.changes import ChangeSet
+from siteplane.domain.records import RecordKey, RecordSet, canonical_rdata, record_set
 
 pytestmark = pytest.mark.cluster
 

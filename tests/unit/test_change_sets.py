@@ -11,6 +11,7 @@ import dns.rdataclass
 import dns.rdatatype
 import pytest
 
+from siteplane.domain.changes import ChangeSet, apply_to, diff
 from siteplane.domain.names import APEX, absolute, enclosing_zones, fqdn, is_within, normalise, relative_to
 from siteplane.domain.records import (
     TXT_CHUNK,
@@ -21,7 +22,6 @@ from siteplane.domain.records import (
     txt_rdata,
     typed_rdata,
 )
-from siteplane.domain.changes import ChangeSet, apply_to, diff
 
 Records = dict[RecordKey, RecordSet]
 

@@ -19,8 +19,8 @@ import pytest
 
 from siteplane.dns.backend import BackendError, BackendStats, SOASettings, ZoneConfig
 from siteplane.dns.zonefile import SERIAL_MAX, ZoneFileBackend, next_serial
-from siteplane.domain.records import RecordKey, RecordSet, apex_ns, record_set, typed_rdata
 from siteplane.domain.changes import ChangeSet
+from siteplane.domain.records import RecordKey, RecordSet, apex_ns, record_set, typed_rdata
 
 ZONE = "example.com"
 SOA = SOASettings(mname="ns1.example.net.", rname="hostmaster.example.com.")

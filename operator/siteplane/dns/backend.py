@@ -17,9 +17,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import Protocol
 
+from siteplane.domain.changes import ChangeSet
 from siteplane.domain.records import RecordKey, RecordSet
 from siteplane.errors import BackendError as BackendError  # where every backend finds it
-from siteplane.domain.changes import ChangeSet
 
 
 @dataclass(frozen=True)

@@ -46,9 +46,9 @@ from dns.rdtypes.ANY.SOA import SOA
 
 from siteplane.dns.backend import BackendError, BackendStats, SOASettings, ZoneConfig, ZoneContent, ZoneMissing
 from siteplane.dns.content import canonical_soa
+from siteplane.domain.changes import ChangeSet, diff
 from siteplane.domain.names import APEX, fqdn, normalise, relative_to
 from siteplane.domain.records import RecordKey, RecordSet, canonical_rdata
-from siteplane.domain.changes import ChangeSet, diff
 
 log = logging.getLogger(__name__)
 

@@ -53,9 +53,9 @@ from siteplane.dns.backend import (
 )
 from siteplane.dns.content import canonical_soa, soa_rdata, zone_content, zone_name
 from siteplane.dns.ixfr import NotIncremental, content_after
+from siteplane.domain.changes import ChangeSet, diff
 from siteplane.domain.names import APEX
 from siteplane.domain.records import RecordKey, RecordSet
-from siteplane.domain.changes import ChangeSet, diff
 
 log = logging.getLogger(__name__)
 

@@ -30,8 +30,8 @@ import dns.zone
 from siteplane.dns.backend import BackendError, BackendStats, ZoneConfig, ZoneContent, ZoneMissing
 from siteplane.dns.content import canonical_soa, checked_record_set, render_zone_file, zone_content, zone_name
 from siteplane.dns.files import fsync_directory, write_atomically
-from siteplane.domain.records import RecordKey, RecordSet
 from siteplane.domain.changes import ChangeSet, apply_to
+from siteplane.domain.records import RecordKey, RecordSet
 
 SERIAL_MAX = 2**32 - 1
 RELOAD_TIMEOUT = 30.0

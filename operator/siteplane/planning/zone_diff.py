@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from siteplane.domain.records import RecordKey, RecordSet
 from siteplane.domain.changes import ChangeSet, diff
+from siteplane.domain.records import RecordKey, RecordSet
 
 
 @dataclass(frozen=True)

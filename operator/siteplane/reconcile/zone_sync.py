@@ -31,11 +31,11 @@ from siteplane.dns.backend import (
     ZoneContent,
 )
 from siteplane.dns.content import canonical_soa
+from siteplane.domain.changes import ChangeSet
 from siteplane.domain.names import absolute
 from siteplane.domain.objects import ObjectRef
 from siteplane.domain.records import RecordKey, RecordSet
 from siteplane.errors import BackendUnavailable, SiteplaneError
-from siteplane.domain.changes import ChangeSet
 from siteplane.planning.placement import OWNED, ZoneView
 from siteplane.planning.zone_diff import ZoneBook, ZoneDiff, in_scope, zone_diff
 from siteplane.planning.zone_plan import RecordClaim, SiteClaim, ZonePlan, plan_zone
