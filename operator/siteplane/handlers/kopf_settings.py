@@ -19,6 +19,9 @@ def apply_settings(settings: kopf.OperatorSettings, config: Config) -> None:
     # Kubernetes Events only for warnings and errors: kopf's default posts one Event per handler
     # success, an API write per object per change that nobody reads.
     settings.posting.level = logging.WARNING
+    # And no log line per handled watch event either ("Handler 'observe' succeeded."): the
+    # controller logs what it does; kopf's object logger keeps its warnings and errors.
+    logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     # Peering is off unless asked for: one operator replica (a Deployment with replicas: 1 and the
     # Recreate strategy) needs no peering objects. With --peering, replicas coordinate through the
     # ClusterKopfPeering in manifests/peering/.

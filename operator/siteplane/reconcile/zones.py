@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from siteplane.api.conditions import ConditionChange
 from siteplane.api.dnszone import DNSZoneSpec
 from siteplane.domain.objects import ObjectRef
-from siteplane.errors import BackendError
+from siteplane.errors import BackendError, BackendUnavailable, InvalidSpec
 from siteplane.reconcile.backends import EMBEDDED, BackendResolver
 from siteplane.reconcile.effects import Effects
 from siteplane.reconcile.observed import Observed
 from siteplane.reconcile.outcome import Outcome, parse, transaction
 from siteplane.reconcile.placement import PlacementLock, claim_zone_name, resettle_below, settle_delegations
-from siteplane.reconcile.rows import zone_ref, zone_view
+from siteplane.reconcile.rows import owner_ref, zone_ref, zone_view
 from siteplane.reconcile.status import READY, StatusReport, problem
 from siteplane.reconcile.zone_writer import ZoneWriter, backoff
 from siteplane.store.models import Zone, utcnow
@@ -146,7 +146,9 @@ def delete_zone(uow: UnitOfWork, uid: str, deleting: set[str] | None, backend_of
         zone.served, zone.served_backend = False, None
     if (backend := backend_of(zone.backend)) is not None:
         effects.affected.add(backend)
-    uow.record_sets.withdraw(uow.record_sets.live_in_zone(zone.id))
+    rows = uow.record_sets.live_in_zone(zone.id)
+    effects.affected |= {owner_ref(r) for r in rows if r.owner_uid != zone.uid}
+    uow.record_sets.withdraw(rows)
     uow.history.record_object(
         "DNSZone", zone, "deleted", zone.zone_name, {"deletionPolicy": zone.deletion_policy}, zone.serial
     )
@@ -189,8 +191,17 @@ class Zones:
 
     async def finalize(self, obj: Observed) -> Outcome:
         zone_name = str(obj.spec.get("zoneName") or "")
-        deletion = await self._mark_deleted(zone_name, obj.ref.uid, self.deleting())
+        # A Terminating zone's spec may still change: its owner may stop letting others publish
+        # in it, precisely so that it can go. Who holds it is decided by its latest spec.
+        try:
+            spec: DNSZoneSpec | None = parse(DNSZoneSpec, obj)
+            self.backends.require_known(spec.backend if spec else None)
+        except (InvalidSpec, BackendUnavailable):
+            spec = None
+        deletion = await self._mark_deleted(zone_name, obj.ref.uid, self.deleting(), (obj, spec) if spec else None)
         if deletion.blocked is not None:
+            for zone in deletion.effects.zones:
+                self.writer.request(zone, obj.ref)
             report = StatusReport([ConditionChange(READY, "False", DELETION_BLOCKED, deletion.blocked.message())])
             return Outcome(report=report, retry_after=backoff(0, base=2, cap=10), finished=False)
         result = await self.writer.sync(zone_name, obj.ref)
@@ -209,7 +220,7 @@ class Zones:
             self.store.read, lambda uow: z.zone_name if (z := uow.zones.by_uid(ref.uid)) else None
         )
         if zone_name is not None:
-            deletion = await self._mark_deleted(zone_name, ref.uid, None)
+            deletion = await self._mark_deleted(zone_name, ref.uid, None, None)
             for zone in deletion.effects.zones:
                 self.writer.request(zone)
 
@@ -217,11 +228,20 @@ class Zones:
         name = self.backends.name_for(zone_backend)
         return ObjectRef("DNSBackend", "", name) if name != EMBEDDED else None
 
-    async def _mark_deleted(self, zone_name: str, uid: str, deleting: set[str] | None) -> Deletion:
-        def mark() -> Deletion:
+    async def _mark_deleted(
+        self, zone_name: str, uid: str, deleting: set[str] | None, latest: tuple[Observed, DNSZoneSpec] | None
+    ) -> Deletion:
+        def mark(uow: UnitOfWork) -> Deletion:
+            row = uow.zones.by_uid(uid)
+            live = row is not None and row.deleted_at is None  # never bring a deleted zone back
+            stored = store_zone(uow, latest[0], latest[1], self._backend_of) if latest and live else Effects()
+            deletion = delete_zone(uow, uid, deleting, self._backend_of)
+            return Deletion(stored.add(deletion.effects), deletion.blocked)
+
+        def run() -> Deletion:
             with self.placement.exclusive():
-                return self.store.transaction(lambda uow: delete_zone(uow, uid, deleting, self._backend_of))
+                return self.store.transaction(mark)
 
         # Under the zone's writer: no sync of the name runs between the decision and the mark, and
         # every sync after it sees the zone deleted and still to be removed from its backend.
-        return await self.writer.exclusive(zone_name, mark)
+        return await self.writer.exclusive(zone_name, run)
