@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,16 @@ def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}" + (f": {describe()}" if describe else ""))
         time.sleep(0.5)
+
+
+def wait_past_creation(plane: ControlPlane, namespace: str, resource: str) -> None:
+    """Until the clock is a second past ``resource``'s creationTimestamp: an object created next is
+    strictly younger (the timestamps have one-second resolution, and the oldest claim wins)."""
+    created = plane.kubectl(
+        "get", resource, "-n", namespace, "-o", "jsonpath={.metadata.creationTimestamp}"
+    ).stdout.strip()
+    moment = datetime.fromisoformat(created.replace("Z", "+00:00"))
+    wait_until(lambda: datetime.now(UTC) - moment >= timedelta(seconds=1), 10, f"a second after {resource}")
 
 
 def wait_all(

@@ -549,6 +549,7 @@ def test_another_tenant_can_neither_publish_in_nor_learn_about_a_zone(world: Wor
         "alias": {**site_doc("alias", f"ok.{b}.example", "198.51.100.66")},
         "record": record_doc("mx-hijack", zone, "@", "MX", [{"preference": 1, "host": "evil.example.net"}]),
         "zone": zone_doc("second-copy", zone),
+        "zone inside it": zone_doc("child", f"shop.{zone}"),
     }
     attempts["alias"]["spec"]["aliases"] = [f"www.{zone}"]
     for what, doc in attempts.items():
@@ -560,3 +561,18 @@ def test_another_tenant_can_neither_publish_in_nor_learn_about_a_zone(world: Wor
             assert secret not in message.replace(zone, ""), f"{what} refusal reveals {secret}: {message}"
         assert not world.exists(f"{doc['kind'].lower()}s", doc["metadata"]["name"], b)
     assert not any("198.51.100.66" in r[2] or "evil" in r[2] for r in served(world.zone_dir, zone))
+
+
+def test_a_zone_inside_another_tenants_zone_is_admitted_once_that_zone_delegates_it(world: World) -> None:
+    a, b = world.a, world.b
+    parent = f"delegating.{a}.example"
+    apply(world.plane, a, [zone_doc("delegating", parent)])
+    world.ready("dnszones", "delegating", a, "Served", timeout=120)
+    refused = world.apply_as("dave", b, [zone_doc("child", f"shop.{parent}")])
+    assert refused.returncode != 0 and "spec.zoneName:" in refused.stderr, refused.stderr
+
+    apply(world.plane, a, [zone_doc("delegating", parent, delegations=[{"namespace": b, "names": ["shop"]}])])
+    world.ready("dnszones", "delegating", a, "Served", timeout=120)
+    admitted = world.apply_as("dave", b, [zone_doc("child", f"shop.{parent}")])
+    assert admitted.returncode == 0, admitted.stderr
+    world.ready("dnszones", "child", b, "Served", timeout=120)

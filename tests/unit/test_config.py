@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import fields
+from pathlib import Path
 
 import pytest
 
@@ -58,3 +59,9 @@ def test_a_bad_value_is_refused_naming_the_variable(variable: str, text: str, sa
 def test_every_setting_has_a_variable_and_a_description() -> None:
     assert set(ENVIRONMENT) == {f.name for f in fields(Config)}
     assert len({variable for variable, _ in ENVIRONMENT.values()}) == len(ENVIRONMENT)
+
+
+def test_every_variable_is_documented_in_the_configuration_reference() -> None:
+    reference = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
+    missing = [variable for variable, _ in ENVIRONMENT.values() if f"`{variable}`" not in reference]
+    assert not missing, f"not in docs/configuration.md: {missing}"

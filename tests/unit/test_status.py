@@ -111,10 +111,10 @@ SAME_SITE = ObjectRef("Site", "team", "old", "uid-old")
                 SITE,
                 zones=(replace(ZONE, sync_error="spec.backend: no", sync_error_reason="BackendUnavailable"),),
             ),
-            "BackendUnavailable",
+            "BackendError",
             "spec.backend: no",
             None,
-            id="backend-unavailable",
+            id="backend-unavailable-is-a-backend-error-for-what-publishes",
         ),
         pytest.param(
             replace(SITE, sets=(SetFacts(applied=False, rejected="the DNS server refused www/A (REFUSED)"),)),

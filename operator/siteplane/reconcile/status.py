@@ -12,7 +12,7 @@ from typing import Any
 
 from siteplane.api.conditions import ConditionChange, merge_conditions, status_patch
 from siteplane.domain.objects import ObjectRef
-from siteplane.errors import BackendUnavailable, DatabaseUnavailable, SiteplaneError
+from siteplane.errors import DatabaseUnavailable, SiteplaneError
 from siteplane.planning.placement import DOMAIN_CONFLICT, NOT_PERMITTED
 from siteplane.planning.zone_plan import CNAME_AT_APEX, NAME_CONFLICT, PUBLISHED
 from siteplane.store.facts import DomainFacts, RecordFacts, SetFacts, SiteFacts, ZoneFacts
@@ -83,14 +83,10 @@ def _stored(generation: int) -> ConditionChange:
 
 
 def _programmed(zones: Sequence[ZoneFacts], sets: Sequence[SetFacts], field_name: str) -> ConditionChange:
-    errors = [z for z in zones if z.sync_error]
-    if errors:
-        reason = (
-            "BackendUnavailable"
-            if all(z.sync_error_reason == BackendUnavailable.reason for z in errors)
-            else "BackendError"
-        )
-        return ConditionChange(PROGRAMMED, "False", reason, "; ".join(sorted({z.sync_error or "" for z in errors})))
+    if errors := sorted({z.sync_error for z in zones if z.sync_error}):
+        # The zone itself tells BackendUnavailable from BackendError; for what publishes in it,
+        # either way its records are not served because of the backend.
+        return ConditionChange(PROGRAMMED, "False", "BackendError", "; ".join(errors))
     if refusals := sorted({s.rejected for s in sets if s.rejected}):
         return ConditionChange(
             PROGRAMMED, "False", REJECTED, f"{field_name}: {'; '.join(refusals)}. It is not sent again until it changes"

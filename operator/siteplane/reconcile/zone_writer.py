@@ -41,6 +41,7 @@ def backoff(attempt: int, base: float = 2.0, cap: float = 300.0) -> float:
 class WriterStats:
     requests: int = 0
     syncs: int = 0
+    failures: int = 0
     syncs_per_zone: dict[str, int] = field(default_factory=dict)
 
 
@@ -140,6 +141,7 @@ class ZoneWriter:
         if result.error is None:
             self._failures.pop(zone_name, None)
             return
+        self.stats.failures += 1
         attempt = self._failures.get(zone_name, 0)
         self._failures[zone_name] = attempt + 1
         delay = backoff(attempt) if result.retryable else backoff(attempt, base=30, cap=600)
