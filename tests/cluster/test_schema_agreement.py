@@ -36,10 +36,10 @@ from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 from pydantic import ValidationError
 
+from harness.controlplane.cluster import ControlPlane
 from siteplane.api.common import API_GROUP, API_VERSION
 from siteplane.api.conditions import describe_validation_error
 from siteplane.api.kinds import BY_KIND
-from tests.controlplane.cluster import ControlPlane
 
 pytestmark = pytest.mark.cluster
 
