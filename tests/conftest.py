@@ -1,4 +1,5 @@
-"""Session-wide fixtures: the real control plane, a real PostgreSQL, and fresh databases."""
+"""Session-wide fixtures: the real control plane, a real PostgreSQL, BIND and PowerDNS, and fresh
+databases. Each server starts once for the whole run, when a test first asks for it."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.bind import BindServer, running_bind
 from harness.controlplane.cluster import ControlPlane, running
 from harness.postgres import PostgresServer, running_postgres
+from harness.powerdns import PowerDNSServer, running_powerdns
 from siteplane.store.migrate import upgrade
 
 DATABASES = ["sqlite", "postgresql"]
@@ -20,6 +23,20 @@ def control_plane() -> Iterator[ControlPlane]:
     """A real etcd + kube-apiserver + kube-controller-manager with siteplane's CRDs installed."""
     with running() as plane:
         yield plane
+
+
+@pytest.fixture(scope="session")
+def bind_server() -> Iterator[BindServer]:
+    """A real BIND 9 (TSIG for updates and transfers, rndc for addzone/delzone) on loopback."""
+    with running_bind() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def powerdns_server() -> Iterator[PowerDNSServer]:
+    """A real PowerDNS Authoritative with its HTTP API on loopback."""
+    with running_powerdns() as server:
+        yield server
 
 
 @pytest.fixture

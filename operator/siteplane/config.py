@@ -45,7 +45,10 @@ class Config:
     """Objects reconciled at once. Each reconcile is short (a database transaction); the DNS work
     is done by the zone writer, so a few workers keep up with thousands of objects."""
     zone_gather_seconds: float = 0.05
-    """How long a zone's writer waits for more requests before it syncs: a burst becomes one sync."""
+    """How long a zone's writer waits for its requests to pause before it syncs: a burst becomes one sync."""
+    zone_gather_max_seconds: float = 1.0
+    """The longest a zone's writer waits for its requests to pause: a steady stream of changes is
+    served once per this window, and no change waits longer than this to start its sync."""
     zone_sync_concurrency: int = 2
     """Zone syncs running at once (all zones together): the back-pressure that makes syncs fewer
     and bigger as load rises."""
@@ -140,6 +143,7 @@ ENVIRONMENT: dict[str, tuple[str, Parser]] = {
     "kube_timeout": ("SITEPLANE_KUBE_TIMEOUT", _seconds),
     "reconcile_workers": ("SITEPLANE_RECONCILE_WORKERS", _positive),
     "zone_gather_seconds": ("SITEPLANE_ZONE_GATHER_SECONDS", _seconds),
+    "zone_gather_max_seconds": ("SITEPLANE_ZONE_GATHER_MAX_SECONDS", _seconds),
     "zone_sync_concurrency": ("SITEPLANE_ZONE_SYNC_CONCURRENCY", _positive),
     "status_concurrency": ("SITEPLANE_STATUS_CONCURRENCY", _positive),
     "webhook_listen": ("SITEPLANE_WEBHOOK_LISTEN", _text),

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import pytest
 
-from harness.powerdns import running_powerdns
+from harness.powerdns import PowerDNSServer
 from siteplane.dns.backend import BackendError, BackendStats, SOASettings, ZoneConfig
 from siteplane.dns.powerdns import PowerDNSBackend
 from siteplane.domain.changes import ChangeSet
@@ -24,10 +24,9 @@ NS = apex_ns(3600, ["ns1.example.net", "ns2.example.net"])
 WWW = record_set("www", "A", 300, ["192.0.2.1"])
 
 
-@pytest.fixture(scope="module")
-def pdns() -> Iterator[PowerDNSTarget]:
-    with running_powerdns() as server:
-        yield PowerDNSTarget(server)
+@pytest.fixture
+def pdns(powerdns_server: PowerDNSServer) -> PowerDNSTarget:
+    return PowerDNSTarget(powerdns_server)
 
 
 @pytest.fixture

@@ -222,7 +222,7 @@ def test_zone_deletion_waits_for_its_publishers_then_removes_the_zone(world: Wor
     wait_all(world.plane, world.namespace, "sites")
     world.plane.kubectl("delete", "-n", world.namespace, "dnszone/doomed", "--wait=false")
     blocked = _wait_reason(world, "dnszones", "doomed", "DeletionBlocked")
-    assert str(blocked["message"]).startswith("2 object(s) still publish")
+    assert str(blocked["message"]).startswith("2 object(s) in this namespace still publish")
     assert (world.zone_dir / f"{zone}.zone").exists()
     world.plane.kubectl("delete", "-n", world.namespace, "site/a", "dnsrecord/txt", "--timeout=60s")
     world.plane.kubectl("wait", "-n", world.namespace, "--for=delete", "dnszone/doomed", "--timeout=120s")

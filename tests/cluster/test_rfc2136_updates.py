@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import pytest
 
-from harness.bind import running_bind
+from harness.bind import BindServer
 from siteplane.dns.backend import BackendError, BackendStats, SOASettings, ZoneConfig
 from siteplane.dns.rfc2136 import DriftDetected, PartiallyApplied, RFC2136Backend
 from siteplane.domain.changes import ChangeSet
@@ -24,10 +24,9 @@ NS = apex_ns(300, ["ns1.example.net"])
 WWW = record_set("www", "A", 300, ["192.0.2.1"])
 
 
-@pytest.fixture(scope="module")
-def bind() -> Iterator[BindTarget]:
-    with running_bind() as server:
-        yield BindTarget(server)
+@pytest.fixture
+def bind(bind_server: BindServer) -> BindTarget:
+    return BindTarget(bind_server)
 
 
 @pytest.fixture
@@ -188,7 +187,11 @@ def test_a_cname_the_server_ignores_beside_other_data_is_not_reported_as_served(
     alias = record_set("alias", "CNAME", 300, ["target.example.net"])
     backend.create_zone(zone, [NS, alias])
     text = record_set("alias", "TXT", 300, ["beside a CNAME"])
-    content = backend.apply(zone, ChangeSet(upserts=(text, WWW)))
+    with pytest.raises(PartiallyApplied) as ignored:
+        backend.apply(zone, ChangeSet(upserts=(text, WWW)))
+    assert set(ignored.value.reasons) == {text.key}, "the ignored set is said so; the rest applied"
+    assert "accepted but not served" in ignored.value.reasons[text.key]
+    content = ignored.value.served
     seen = backend.read_zone(zone.name)  # one probe: the serial is the one the read-back saw
     assert seen is not None and text.key not in seen.record_sets
     assert seen.record_sets[WWW.key] == WWW

@@ -429,7 +429,7 @@ def test_a_withdrawn_record_set_does_not_block_a_new_one(store: Store) -> None:
             ("www", "A"),
             ("www", "AAAA"),
         ]
-        assert [(r.name, r.type) for r in uow.record_sets.withdrawn_in_zone(zone.id)] == [("www", "A")]
+        assert [(r.name, r.type) for r in uow.record_sets.withdrawing_in_zone(zone.id)] == [("www", "A")]
 
 
 def test_non_owner_claims_can_be_many(store: Store) -> None:
@@ -494,7 +494,7 @@ def test_soft_deleting_an_object_keeps_its_row_and_history(store: Store) -> None
 
 def test_the_history_repository_only_appends() -> None:
     public = {name for name in dir(HistoryRepository) if not name.startswith("_")}
-    assert public - {"session"} == {"add", "record", "count", "for_object"}
+    assert public - {"session"} == {"add", "record", "record_object", "count", "for_object"}
     assert History.__table__.c.object_uid.nullable  # entries outlive and need not name an object
 
 

@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from harness.bind import running_bind
 from harness.controlplane.cluster import ControlPlane
 from harness.dns_targets import BindTarget, PowerDNSTarget, Target, ZoneFileTarget
 from harness.manifests import site_doc, zone_doc
 from harness.operator_runner import operator_running
-from harness.powerdns import running_powerdns
 from siteplane.config import Config
 from siteplane.store.models import Zone
 from tests.reconcile_support import Database, apply, objects, wait_all, wait_until
@@ -29,24 +26,13 @@ pytestmark = pytest.mark.cluster
 ZONES = 8
 
 
-@pytest.fixture(scope="module")
-def bind_target() -> Iterator[BindTarget]:
-    with running_bind() as server:
-        yield BindTarget(server)
-
-
-@pytest.fixture(scope="module")
-def powerdns_target() -> Iterator[PowerDNSTarget]:
-    with running_powerdns() as server:
-        yield PowerDNSTarget(server)
-
-
 @pytest.fixture(params=["zonefile", "rfc2136", "powerdns"])
 def target(request: pytest.FixtureRequest, tmp_path: Path) -> Target:
     if request.param == "zonefile":
         return ZoneFileTarget(tmp_path / "served-zones")
-    fixture = "bind_target" if request.param == "rfc2136" else "powerdns_target"
-    return request.getfixturevalue(fixture)  # type: ignore[no-any-return]
+    if request.param == "rfc2136":
+        return BindTarget(request.getfixturevalue("bind_server"))
+    return PowerDNSTarget(request.getfixturevalue("powerdns_server"))
 
 
 def _churn(plane: ControlPlane, namespace: str, zones: list[str], stop: threading.Event) -> None:

@@ -87,6 +87,7 @@ class _Op:
     rdtype: dns.rdatatype.RdataType
     new: dns.rdataset.Rdataset | None
     previous: dns.rdataset.Rdataset | None
+    sent: RecordSet | None = None  # what ``new`` says, as a record set (None for a delete or the SOA)
 
     def add_to(self, msg: dns.update.UpdateMessage) -> None:
         if self.previous is None:
@@ -107,6 +108,7 @@ class _Run:
     applied: list[_Op]
     refused: dict[RecordKey, str]  # record set -> the rcode it got
     probed: bool = False
+    messages: int = 0  # UPDATEs the server took (NOERROR); each raises the serial by one
 
 
 class RFC2136Backend:
@@ -234,6 +236,7 @@ class RFC2136Backend:
             self._cache.pop(name, None)
             raise
         self._cache[name] = served
+        run.refused.update(_ignored(run, current, served))
         if run.refused:
             raise PartiallyApplied(name, run.refused, served)
         return served
@@ -289,6 +292,7 @@ class RFC2136Backend:
             None if new is None else _rdataset(zone, new, new.ttl),
             # RFC 2136 3.2.3: a value-dependent prerequisite carries TTL zero; the RRset must match exactly.
             None if previous is None else _rdataset(zone, previous, 0),
+            new,
         )
 
     def _soa_op(self, origin: dns.name.Name, current: ZoneContent, soa: SOASettings) -> _Op:
@@ -343,6 +347,7 @@ class RFC2136Backend:
         rcode = self._update(run.zone, self._message(origin, batch))
         if rcode == dns.rcode.NOERROR:
             run.applied.extend(batch)
+            run.messages += 1
             return
         if rcode in _DRIFT:
             raise DriftDetected(
@@ -494,6 +499,31 @@ class _Soa:
 
 def _origin(zone: str) -> dns.name.Name:
     return dns.name.from_text(zone, origin=dns.name.root)
+
+
+IGNORED = (
+    "accepted but not served: the server ignores such an update without an error, as RFC 2136 3.4.2.2 "
+    "has it for a CNAME beside other data or other data beside a CNAME"
+)
+
+
+def _ignored(run: _Run, before: ZoneContent, served: ZoneContent) -> dict[RecordKey, str]:
+    """The changes the server answered NOERROR to yet does not serve after them.
+
+    Only when nobody else wrote meanwhile (the serial rose by exactly one per UPDATE taken) can a
+    difference be put down to the server itself; otherwise nothing is said here, and the caller,
+    comparing what is served with what it meant, sees the difference and reads again.
+    """
+    if served.serial != (before.serial + run.messages) % SERIAL_MODULO:
+        return {}
+    ignored: dict[RecordKey, str] = {}
+    for op in run.applied:
+        if op.key == SOA_KEY:
+            continue
+        now = served.record_sets.get(op.key)
+        if (now is not None) if op.sent is None else (now != op.sent):
+            ignored[op.key] = IGNORED
+    return ignored
 
 
 def _rdataset(zone: str, rs: RecordSet, ttl: int) -> dns.rdataset.Rdataset:

@@ -80,7 +80,7 @@ class BackendResolver:
         with self._lock:
             if name == EMBEDDED or name in self._specs:
                 return
-        raise BackendUnavailable(f"{_where(zone_backend)}: no DNSBackend named {name!r}")
+        raise BackendUnavailable(f"spec.backend: no DNSBackend named {name!r}" + _default(zone_backend))
 
     def instance(self, name: str) -> Backend | None:
         """The backend currently built for DNSBackend ``name``, if any (for metrics and tests)."""
@@ -112,8 +112,8 @@ class BackendResolver:
             except BackendUnavailable as error:
                 raise _unusable(zone_backend, name, error) from None
         if spec is None:
-            raise BackendUnavailable(f"{_where(zone_backend)}: no DNSBackend named {name!r}")
-        raise BackendUnavailable(f"{_where(zone_backend)}: DNSBackend {name!r} is not checked yet", retryable=True)
+            raise BackendUnavailable(f"spec.backend: no DNSBackend named {name!r}" + _default(zone_backend))
+        raise BackendUnavailable(f"{_backend(zone_backend, name)} is not checked yet", retryable=True)
 
     async def refresh(self, name: str, secrets: SecretReader) -> tuple[bool, str | None]:
         """Re-read ``name``'s Secrets, rebuild the backend if anything changed, test it.
@@ -179,19 +179,22 @@ class BackendResolver:
         raise BackendUnavailable(f"spec.{spec.type}: settings missing", detail=f"spec.{spec.type}: settings missing")
 
 
-def _where(zone_backend: str | None) -> str:
-    return "spec.backend" if zone_backend else "the operator's default backend"
+def _default(zone_backend: str | None) -> str:
+    return "" if zone_backend else " (the operator's default backend)"
+
+
+def _backend(zone_backend: str | None, name: str) -> str:
+    """The backend a zone uses, as its status names it: spec.backend is the field that decides it
+    (unset: the operator's default), whichever way it was chosen."""
+    if name == EMBEDDED:
+        return "spec.backend: the embedded zone files"
+    return f"spec.backend: DNSBackend {name!r}" + ("" if zone_backend else " (the operator's default)")
 
 
 def _unusable(zone_backend: str | None, name: str, problem: BackendUnavailable) -> BackendUnavailable:
     """The backend's problem as a zone using it states it: which field, which DNSBackend, and why."""
-    where = _where(zone_backend)
-    if name == EMBEDDED:
-        return BackendUnavailable(
-            f"{where}: the embedded zone files cannot be used: {problem.detail}", retryable=problem.retryable
-        )
     return BackendUnavailable(
-        f"{where}: DNSBackend {name!r} cannot be used: {problem.detail}",
+        f"{_backend(zone_backend, name)} cannot be used: {problem.detail}",
         retryable=problem.retryable,
         detail=problem.detail,
     )

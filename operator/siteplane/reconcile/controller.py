@@ -91,6 +91,7 @@ class Controller:
     ) -> None:
         self.reconcilers = reconcilers
         self.cache = cache
+        cache.listener = self._changed
         self.objects = objects
         self.status = status
         self.writer = writer
@@ -109,9 +110,12 @@ class Controller:
             if self.cache.pop(observed.key, observed.ref.uid) is not None or observed.finalized:
                 self.queue.add(Gone(observed.ref))
             return
-        previous = self.cache.put(observed)
-        current = self.cache.get(observed.key)
-        if current is not None and _needs_reconcile(previous, current):
+        self.cache.put(observed)  # _changed hears it
+
+    def _changed(self, previous: Observed | None, current: Observed) -> None:
+        """Queue the object if this change asks for work; the cache calls it on every change it
+        stores, from a watch event or from the answer to our own write alike."""
+        if _needs_reconcile(previous, current):
             self.queue.add(current.key)
 
     def requeue(self, ref: ObjectRef) -> None:
@@ -211,11 +215,14 @@ class Controller:
         """The outcome's effects to the writers: zones to the zone writer (the object's status is
         written after their sync), other objects' status to the status writer."""
         self.status.set_report(ref, outcome.report)
-        for zone in sorted(outcome.effects.zones):
-            self.writer.request(zone, ref)
-        self.status.mark(outcome.effects.without([ref]))
+        others = outcome.effects.without([ref])
         if not outcome.effects.zones:
-            self.status.mark([ref])
+            self.status.mark([ref, *others])
+            return
+        # Every status this change moved is written once its zones serve it: no object reads
+        # Ready, or NotPermitted, while the server still says otherwise.
+        for zone in sorted(outcome.effects.zones):
+            self.writer.request(zone, ref, others)
 
     async def _set_finalizers(self, obj: Observed, finalizers: tuple[str, ...]) -> Observed:
         """Write ``finalizers`` onto the object, against the version seen; on a conflict, read again."""

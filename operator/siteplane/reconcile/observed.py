@@ -7,7 +7,7 @@ write carries the resourceVersion it was computed from.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,11 +70,17 @@ def _version(text: str) -> int | None:
     return int(text) if text.isdigit() else None
 
 
-class ObjectCache:
-    """The latest body of every object, by key."""
+Listener = Callable[[Observed | None, Observed], None]
 
-    def __init__(self) -> None:
+
+class ObjectCache:
+    """The latest body of every object, by key, from whatever saw it last: a watch event, or the
+    answer to one of our own writes (which may show a new generation before its event arrives).
+    ``listener`` hears every stored change, with what was there before."""
+
+    def __init__(self, listener: Listener | None = None) -> None:
         self._objects: dict[Key, Observed] = {}
+        self.listener = listener
 
     def __len__(self) -> int:
         return len(self._objects)
@@ -100,6 +106,8 @@ class ObjectCache:
             if old is not None and new is not None and new < old:
                 return previous
         self._objects[observed.key] = observed
+        if self.listener is not None:
+            self.listener(previous, observed)
         return previous
 
     def pop(self, key: Key, uid: str) -> Observed | None:

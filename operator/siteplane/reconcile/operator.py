@@ -33,7 +33,7 @@ from siteplane.reconcile.backends import BackendResolver
 from siteplane.reconcile.controller import Controller, StartupProgress
 from siteplane.reconcile.dnsbackends import DNSBackends
 from siteplane.reconcile.drift import check_for_drift
-from siteplane.reconcile.observed import ObjectCache
+from siteplane.reconcile.observed import Key, ObjectCache
 from siteplane.reconcile.outcome import Reconciler
 from siteplane.reconcile.placement import PlacementLock
 from siteplane.reconcile.rbac_mirror import MirrorLoop, RbacMirror
@@ -154,17 +154,23 @@ def _report_death(task: asyncio.Task[None]) -> None:
 
 
 def _reporters(dnsbackends: DNSBackends) -> dict[str, Reporter]:
-    def sites(uow: UnitOfWork, refs: list[ObjectRef]) -> Mapping[str, StatusReport]:
-        return {uid: site_status(f) for uid, f in load_sites(uow, [r.uid for r in refs]).items()}
+    def by_uid(refs: list[ObjectRef], reports: Mapping[str, StatusReport]) -> dict[Key, StatusReport]:
+        return {Key.of(r): reports[r.uid] for r in refs if r.uid in reports}
 
-    def records(uow: UnitOfWork, refs: list[ObjectRef]) -> Mapping[str, StatusReport]:
-        return {uid: record_status(f) for uid, f in load_records(uow, [r.uid for r in refs]).items()}
+    def sites(uow: UnitOfWork, refs: list[ObjectRef]) -> Mapping[Key, StatusReport]:
+        facts = load_sites(uow, [r.uid for r in refs])
+        return by_uid(refs, {uid: site_status(f) for uid, f in facts.items()})
 
-    def zones(uow: UnitOfWork, refs: list[ObjectRef]) -> Mapping[str, StatusReport]:
-        return {uid: zone_status(f) for uid, f in load_zones(uow, [r.uid for r in refs]).items()}
+    def records(uow: UnitOfWork, refs: list[ObjectRef]) -> Mapping[Key, StatusReport]:
+        facts = load_records(uow, [r.uid for r in refs])
+        return by_uid(refs, {uid: record_status(f) for uid, f in facts.items()})
 
-    def backends(uow: UnitOfWork, refs: list[ObjectRef]) -> Mapping[str, StatusReport]:
-        return {r.name: dnsbackends.report(uow, r.name) for r in refs}
+    def zones(uow: UnitOfWork, refs: list[ObjectRef]) -> Mapping[Key, StatusReport]:
+        facts = load_zones(uow, [r.uid for r in refs])
+        return by_uid(refs, {uid: zone_status(f) for uid, f in facts.items()})
+
+    def backends(uow: UnitOfWork, refs: list[ObjectRef]) -> Mapping[Key, StatusReport]:
+        return {Key.of(r): dnsbackends.report(uow, r.name) for r in refs}
 
     return {"Site": sites, "DNSRecord": records, "DNSZone": zones, "DNSBackend": backends}
 
@@ -191,7 +197,11 @@ def build(config: Config, kube: KubeClient | None = None) -> Operator:
         status.mark(requesters | result.affected)
 
     writer = ZoneWriter(
-        ZoneSynchronizer(store, backends).sync, synced, config.zone_gather_seconds, config.zone_sync_concurrency
+        ZoneSynchronizer(store, backends).sync,
+        synced,
+        config.zone_gather_seconds,
+        config.zone_sync_concurrency,
+        config.zone_gather_max_seconds,
     )
     placement = PlacementLock()
     accessgrants = AccessGrants(store, SubjectAccessReviews(kube), RbacObjects(kube))

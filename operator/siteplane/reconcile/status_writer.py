@@ -24,7 +24,7 @@ from siteplane.domain.objects import ObjectRef
 from siteplane.errors import SiteplaneError
 from siteplane.kube.client import ApiError
 from siteplane.kube.objects import CustomObjects
-from siteplane.reconcile.observed import ObjectCache, Observed
+from siteplane.reconcile.observed import Key, ObjectCache, Observed
 from siteplane.reconcile.status import StatusReport, render
 from siteplane.reconcile.workqueue import backoff
 from siteplane.store.unit_of_work import Store, UnitOfWork
@@ -33,13 +33,9 @@ log = logging.getLogger(__name__)
 BATCH = 500
 ATTEMPTS = 3
 
-Reporter = Callable[[UnitOfWork, list[ObjectRef]], Mapping[str, StatusReport]]
-"""Reports for a batch of objects of one kind, by uid (or by name, for cluster-scoped DNSBackends),
-from one unit of work; objects it has nothing to say about are left out."""
-
-
-def _id(ref: ObjectRef) -> str:
-    return ref.uid or ref.name
+Reporter = Callable[[UnitOfWork, list[ObjectRef]], Mapping[Key, StatusReport]]
+"""Reports for a batch of objects of one kind, from one unit of work; objects it has nothing to
+say about (gone from the database, say) are left out."""
 
 
 @dataclass
@@ -63,8 +59,8 @@ class StatusWriter:
         self.cache = cache
         self.reporters = reporters
         self._slots = asyncio.Semaphore(concurrency)
-        self._dirty: dict[str, ObjectRef] = {}
-        self._reports: dict[str, StatusReport] = {}
+        self._dirty: dict[Key, ObjectRef] = {}
+        self._reports: dict[Key, StatusReport] = {}
         self._marked = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -75,20 +71,20 @@ class StatusWriter:
     def mark(self, refs: Iterable[ObjectRef]) -> None:
         """These objects' status may read differently now: write it (if it does) soon."""
         for ref in refs:
-            self._dirty[_id(ref)] = ref
+            self._dirty[Key.of(ref)] = ref
             self._idle.clear()
             self._marked.set()
 
     def set_report(self, ref: ObjectRef, report: StatusReport | None) -> None:
         """What ``ref`` shows instead of what the database says (None: the database decides again)."""
         if report is None:
-            self._reports.pop(_id(ref), None)
+            self._reports.pop(Key.of(ref), None)
         else:
-            self._reports[_id(ref)] = report
+            self._reports[Key.of(ref)] = report
 
     def forget(self, ref: ObjectRef) -> None:
-        self._reports.pop(_id(ref), None)
-        self._dirty.pop(_id(ref), None)
+        self._reports.pop(Key.of(ref), None)
+        self._dirty.pop(Key.of(ref), None)
 
     def pending(self) -> int:
         return len(self._dirty)
@@ -117,16 +113,17 @@ class StatusWriter:
         except SiteplaneError as error:  # the database: objects with a report of their own still get it
             log.debug("status from the database failed: %s", error)
             computed = {}
-            self._later([r for r in refs if _id(r) not in self._reports], error)
-        reports = {**computed, **{k: v for k, v in self._reports.items() if k in {_id(r) for r in refs}}}
-        await asyncio.gather(*(self._write(ref, reports[_id(ref)]) for ref in refs if _id(ref) in reports))
+            self._later([r for r in refs if Key.of(r) not in self._reports], error)
+        keys = {Key.of(r) for r in refs}
+        reports = {**computed, **{k: v for k, v in self._reports.items() if k in keys}}
+        await asyncio.gather(*(self._write(ref, reports[Key.of(ref)]) for ref in refs if Key.of(ref) in reports))
 
-    def _compute(self, uow: UnitOfWork, refs: list[ObjectRef]) -> dict[str, StatusReport]:
+    def _compute(self, uow: UnitOfWork, refs: list[ObjectRef]) -> dict[Key, StatusReport]:
         by_kind: dict[str, list[ObjectRef]] = {}
         for ref in refs:
-            if _id(ref) not in self._reports:
+            if Key.of(ref) not in self._reports:
                 by_kind.setdefault(ref.kind, []).append(ref)
-        reports: dict[str, StatusReport] = {}
+        reports: dict[Key, StatusReport] = {}
         for kind, group in by_kind.items():
             reporter = self.reporters.get(kind)
             if reporter is not None:

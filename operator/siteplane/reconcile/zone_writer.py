@@ -1,9 +1,12 @@
 """One writer per zone, with coalescing: many requests for one zone become few syncs.
 
 Whoever changed the database for a zone asks for a sync: ``request`` and go on, or ``sync`` and
-await the result. Requests that arrive while a sync of that zone waits or runs are served together
-by the next one, so a burst of 500 Sites in a zone costs a handful of backend writes, not 500. A
-sync always starts after the request it answers, so it sees that request's committed changes.
+await the result. A quiet zone's writer waits until its requests stop coming for ``gather_seconds``
+(but no longer than ``gather_max_seconds``); requests that arrive while a sync of that zone waits
+or runs are served together by the next one, which starts ``gather_max_seconds`` after the last
+began: a burst of 500 Sites in a zone costs a handful of backend writes, not 500, and a single
+change to a quiet zone still starts at once. A sync always starts after the request it answers, so it sees that
+request's committed changes.
 
 Only a few syncs run at once (``concurrency``), and a zone's requests are taken up only when its
 sync gets a slot. That is the back-pressure: when thousands of Sites arrive in hundreds of zones,
@@ -20,7 +23,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
@@ -29,7 +33,13 @@ from siteplane.reconcile.zone_sync import SyncResult
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-Waiter = tuple["asyncio.Future[SyncResult] | None", ObjectRef | None]
+
+
+@dataclass(frozen=True)
+class Waiter:
+    future: asyncio.Future[SyncResult] | None  # None: nobody awaits the result
+    requester: ObjectRef | None
+    concerns: frozenset[ObjectRef] = frozenset()  # objects whose status is to be written after the sync
 
 
 def backoff(attempt: int, base: float = 2.0, cap: float = 300.0) -> float:
@@ -52,10 +62,14 @@ class ZoneWriter:
         on_synced: Callable[[SyncResult, set[ObjectRef]], None] = lambda result, requesters: None,
         gather_seconds: float = 0.05,
         concurrency: int = 2,
+        gather_max_seconds: float = 1.0,
     ) -> None:
         self._sync = sync
         self._on_synced = on_synced
         self._gather = gather_seconds
+        self._gather_max = max(gather_max_seconds, gather_seconds)
+        self._latest: dict[str, float] = {}  # when each zone's last request came
+        self._last_start: dict[str, float] = {}  # when each zone's last sync was begun
         self._slots = asyncio.Semaphore(concurrency)
         self._waiting: dict[str, list[Waiter]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
@@ -72,9 +86,10 @@ class ZoneWriter:
         async with self._lock(zone_name):
             return await asyncio.to_thread(work)
 
-    def request(self, zone_name: str, requester: ObjectRef | None = None) -> None:
-        """Have ``zone_name`` synced soon; its result reaches ``on_synced`` (with ``requester``)."""
-        self._enqueue(zone_name, (None, requester))
+    def request(self, zone_name: str, requester: ObjectRef | None = None, concerns: Iterable[ObjectRef] = ()) -> None:
+        """Have ``zone_name`` synced soon; its result reaches ``on_synced`` with ``requester`` and
+        ``concerns`` (objects whose status should be written only once the zone serves the change)."""
+        self._enqueue(zone_name, Waiter(None, requester, frozenset(concerns)))
 
     async def sync(self, zone_name: str, requester: ObjectRef | None = None) -> SyncResult:
         """Sync ``zone_name`` after this call and return the result of that sync.
@@ -83,7 +98,7 @@ class ZoneWriter:
         handed to one waiter only: with 500 Sites in one burst, nobody re-reads the other 499.
         """
         future: asyncio.Future[SyncResult] = asyncio.get_running_loop().create_future()
-        self._enqueue(zone_name, (future, requester))
+        self._enqueue(zone_name, Waiter(future, requester))
         return await future
 
     def pending(self) -> int:
@@ -97,6 +112,7 @@ class ZoneWriter:
 
     def _enqueue(self, zone_name: str, waiter: Waiter) -> None:
         self._waiting.setdefault(zone_name, []).append(waiter)
+        self._latest[zone_name] = time.monotonic()
         self.stats.requests += 1
         if zone_name not in self._workers:
             task = asyncio.get_running_loop().create_task(self._drain(zone_name), name=f"zone-writer:{zone_name}")
@@ -104,8 +120,16 @@ class ZoneWriter:
 
     async def _drain(self, zone_name: str) -> None:
         try:
+            busy = False
             while self._waiting.get(zone_name):
-                await asyncio.sleep(self._gather)  # let the rest of a burst arrive
+                if busy:
+                    # Requests came while the last sync ran: the zone is in a stream of changes,
+                    # served once per window rather than once per gap in it.
+                    await asyncio.sleep(max(0.0, self._last_start[zone_name] + self._gather_max - time.monotonic()))
+                else:
+                    await self._gathered(zone_name)
+                busy = True
+                self._last_start[zone_name] = time.monotonic()
                 async with self._slots, self._lock(zone_name):
                     # Taken only now: whatever arrived while this zone waited for a slot rides along.
                     waiters = self._waiting.pop(zone_name)
@@ -119,19 +143,33 @@ class ZoneWriter:
                 self._settle(zone_name, result, waiters)
         finally:
             self._workers.pop(zone_name, None)
+            self._last_start.pop(zone_name, None)
+
+    async def _gathered(self, zone_name: str) -> None:
+        """Until the zone's requests have paused for ``gather_seconds``, or ``gather_max_seconds``
+        have passed: a steady stream of changes becomes one sync per window, not one per change."""
+        started = time.monotonic()
+        while True:
+            quiet_at = self._latest.get(zone_name, started) + self._gather
+            deadline = min(quiet_at, started + self._gather_max)
+            now = time.monotonic()
+            if now >= deadline:
+                return
+            await asyncio.sleep(deadline - now)
 
     def _settle(self, zone_name: str, result: SyncResult, waiters: list[Waiter]) -> None:
-        requesters = {ref for _, ref in waiters if ref is not None}
+        requesters = {w.requester for w in waiters if w.requester is not None}
+        concerned = requesters.union(*(w.concerns for w in waiters))
         self._schedule_retry(zone_name, result)
         try:
-            self._on_synced(result, requesters)
+            self._on_synced(result, concerned)
         except Exception:  # a listener's trouble must not stop the zone's writer
             log.exception("zone %s: handling the sync's result failed", zone_name)
         others = {ref for ref in result.affected if ref not in requesters}
         first = True
-        for future, _ in waiters:
-            if future is not None and not future.done():
-                future.set_result(replace(result, affected=others if first else set()))
+        for waiter in waiters:
+            if waiter.future is not None and not waiter.future.done():
+                waiter.future.set_result(replace(result, affected=others if first else set()))
                 first = False
 
     def _schedule_retry(self, zone_name: str, result: SyncResult) -> None:

@@ -174,7 +174,27 @@ class ZoneRepository(_Repository):
                 ),
             )
         )
-        return sorted(set(self.session.scalars(stmt)) | set(self.session.scalars(pending.distinct())))
+        # Claims stored but never planned: a crash between a Site's transaction and its zone's sync.
+        serving = select(Zone.zone_name).where(live_owner, Zone.delegation_refused.is_(False))
+        unplanned_sites = (
+            select(SiteDomain.zone_name)
+            .join(Site)
+            .where(
+                SiteDomain.is_owner.is_(True),
+                SiteDomain.deleted_at.is_(None),
+                SiteDomain.publish_state.is_(None),
+                Site.deleted_at.is_(None),
+                Site.suspended.is_(False),
+                SiteDomain.zone_name.in_(serving),
+            )
+        )
+        unplanned_records = select(Record.zone_name).where(
+            Record.deleted_at.is_(None), Record.state == "Pending", Record.zone_name.in_(serving)
+        )
+        names: set[str] = set()
+        for query in (stmt, pending.distinct(), unplanned_sites.distinct(), unplanned_records.distinct()):
+            names.update(name for name in self.session.scalars(query) if name)
+        return sorted(names)
 
     def live_owners(self) -> list[Zone]:
         return list(self.session.scalars(select(Zone).where(Zone.is_owner.is_(True), Zone.deleted_at.is_(None))))
