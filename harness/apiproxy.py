@@ -121,7 +121,10 @@ class ApiProxy:
             connector=aiohttp.TCPConnector(ssl=upstream_tls), timeout=aiohttp.ClientTimeout(total=None)
         ) as upstream:
             app = web.Application(client_max_size=64 * 1024 * 1024)
-            app.router.add_route("*", "/{tail:.*}", lambda request: self._forward(request, upstream))
+            async def forward(request: web.Request) -> web.StreamResponse:
+                return await self._forward(request, upstream)
+
+            app.router.add_route("*", "/{tail:.*}", forward)
             runner = web.AppRunner(app, handle_signals=False)
             await runner.setup()
             await web.TCPSite(runner, ADDRESS, self.port, ssl_context=server_tls).start()
