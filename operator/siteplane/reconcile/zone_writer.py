@@ -138,8 +138,10 @@ class ZoneWriter:
                     try:
                         result = await asyncio.to_thread(self._sync, zone_name)
                     except Exception as error:  # e.g. the database: a result like any failed sync
+                        log.warning("zone %s: sync failed: %s", zone_name, type(error).__name__)
                         log.debug("zone %s: sync raised", zone_name, exc_info=True)
-                        result = SyncResult(zone_name, error=f"{type(error).__name__}: {error}")
+                        # Only the type: a database error's text may carry its URL and password.
+                        result = SyncResult(zone_name, error=f"the zone's sync failed ({type(error).__name__})")
                 self._settle(zone_name, result, waiters)
         finally:
             self._workers.pop(zone_name, None)
