@@ -252,7 +252,8 @@ def test_wrong_credentials_are_not_retryable_change_nothing_and_are_never_quoted
 
 
 def test_repr_never_shows_credentials(target: Target) -> None:
-    for backend in (target.backend(), target.backend_with_wrong_credentials()):
+    backends = [target.backend(), target.backend_with_wrong_credentials()]
+    for backend in [b for b in backends if b is not None]:
         for secret in target.secrets():
             assert secret not in repr(backend) and secret not in str(backend)
 
