@@ -121,6 +121,7 @@ class ApiProxy:
             connector=aiohttp.TCPConnector(ssl=upstream_tls), timeout=aiohttp.ClientTimeout(total=None)
         ) as upstream:
             app = web.Application(client_max_size=64 * 1024 * 1024)
+
             async def forward(request: web.Request) -> web.StreamResponse:
                 return await self._forward(request, upstream)
 
