@@ -84,7 +84,8 @@ def test_deleting_a_zone_is_blocked_only_by_what_it_lets_publish_and_counts_only
     assert "team-b" not in message and "3" not in message
 
     world.run(observed("Site", "www", SITE), delete=True)
-    world.run(observed("DNSZone", "zone", ZONE, generation=2))  # team-b no longer let publish
-    assert world.run(zone, delete=True).finished
+    unshared = observed("DNSZone", "zone", ZONE, generation=2)  # team-b no longer let publish
+    world.run(unshared)
+    assert world.run(unshared, delete=True).finished
     assert not (tmp_path / "zones" / "example.com.zone").exists()
     world.close()

@@ -82,7 +82,7 @@ class Operator:
         self.controller.start()
         if self.config.drift_interval > 0:
             names = lambda: self.store.read(lambda uow: uow.zones.names_to_check())  # noqa: E731
-            self._spawn(check_for_drift(names, self.writer.request, self.config.drift_interval), "drift-checks")
+            self._spawn(check_for_drift(names, self.writer.check, self.config.drift_interval), "drift-checks")
         if self.config.backend_recheck_interval > 0:
             self._spawn(self._recheck_backends(self.config.backend_recheck_interval), "backend-rechecks")
         # What a previous run left half done (a crash between a commit and a sync, a failed zone).

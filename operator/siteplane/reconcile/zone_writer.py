@@ -91,6 +91,12 @@ class ZoneWriter:
         ``concerns`` (objects whose status should be written only once the zone serves the change)."""
         self._enqueue(zone_name, Waiter(None, requester, frozenset(concerns)))
 
+    def check(self, zone_name: str) -> None:
+        """A drift check: have ``zone_name`` compared with its server, unless its last sync failed
+        and the writer is already going to try it again (with its own backoff)."""
+        if zone_name not in self._retries:
+            self.request(zone_name)
+
     async def sync(self, zone_name: str, requester: ObjectRef | None = None) -> SyncResult:
         """Sync ``zone_name`` after this call and return the result of that sync.
 

@@ -233,8 +233,10 @@ class Zones:
     ) -> Deletion:
         def mark(uow: UnitOfWork) -> Deletion:
             row = uow.zones.by_uid(uid)
-            live = row is not None and row.deleted_at is None  # never bring a deleted zone back
-            stored = store_zone(uow, latest[0], latest[1], self._backend_of) if latest and live else Effects()
+            # Never bring a deleted zone back, nor store an older spec over a newer one.
+            newer = latest is not None and row is not None and row.deleted_at is None
+            newer = newer and latest is not None and row is not None and latest[0].generation >= row.generation
+            stored = store_zone(uow, latest[0], latest[1], self._backend_of) if latest and newer else Effects()
             deletion = delete_zone(uow, uid, deleting, self._backend_of)
             return Deletion(stored.add(deletion.effects), deletion.blocked)
 
