@@ -120,18 +120,24 @@ async def no_escalation(
 Operation = Literal["CREATE", "UPDATE", "DELETE", "CONNECT"]
 
 
-def _register_early_refusal(plural: str, kind: str, what: str, operations: list[Operation]) -> None:
+def _register_change_checks(plural: str, kind: str, what: str) -> None:
+    """Early refusal of names the namespace may not use, and the author of every admitted change
+    (a new generation of the spec, or the deletion): history shows who, not only what."""
+
     @kopf.on.validate(
         API_GROUP,
         API_VERSION,
         plural,
         id=f"{plural}-may-publish",
-        operations=operations,
+        operations=["CREATE", "UPDATE", "DELETE"],
         ignore_failures=True,
+        side_effects=True,
     )
-    async def may_publish(
+    async def check_change(
         body: kopf.Body,
         memo: kopf.Memo,
+        userinfo: Mapping[str, Any],
+        dryrun: bool,
         old: Mapping[str, Any] | None = None,
         operation: str | None = None,
         **_: Any,
@@ -140,13 +146,20 @@ def _register_early_refusal(plural: str, kind: str, what: str, operations: list[
             return
         meta = body.get("metadata") or {}
         namespace, uid, spec = meta.get("namespace") or "", meta.get("uid") or "", body.get("spec") or {}
+        generation = int(meta.get("generation") or 1)
 
         async def refusal(operator: Operator) -> str | None:
-            return await operator.refusal(kind, namespace, uid, spec)
+            if operation != "DELETE":
+                refused = await operator.refusal(kind, namespace, uid, spec)
+                if refused:
+                    return refused
+            if not dryrun and uid:
+                operator.record_author(uid, generation, operation or "", str(userinfo.get("username") or ""))
+            return None
 
         await _check(memo, refusal, what, fail_closed=False)
 
 
-_register_early_refusal("sites", "Site", "the site's domains", ["CREATE", "UPDATE"])
-_register_early_refusal("dnsrecords", "DNSRecord", "the record's name", ["CREATE", "UPDATE"])
-_register_early_refusal("dnszones", "DNSZone", "the zone's name", ["CREATE"])
+_register_change_checks("sites", "Site", "the site's domains")
+_register_change_checks("dnsrecords", "DNSRecord", "the record's name")
+_register_change_checks("dnszones", "DNSZone", "the zone's name")

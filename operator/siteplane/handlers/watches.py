@@ -24,3 +24,11 @@ def _watch(kind: str, plural: str) -> None:
 
 for _kind in KINDS:
     _watch(_kind.kind, _kind.plural)
+
+
+@kopf.on.event("", "v1", "namespaces", id="namespace-policy")
+async def namespace_changed(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    body = event["object"]
+    meta = body.get("metadata") or {}
+    gone = event.get("type") == "DELETED"
+    running(memo).namespace_changed(meta.get("name") or "", {} if gone else meta.get("annotations") or {})

@@ -21,6 +21,7 @@ from siteplane.api.kinds import BY_KIND
 from siteplane.config import Config
 from siteplane.domain.access import Author
 from siteplane.domain.objects import ObjectRef
+from siteplane.errors import SiteplaneError
 from siteplane.kube.access_reviews import SubjectAccessReviews
 from siteplane.kube.client import KubeClient, load_credentials
 from siteplane.kube.objects import CustomObjects
@@ -29,6 +30,7 @@ from siteplane.kube.secrets import SecretReader
 from siteplane.rbac.mirror import GrantRow
 from siteplane.reconcile import admission
 from siteplane.reconcile.accessgrants import AccessGrants
+from siteplane.reconcile.authors import AuthorLog, Authorship
 from siteplane.reconcile.backends import BackendResolver
 from siteplane.reconcile.controller import Controller, StartupProgress
 from siteplane.reconcile.dnsbackends import DNSBackends
@@ -51,6 +53,8 @@ from siteplane.store.unit_of_work import Store, UnitOfWork
 
 log = logging.getLogger(__name__)
 SERVED_KINDS = ("sites", "dnszones", "dnsrecords", "accessgrants")
+GITOPS_ANNOTATION = "siteplane.io/managed-by-gitops"
+"""On a Namespace, "true": Git owns the objects there, so the dashboard API refuses to change them."""
 
 
 @dataclass
@@ -66,7 +70,10 @@ class Operator:
     accessgrants: AccessGrants
     dnsbackends: DNSBackends
     mirror: MirrorLoop
-    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    authors: AuthorLog
+    _gitops: dict[str, bool] = field(default_factory=dict)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)  # the loops, for as long as the operator runs
+    _short: set[asyncio.Task[None]] = field(default_factory=set)  # one-off writes in flight
 
     # -- life ---------------------------------------------------------------------------------
 
@@ -98,6 +105,7 @@ class Operator:
     async def stop(self) -> None:
         await self.controller.stop()
         await self.mirror.stop()
+        await self.authors.close()
         self.writer.close()
         for task in self._tasks:
             task.cancel()
@@ -128,6 +136,28 @@ class Operator:
         """RBAC changed; ``rows`` computes every grant row from what kopf's indices hold now."""
         self.mirror.trigger(rows)
 
+    # -- namespaces ------------------------------------------------------------------------------
+
+    def namespace_changed(self, namespace: str, annotations: Mapping[str, str]) -> None:
+        """A namespace's annotations as they are now: whether Git owns its objects goes to the database."""
+        gitops = annotations.get(GITOPS_ANNOTATION, "").lower() == "true"
+        if self._gitops.get(namespace) == gitops:
+            return
+        self._gitops[namespace] = gitops
+
+        async def store() -> None:
+            try:
+                await asyncio.to_thread(
+                    self.store.transaction, lambda uow: uow.namespaces.set_gitops(namespace, gitops)
+                )
+            except SiteplaneError as error:
+                self._gitops.pop(namespace, None)  # the next event tries again
+                log.warning("recording namespace %s's GitOps annotation failed: %s", namespace, error)
+
+        task = asyncio.get_running_loop().create_task(store(), name=f"namespace-policy:{namespace}")
+        self._short.add(task)  # a strong reference until it is done
+        task.add_done_callback(self._short.discard)
+
     # -- admission -----------------------------------------------------------------------------
 
     async def refusal(self, kind: str, namespace: str, uid: str, spec: Mapping[str, Any]) -> str | None:
@@ -141,6 +171,10 @@ class Operator:
             return admission.zone_refusal(uow, namespace, uid, spec)
 
         return await asyncio.to_thread(self.store.read, check)
+
+    def record_author(self, uid: str, generation: int, operation: str, username: str) -> None:
+        """Who the admission webhook let make this change (history shows it)."""
+        self.authors.note(Authorship(uid, generation, operation, username))
 
     async def admit_grant(
         self, namespace: str, uid: str, generation: int, spec: Mapping[str, Any], author: Author, dry_run: bool
@@ -218,4 +252,17 @@ def build(config: Config, kube: KubeClient | None = None) -> Operator:
     )
     assert set(reconcilers) == set(BY_KIND), "a reconciler for every kind"
     mirror = MirrorLoop(RbacMirror(store))
-    return Operator(config, store, kube, cache, backends, writer, status, controller, accessgrants, dnsbackends, mirror)
+    return Operator(
+        config,
+        store,
+        kube,
+        cache,
+        backends,
+        writer,
+        status,
+        controller,
+        accessgrants,
+        dnsbackends,
+        mirror,
+        AuthorLog(store),
+    )

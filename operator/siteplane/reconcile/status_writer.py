@@ -25,8 +25,9 @@ from siteplane.errors import SiteplaneError
 from siteplane.kube.client import ApiError
 from siteplane.kube.objects import CustomObjects
 from siteplane.reconcile.observed import Key, ObjectCache, Observed
-from siteplane.reconcile.status import StatusReport, render
+from siteplane.reconcile.status import READY, StatusReport, render
 from siteplane.reconcile.workqueue import backoff
+from siteplane.store.models import Change, ObjectStatus
 from siteplane.store.unit_of_work import Store, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,56 @@ ATTEMPTS = 3
 Reporter = Callable[[UnitOfWork, list[ObjectRef]], Mapping[Key, StatusReport]]
 """Reports for a batch of objects of one kind, from one unit of work; objects it has nothing to
 say about (gone from the database, say) are left out."""
+
+
+@dataclass(frozen=True)
+class Summary:
+    """An object's Ready as the dashboard sees it."""
+
+    ready: str
+    reason: str
+    message: str
+    observed_generation: int | None
+
+
+def summarise(report: StatusReport, generation: int | None) -> Summary | None:
+    ready = next((c for c in report.conditions if c.type == READY), None)
+    if ready is None:
+        return None
+    observed = report.generation if report.generation is not None else generation
+    return Summary(ready.status, ready.reason, ready.message, observed)
+
+
+def _store_summaries(uow: UnitOfWork, changed: list[tuple[Key, ObjectRef, Summary]]) -> None:
+    rows = uow.statuses.current((key.kind, key.namespace, key.name) for key, _, _ in changed)
+    for key, ref, summary in changed:
+        row = rows.get((key.kind, key.namespace, key.name))
+        if row is None:
+            row = ObjectStatus(kind=key.kind, namespace=key.namespace, name=key.name)
+            uow.statuses.add(row)
+        before = (row.ready, row.reason, row.observed_generation)
+        row.uid, row.ready, row.reason = ref.uid, summary.ready, summary.reason
+        row.message, row.observed_generation = summary.message, summary.observed_generation
+        if before != (summary.ready, summary.reason, summary.observed_generation):
+            uow.changes.append(
+                Change(
+                    kind=key.kind,
+                    namespace=key.namespace,
+                    name=key.name,
+                    uid=ref.uid,
+                    ready=summary.ready,
+                    reason=summary.reason,
+                    observed_generation=summary.observed_generation,
+                )
+            )
+    uow.changes.announce()
+
+
+def _store_gone(uow: UnitOfWork, refs: Iterable[ObjectRef]) -> None:
+    for ref in refs:
+        uow.statuses.remove(ref.kind, ref.namespace, ref.name)
+        uow.changes.append(Change(kind=ref.kind, namespace=ref.namespace, name=ref.name, uid=ref.uid))
+    uow.changes.announce()
 
 
 @dataclass
@@ -61,6 +112,8 @@ class StatusWriter:
         self._slots = asyncio.Semaphore(concurrency)
         self._dirty: dict[Key, ObjectRef] = {}
         self._reports: dict[Key, StatusReport] = {}
+        self._gone: dict[Key, ObjectRef] = {}
+        self._recorded: dict[Key, Summary] = {}  # what the database's object_status holds, as last written
         self._marked = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -83,8 +136,14 @@ class StatusWriter:
             self._reports[Key.of(ref)] = report
 
     def forget(self, ref: ObjectRef) -> None:
-        self._reports.pop(Key.of(ref), None)
-        self._dirty.pop(Key.of(ref), None)
+        """``ref`` is gone from the API server: nothing more to write, and the change feed says so."""
+        key = Key.of(ref)
+        self._reports.pop(key, None)
+        self._dirty.pop(key, None)
+        self._recorded.pop(key, None)
+        self._gone[key] = ref
+        self._idle.clear()
+        self._marked.set()
 
     def pending(self) -> int:
         return len(self._dirty)
@@ -99,11 +158,12 @@ class StatusWriter:
         while True:
             await self._marked.wait()
             self._marked.clear()
-            while self._dirty:
+            while self._dirty or self._gone:
                 batch = dict(list(self._dirty.items())[:BATCH])
                 for key in batch:
                     del self._dirty[key]
                 await self._write_batch(list(batch.values()))
+                await self._record_gone()
             if not self._dirty:
                 self._idle.set()
 
@@ -117,6 +177,38 @@ class StatusWriter:
         keys = {Key.of(r) for r in refs}
         reports = {**computed, **{k: v for k, v in self._reports.items() if k in keys}}
         await asyncio.gather(*(self._write(ref, reports[Key.of(ref)]) for ref in refs if Key.of(ref) in reports))
+        await self._record([(ref, reports[Key.of(ref)]) for ref in refs if Key.of(ref) in reports])
+
+    # -- what the dashboard reads: each object's Ready, and the change feed ---------------------
+
+    async def _record(self, written: list[tuple[ObjectRef, StatusReport]]) -> None:
+        """Store each object's Ready where it changed, and append it to the change feed."""
+        changed: list[tuple[Key, ObjectRef, Summary]] = []
+        for ref, report in written:
+            current = self.cache.find(ref)
+            summary = summarise(report, current.generation if current else None)
+            key = Key.of(ref)
+            if summary is not None and self._recorded.get(key) != summary:
+                changed.append((key, current.ref if current else ref, summary))
+        if not changed:
+            return
+        try:
+            await asyncio.to_thread(self.store.transaction, lambda uow: _store_summaries(uow, changed))
+        except SiteplaneError as error:  # the dashboard's view lags; the objects' status is written
+            log.warning("recording %d object(s)' Ready for the dashboard failed: %s", len(changed), error)
+            return
+        for key, _, summary in changed:
+            self._recorded[key] = summary
+
+    async def _record_gone(self) -> None:
+        if not self._gone:
+            return
+        gone, self._gone = self._gone, {}
+        try:
+            await asyncio.to_thread(self.store.transaction, lambda uow: _store_gone(uow, gone.values()))
+        except SiteplaneError as error:
+            log.warning("recording %d deletion(s) for the dashboard failed: %s", len(gone), error)
+            self._gone.update(gone)
 
     def _compute(self, uow: UnitOfWork, refs: list[ObjectRef]) -> dict[Key, StatusReport]:
         by_kind: dict[str, list[ObjectRef]] = {}

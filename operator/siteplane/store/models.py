@@ -245,3 +245,71 @@ class History(Base):
     action: Mapped[str] = mapped_column(String(32))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     serial: Mapped[int | None] = mapped_column(default=None)
+
+
+class ChangeAuthor(Base):
+    """Who the admission webhook let make one change (a generation, or the deletion) of a Site,
+    DNSZone or DNSRecord. History joins it by uid and generation; a change no webhook saw has none."""
+
+    __tablename__ = "change_authors"
+    __table_args__ = (
+        Index("uq_change_authors_uid_generation_operation", "object_uid", "generation", "operation", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    object_uid: Mapped[str] = mapped_column(String(64))
+    generation: Mapped[int] = mapped_column(Integer)
+    operation: Mapped[str] = mapped_column(String(16))  # CREATE, UPDATE or DELETE
+    username: Mapped[str] = mapped_column(String(K8S_NAME))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ObjectStatus(Base):
+    """What each object's Ready condition says now, as the status writer last computed it: what the
+    dashboard shows and filters by without asking the API server."""
+
+    __tablename__ = "object_status"
+    __table_args__ = (
+        Index("uq_object_status_kind_namespace_name", "kind", "namespace", "name", unique=True),
+        Index("ix_object_status_kind_ready_reason", "kind", "ready", "reason"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    namespace: Mapped[str] = mapped_column(String(63))  # "" for cluster-scoped DNSBackends
+    name: Mapped[str] = mapped_column(String(K8S_NAME))
+    uid: Mapped[str] = mapped_column(String(64))
+    ready: Mapped[str] = mapped_column(String(8))  # True, False, Unknown
+    reason: Mapped[str] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(Text, default="")
+    observed_generation: Mapped[int | None] = mapped_column(Integer, default=None)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Change(Base):
+    """The change feed the dashboard's live updates follow: one row per Ready change or deletion of
+    an object, appended by the one status writer, so ids are committed in order."""
+
+    __tablename__ = "changes"
+    __table_args__ = (Index("ix_changes_kind_namespace", "kind", "namespace"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    kind: Mapped[str] = mapped_column(String(32))
+    namespace: Mapped[str] = mapped_column(String(63))
+    name: Mapped[str] = mapped_column(String(K8S_NAME))
+    uid: Mapped[str] = mapped_column(String(64))
+    ready: Mapped[str | None] = mapped_column(String(8), default=None)  # None: the object is gone
+    reason: Mapped[str | None] = mapped_column(String(64), default=None)
+    observed_generation: Mapped[int | None] = mapped_column(Integer, default=None)
+
+
+class NamespacePolicy(Base):
+    """What a namespace's annotations say about siteplane: whether Git owns its objects (the
+    dashboard API then refuses to change them, since a GitOps controller would undo it)."""
+
+    __tablename__ = "namespace_policies"
+
+    namespace: Mapped[str] = mapped_column(String(63), primary_key=True)
+    gitops: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

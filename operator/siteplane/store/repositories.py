@@ -5,11 +5,25 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session, joinedload
 
 from siteplane.domain.names import enclosing_zones
-from siteplane.store.models import Grant, GrantAdmission, History, Record, RecordSetRow, Site, SiteDomain, Zone, utcnow
+from siteplane.store.models import (
+    Change,
+    ChangeAuthor,
+    Grant,
+    GrantAdmission,
+    History,
+    NamespacePolicy,
+    ObjectStatus,
+    Record,
+    RecordSetRow,
+    Site,
+    SiteDomain,
+    Zone,
+    utcnow,
+)
 
 
 def _below(column: Any, name: str) -> Any:
@@ -340,3 +354,81 @@ class HistoryRepository(_Repository):
 
     def for_object(self, uid: str) -> list[History]:
         return list(self.session.scalars(select(History).where(History.object_uid == uid).order_by(History.id)))
+
+
+class ChangeAuthorRepository(_Repository):
+    def record(self, object_uid: str, generation: int, operation: str, username: str) -> None:
+        """Remember (or, for a change admitted again, replace) who made this change."""
+        stmt = select(ChangeAuthor).where(
+            ChangeAuthor.object_uid == object_uid,
+            ChangeAuthor.generation == generation,
+            ChangeAuthor.operation == operation,
+        )
+        row = self.session.scalars(stmt).first()
+        if row is None:
+            row = ChangeAuthor(object_uid=object_uid, generation=generation, operation=operation)
+            self.session.add(row)
+        row.username, row.at = username, utcnow()
+
+
+class ObjectStatusRepository(_Repository):
+    def current(self, keys: Iterable[tuple[str, str, str]]) -> dict[tuple[str, str, str], ObjectStatus]:
+        """The stored Ready of each (kind, namespace, name) among ``keys`` that has one."""
+        wanted = set(keys)
+        if not wanted:
+            return {}
+        names = {name for _, _, name in wanted}
+        stmt = select(ObjectStatus).where(ObjectStatus.name.in_(names))
+        return {
+            (row.kind, row.namespace, row.name): row
+            for row in self.session.scalars(stmt)
+            if (row.kind, row.namespace, row.name) in wanted
+        }
+
+    def remove(self, kind: str, namespace: str, name: str) -> ObjectStatus | None:
+        stmt = select(ObjectStatus).where(
+            ObjectStatus.kind == kind, ObjectStatus.namespace == namespace, ObjectStatus.name == name
+        )
+        row = self.session.scalars(stmt).first()
+        if row is not None:
+            self.session.delete(row)
+        return row
+
+
+class ChangeRepository(_Repository):
+    CHANNEL = "siteplane_changes"
+
+    def append(self, change: Change) -> None:
+        self.session.add(change)
+
+    def after(self, change_id: int, limit: int = 1000) -> list[Change]:
+        """Changes newer than ``change_id``, oldest first."""
+        stmt = select(Change).where(Change.id > change_id).order_by(Change.id).limit(limit)
+        return list(self.session.scalars(stmt))
+
+    def latest_id(self) -> int:
+        return int(self.session.scalar(select(func.max(Change.id))) or 0)
+
+    def announce(self) -> None:
+        """Tell every listener (PostgreSQL LISTEN) that changes were appended, on commit."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": self.CHANNEL})
+
+
+class NamespacePolicyRepository(_Repository):
+    def set_gitops(self, namespace: str, gitops: bool) -> bool:
+        """Store whether Git owns ``namespace``; True when that changed."""
+        row = self.session.get(NamespacePolicy, namespace)
+        if row is None:
+            if not gitops:
+                return False
+            self.session.add(NamespacePolicy(namespace=namespace, gitops=True))
+            return True
+        if row.gitops == gitops:
+            return False
+        row.gitops = gitops
+        return True
+
+    def gitops(self, namespace: str) -> bool:
+        row = self.session.get(NamespacePolicy, namespace)
+        return bool(row and row.gitops)

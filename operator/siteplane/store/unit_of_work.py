@@ -13,9 +13,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from siteplane.errors import DatabaseUnavailable
 from siteplane.store.repositories import (
+    ChangeAuthorRepository,
+    ChangeRepository,
     GrantAdmissionRepository,
     GrantRepository,
     HistoryRepository,
+    NamespacePolicyRepository,
+    ObjectStatusRepository,
     RecordRepository,
     RecordSetRepository,
     SiteRepository,
@@ -42,6 +46,10 @@ class UnitOfWork:
         self.grants = GrantRepository(self.session)
         self.grant_admissions = GrantAdmissionRepository(self.session)
         self.history = HistoryRepository(self.session)
+        self.authors = ChangeAuthorRepository(self.session)
+        self.statuses = ObjectStatusRepository(self.session)
+        self.changes = ChangeRepository(self.session)
+        self.namespaces = NamespacePolicyRepository(self.session)
         return self
 
     def __exit__(
