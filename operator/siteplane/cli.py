@@ -21,6 +21,7 @@ def _config(args: argparse.Namespace) -> Config:
         "database_url": getattr(args, "database_url", None),
         "zone_dir": getattr(args, "zone_dir", None),
         "default_backend": getattr(args, "default_backend", None),
+        "api_listen": getattr(args, "listen", None),
     }
     return replace(config, **{k: v for k, v in overrides.items() if v is not None})
 
@@ -40,6 +41,24 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     run(config, verbose=args.verbose)
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from siteplane.dashboard.serve import serve
+    from siteplane.store.database import make_engine
+    from siteplane.store.migrate import SchemaOutOfDate, ensure_current
+
+    config = _config(args)
+    engine = make_engine(config.database_url)
+    try:
+        ensure_current(engine)
+    except SchemaOutOfDate as error:
+        print(f"siteplane: {error}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    serve(config)
     return 0
 
 
@@ -129,6 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--default-backend", help="DNSBackend for zones that name none (default: embedded zone files)")
     run.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     run.set_defaults(func=_run)
+
+    serve = commands.add_parser("serve", help="run the dashboard API (and its page)")
+    serve.add_argument("--listen", help="host:port to listen on (default: $SITEPLANE_API_LISTEN or 127.0.0.1:8080)")
+    _database_option(serve)
+    serve.set_defaults(func=_serve)
 
     db = commands.add_parser("db", help="database schema")
     db_commands = db.add_subparsers(dest="db_command", required=True)

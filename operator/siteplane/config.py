@@ -54,6 +54,14 @@ class Config:
     and bigger as load rises."""
     status_concurrency: int = 8
     """Status writes in flight at once."""
+    api_listen: str = "127.0.0.1:8080"
+    """host:port the dashboard API (`siteplane serve`) listens on."""
+    api_audiences: tuple[str, ...] = ()
+    """Audiences a caller's token must be valid for (TokenReview); the API server's own when empty."""
+    api_token_cache_seconds: float = 10.0
+    """How long the dashboard API trusts a TokenReview's answer for a token (rejections: a tenth)."""
+    api_token_cache_size: int = 4096
+    """Tokens whose review the dashboard API keeps at most (the oldest answers go first)."""
     webhook_listen: str | None = None
     """host:port the admission webhook listens on (TLS); None serves no webhook."""
     webhook_host: str | None = None
@@ -66,12 +74,11 @@ class Config:
 
     @property
     def webhook_address(self) -> tuple[str, int] | None:
-        if not self.webhook_listen:
-            return None
-        host, sep, port = self.webhook_listen.rpartition(":")
-        if not sep or not port.isdigit():
-            raise ValueError(f"SITEPLANE_WEBHOOK_LISTEN must be host:port, not {self.webhook_listen!r}")
-        return host or "0.0.0.0", int(port)
+        return _address("SITEPLANE_WEBHOOK_LISTEN", self.webhook_listen) if self.webhook_listen else None
+
+    @property
+    def api_address(self) -> tuple[str, int]:
+        return _address("SITEPLANE_API_LISTEN", self.api_listen)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
@@ -82,6 +89,13 @@ class Config:
             if text:
                 values[name] = parse(variable, text)
         return cls(**values)
+
+
+def _address(variable: str, text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{variable} must be host:port, not {text!r}")
+    return host or "0.0.0.0", int(port)
 
 
 def _text(variable: str, text: str) -> str:
@@ -146,6 +160,10 @@ ENVIRONMENT: dict[str, tuple[str, Parser]] = {
     "zone_gather_max_seconds": ("SITEPLANE_ZONE_GATHER_MAX_SECONDS", _seconds),
     "zone_sync_concurrency": ("SITEPLANE_ZONE_SYNC_CONCURRENCY", _positive),
     "status_concurrency": ("SITEPLANE_STATUS_CONCURRENCY", _positive),
+    "api_listen": ("SITEPLANE_API_LISTEN", _text),
+    "api_audiences": ("SITEPLANE_API_AUDIENCES", _names),
+    "api_token_cache_seconds": ("SITEPLANE_API_TOKEN_CACHE_SECONDS", _seconds),
+    "api_token_cache_size": ("SITEPLANE_API_TOKEN_CACHE_SIZE", _positive),
     "webhook_listen": ("SITEPLANE_WEBHOOK_LISTEN", _text),
     "webhook_host": ("SITEPLANE_WEBHOOK_HOST", _text),
     "webhook_cert_dir": ("SITEPLANE_WEBHOOK_CERT_DIR", _text),

@@ -41,3 +41,26 @@ class Permission:
     def describe(self, namespace: str) -> str:
         target = f"{self.resource}/{self.name}" if self.name else self.resource
         return f"{self.verb} {target} in namespace {namespace}"
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """Which objects of one kind a person may ``get``, as RBAC grants it: everything, whole
+    namespaces, or named objects (in one namespace, or in every namespace for a cluster-wide grant
+    limited to names). What the dashboard shows is exactly this, applied in its SQL queries."""
+
+    everything: bool = False
+    namespaces: frozenset[str] = frozenset()
+    named: frozenset[tuple[str | None, str]] = frozenset()  # (namespace, or None for any; name)
+
+    def allows(self, namespace: str, name: str) -> bool:
+        return (
+            self.everything
+            or namespace in self.namespaces
+            or (namespace, name) in self.named
+            or (None, name) in self.named
+        )
+
+    @property
+    def nothing(self) -> bool:
+        return not (self.everything or self.namespaces or self.named)
