@@ -15,7 +15,7 @@ from siteplane.dashboard import problems
 from siteplane.dashboard.auth import TokenReviewer
 from siteplane.dashboard.context import Dashboard, DashboardDep
 from siteplane.dashboard.models import Health
-from siteplane.dashboard.routes import me, sites
+from siteplane.dashboard.routes import me, sites, writes
 from siteplane.errors import SiteplaneError
 from siteplane.kube.client import KubeClient, load_credentials
 from siteplane.store.database import make_engine
@@ -88,4 +88,5 @@ def create_app(config: Config, kube: KubeClient | None = None) -> FastAPI:
 
     for module in (me, sites):
         app.include_router(module.router, responses={404: {"model": problems.Problem, "description": "No such object"}})
+    app.include_router(writes.router)
     return app
