@@ -523,6 +523,7 @@ def test_a_namespace_git_owns_refuses_every_write_and_nothing_is_sent(
 def test_the_apis_own_service_account_reviews_tokens_and_can_write_nothing(world: World) -> None:
     """The API in this module runs as this ServiceAccount, with only manifests/dashboard's RBAC: the
     writes the other tests saw succeed were carried by the callers' tokens alone."""
+
     def as_api(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             ["kubectl", f"--kubeconfig={world.sa_kubeconfig}", *args],
