@@ -102,11 +102,14 @@ class Setup:
         return dict(objects(self.plane, self.namespace, "dnszones")[0].get("status", {}))
 
 
-def operator_config(directory: Path, backend: str) -> Config:
+def operator_config(directory: Path, backend: str, namespace: str) -> Config:
+    """The operator of one test's namespace alone: earlier tests' zones, still being deleted, would
+    otherwise land on this test's backend (its default) and show in its counts."""
     url = f"sqlite:///{directory / 'siteplane.db'}"
     upgrade(url)
     return Config(
         database_url=url,
+        namespaces=(namespace,),
         zone_dir=str(directory / "embedded-zones"),
         default_backend=backend,
         drift_interval=2.0,
@@ -124,7 +127,7 @@ def setup(control_plane: ControlPlane, namespace: str, target: Target, tmp_path:
     previous_level = logging.getLogger().level
     logging.getLogger().setLevel(logging.DEBUG)
     apply(control_plane, namespace, target.manifests(backend, namespace))
-    config = operator_config(tmp_path, backend)
+    config = operator_config(tmp_path, backend, namespace)
     try:
         with operator_running(control_plane.kubeconfig, config) as memo:
             apply(control_plane, namespace, [zone_doc("zone", zone, nameServers=[f"ns1.{zone}"])])
@@ -237,7 +240,7 @@ def test_the_default_backend_counts_zones_that_name_no_backend_as_they_come_and_
     target = ZoneFileTarget(tmp_path / "served-zones")
     backend = f"b-{uuid.uuid4().hex[:8]}"
     apply(control_plane, namespace, target.manifests(backend, namespace))
-    config = replace(operator_config(tmp_path, backend), backend_recheck_interval=0.0)
+    config = replace(operator_config(tmp_path, backend, namespace), backend_recheck_interval=0.0)
 
     def zone_count() -> int | None:
         out = control_plane.kubectl("get", "dnsbackend", backend, "-o", "jsonpath={.status.zoneCount}").stdout
@@ -309,7 +312,7 @@ def test_a_wrong_key_gives_clear_conditions_writes_nothing_and_is_not_retried_in
     capture = LogCapture()
     logging.getLogger("siteplane").addHandler(capture)
     try:
-        with operator_running(control_plane.kubeconfig, operator_config(tmp_path, backend)) as memo:
+        with operator_running(control_plane.kubeconfig, operator_config(tmp_path, backend, namespace)) as memo:
             apply(control_plane, namespace, [zone_doc("zone", zone), site_doc("www", f"www.{zone}", "192.0.2.1")])
             zones = wait_all(
                 control_plane, namespace, "dnszones", status="False", reason="BackendUnavailable", timeout=60
@@ -356,7 +359,7 @@ def test_a_missing_secret_names_it_on_the_backend_and_the_zones(
     manifests = target.manifests(backend, namespace)
     apply(control_plane, namespace, manifests[1:])  # the DNSBackend without its Secret
     try:
-        with operator_running(control_plane.kubeconfig, operator_config(tmp_path, backend)):
+        with operator_running(control_plane.kubeconfig, operator_config(tmp_path, backend, namespace)):
             apply(control_plane, namespace, [zone_doc("zone", zone)])
             zones = wait_all(
                 control_plane, namespace, "dnszones", status="False", reason="BackendUnavailable", timeout=60

@@ -114,6 +114,7 @@ class StatusWriter:
         self._reports: dict[Key, StatusReport] = {}
         self._gone: dict[Key, ObjectRef] = {}
         self._recorded: dict[Key, Summary] = {}  # what the database's object_status holds, as last written
+        self._attempts: dict[Key, int] = {}  # failed writes in a row, per object: its own backoff
         self._marked = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -141,6 +142,7 @@ class StatusWriter:
         self._reports.pop(key, None)
         self._dirty.pop(key, None)
         self._recorded.pop(key, None)
+        self._attempts.pop(key, None)
         self._gone[key] = ref
         self._idle.clear()
         self._marked.set()
@@ -224,33 +226,39 @@ class StatusWriter:
 
     async def _write(self, ref: ObjectRef, report: StatusReport) -> None:
         async with self._slots:
-            for _ in range(ATTEMPTS):
-                current = self.cache.find(ref) or await self._read(ref)
-                if current is None:
-                    return  # gone, or replaced by another object of the same name
-                if current.deleting and not current.finalized:
-                    return  # only the garbage collector has business with it now
-                patch = render(current.status, current.generation, report)
-                if not patch:
-                    return
-                try:
-                    body = await self.objects.patch_status(current.ref, patch, current.resource_version)
-                except ApiError as error:
-                    if error.status == 409:  # our view of the object was stale: look again
-                        self.stats.conflicts += 1
-                        await self._read(ref)
-                        continue
-                    if error.status == 404:
-                        return
-                    self._later([ref], error)
-                    return
-                except SiteplaneError as error:
-                    self._later([ref], error)
-                    return
-                self.stats.writes += 1
-                self.cache.put(Observed.from_body(ref.kind, body))
-                return
-            self._later([ref], None)
+            if await self._written(ref, report):
+                self._attempts.pop(Key.of(ref), None)
+
+    async def _written(self, ref: ObjectRef, report: StatusReport) -> bool:
+        """Write ``report`` unless the object already shows it; False when it is to be tried again later."""
+        for _ in range(ATTEMPTS):
+            current = self.cache.find(ref) or await self._read(ref)
+            if current is None:
+                return True  # gone, or replaced by another object of the same name
+            if current.deleting and not current.finalized:
+                return True  # only the garbage collector has business with it now
+            patch = render(current.status, current.generation, report)
+            if not patch:
+                return True
+            try:
+                body = await self.objects.patch_status(current.ref, patch, current.resource_version)
+            except ApiError as error:
+                if error.status == 409:  # our view of the object was stale: look again
+                    self.stats.conflicts += 1
+                    await self._read(ref)
+                    continue
+                if error.status == 404:
+                    return True
+                self._later([ref], error)
+                return False
+            except SiteplaneError as error:
+                self._later([ref], error)
+                return False
+            self.stats.writes += 1
+            self.cache.put(Observed.from_body(ref.kind, body))
+            return True
+        self._later([ref], None)
+        return False
 
     async def _read(self, ref: ObjectRef) -> Observed | None:
         try:
@@ -265,9 +273,15 @@ class StatusWriter:
         return observed
 
     def _later(self, refs: list[ObjectRef], error: Exception | None) -> None:
-        """Mark ``refs`` again after a pause: the API server or the database is in trouble."""
+        """Mark ``refs`` again after a pause: the API server or the database is in trouble.
+
+        Each object backs off by its own failures in a row, so one object that keeps failing
+        (or an outage long over) does not slow the retry of another."""
         self.stats.failures += len(refs)
         if error is not None:
             log.warning("writing the status of %d object(s) failed (%s); trying again", len(refs), error)
         loop = asyncio.get_running_loop()
-        loop.call_later(backoff(min(self.stats.failures, 5)), self.mark, refs)
+        for ref in refs:
+            key = Key.of(ref)
+            attempts = self._attempts[key] = self._attempts.get(key, 0) + 1
+            loop.call_later(backoff(min(attempts - 1, 5)), self.mark, [ref])
