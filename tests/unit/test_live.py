@@ -221,3 +221,19 @@ def test_a_live_interval_must_be_more_than_zero(variable: str) -> None:
     with pytest.raises(ValueError, match=f"{variable} must be more than 0"):
         Config.from_env({variable: "0"})
     assert Config.from_env({"SITEPLANE_LIVE_BACKLOG": "10", "SITEPLANE_LIVE_MAX_CLIENTS": "2"}).live_backlog == 10
+
+
+def test_a_bug_in_the_fan_out_ends_every_stream_rather_than_filter_wrongly() -> None:
+    class Broken(Scripted):
+        async def refresh_scopes(self) -> None:
+            raise RuntimeError("a bug")
+
+    async def run() -> str | None:
+        live = Broken((0, []), Config(live_recheck_seconds=0.01))
+        client = live.subscribe(ALICE, SITES_IN_A)
+        task = asyncio.create_task(live._recheck())
+        await client.take(5)
+        task.cancel()
+        return client.ended
+
+    assert asyncio.run(run()) == "closing"  # the client resumes, its Visibility read again

@@ -352,8 +352,18 @@ class LiveFeed:
 
     async def _follow(self) -> None:
         while True:
-            await self._catch_up_feed()
-            await self.wakeups.wait()
+            try:
+                await self._catch_up_feed()
+                await self.wakeups.wait()
+            except Exception:
+                await self._unexpected("following the change feed")
+
+    async def _unexpected(self, what: str) -> None:
+        """A bug, not the database: end every stream (each client resumes exactly, from the
+        database, with what it may see read again) rather than risk a missed or unfiltered event."""
+        log.exception("live updates: %s failed; ending every stream", what)
+        self.close_streams()
+        await asyncio.sleep(1)
 
     async def _catch_up_feed(self) -> None:
         while True:
@@ -392,10 +402,13 @@ class LiveFeed:
         while True:
             await asyncio.sleep(self.config.live_recheck_seconds)
             since_review += self.config.live_recheck_seconds
-            await self.refresh_scopes()
-            if since_review >= TOKEN_RECHECK_SECONDS:
-                since_review = 0.0
-                await self.review_tokens()
+            try:
+                await self.refresh_scopes()
+                if since_review >= TOKEN_RECHECK_SECONDS:
+                    since_review = 0.0
+                    await self.review_tokens()
+            except Exception:
+                await self._unexpected("reading what each client may see")
 
     async def refresh_scopes(self) -> None:
         """Read again what each client may see (once per user and groups, however many streams)."""
