@@ -367,9 +367,13 @@ class LiveFeed:
 
     async def _catch_up_feed(self) -> None:
         while True:
+            idle = not self.clients
             try:
-                read = partial(read_changes, after=self.position, limit=BATCH)
-                batch = await asyncio.to_thread(self.store.read, read)
+                if idle:  # nobody to send to: only where the feed ends
+                    last = await asyncio.to_thread(self.store.read, lambda uow: bounds(uow)[1])
+                else:
+                    read = partial(read_changes, after=self.position, limit=BATCH)
+                    batch = await asyncio.to_thread(self.store.read, read)
             except SiteplaneError as error:
                 if not self._failing:
                     log.warning("live updates cannot read the change feed (%s); retrying", error)
@@ -379,6 +383,11 @@ class LiveFeed:
                 log.info("live updates read the change feed again")
                 self._failing = False
             self.reads += 1
+            if idle:
+                if self.clients:
+                    continue  # one joined meanwhile, from the position it found: read what follows
+                self.position = max(self.position, last)
+                return
             self.deliver(batch)
             if len(batch) < BATCH:
                 return
