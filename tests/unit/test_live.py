@@ -28,6 +28,7 @@ from siteplane.dashboard.live import (
     sse,
 )
 from siteplane.domain.access import Author, Visibility
+from siteplane.errors import KubeUnavailable
 from siteplane.store.feed import FeedChange, HistoryEntry, Polling, author_of
 from siteplane.store.models import History
 from siteplane.store.unit_of_work import Store
@@ -237,3 +238,16 @@ def test_a_bug_in_the_fan_out_ends_every_stream_rather_than_filter_wrongly() -> 
         return client.ended
 
     assert asyncio.run(run()) == "closing"  # the client resumes, its Visibility read again
+
+
+def test_a_token_the_cluster_no_longer_accepts_ends_its_streams() -> None:
+    class Reviewer:
+        async def review(self, token: str) -> Author | None:
+            if token == "down":
+                raise KubeUnavailable("the API server does not answer")
+            return None if token == "revoked" else Author("someone")
+
+    live = LiveFeed(cast(Store, None), cast(TokenReviewer, Reviewer()), Config(), Polling(1))
+    kept, revoked, unsure = (live.subscribe(Caller(Author(u), u), SITES_IN_A) for u in ("valid", "revoked", "down"))
+    asyncio.run(live.review_tokens())
+    assert (kept.ended, revoked.ended, unsure.ended) == (None, "unauthenticated", None)
