@@ -62,6 +62,22 @@ class Config:
     """How long the dashboard API trusts a TokenReview's answer for a token (rejections: a tenth)."""
     api_token_cache_size: int = 4096
     """Tokens whose review the dashboard API keeps at most (the oldest answers go first)."""
+    live_poll_seconds: float = 0.25
+    """SQLite: seconds between two reads of the change feed for the live updates (one cheap indexed
+    query per API process, however many clients)."""
+    live_notify_timeout_seconds: float = 5.0
+    """PostgreSQL: the feed is read on every NOTIFY, and at least this often without one (a safety
+    net for a notification lost with its LISTEN connection)."""
+    live_keepalive_seconds: float = 15.0
+    """Seconds of silence after which a live updates stream gets a keep-alive comment."""
+    live_recheck_seconds: float = 5.0
+    """Seconds between two re-reads of what each live updates client may see: a revoked
+    permission stops its events within this time."""
+    live_max_clients: int = 1000
+    """Live updates streams one API process serves at once; more are refused (503)."""
+    live_backlog: int = 1000
+    """How many changes a live updates client may be behind (waiting to be sent, or missed while
+    it was away) before it is told to reload instead."""
     webhook_listen: str | None = None
     """host:port the admission webhook listens on (TLS); None serves no webhook."""
     webhook_host: str | None = None
@@ -120,6 +136,13 @@ def _seconds(variable: str, text: str) -> float:
     return value
 
 
+def _interval(variable: str, text: str) -> float:
+    value = _seconds(variable, text)
+    if value == 0:
+        raise ValueError(f"{variable} must be more than 0")
+    return value
+
+
 def _count(variable: str, text: str) -> int:
     if not text.isdigit():
         raise ValueError(f"{variable} must be a whole number (0 or more), not {text!r}")
@@ -164,6 +187,12 @@ ENVIRONMENT: dict[str, tuple[str, Parser]] = {
     "api_audiences": ("SITEPLANE_API_AUDIENCES", _names),
     "api_token_cache_seconds": ("SITEPLANE_API_TOKEN_CACHE_SECONDS", _seconds),
     "api_token_cache_size": ("SITEPLANE_API_TOKEN_CACHE_SIZE", _positive),
+    "live_poll_seconds": ("SITEPLANE_LIVE_POLL_SECONDS", _interval),
+    "live_notify_timeout_seconds": ("SITEPLANE_LIVE_NOTIFY_TIMEOUT_SECONDS", _interval),
+    "live_keepalive_seconds": ("SITEPLANE_LIVE_KEEPALIVE_SECONDS", _interval),
+    "live_recheck_seconds": ("SITEPLANE_LIVE_RECHECK_SECONDS", _interval),
+    "live_max_clients": ("SITEPLANE_LIVE_MAX_CLIENTS", _positive),
+    "live_backlog": ("SITEPLANE_LIVE_BACKLOG", _positive),
     "webhook_listen": ("SITEPLANE_WEBHOOK_LISTEN", _text),
     "webhook_host": ("SITEPLANE_WEBHOOK_HOST", _text),
     "webhook_cert_dir": ("SITEPLANE_WEBHOOK_CERT_DIR", _text),

@@ -14,8 +14,9 @@ from siteplane.config import Config
 from siteplane.dashboard import problems
 from siteplane.dashboard.auth import TokenReviewer
 from siteplane.dashboard.context import Dashboard, DashboardDep
+from siteplane.dashboard.live import LiveFeed
 from siteplane.dashboard.models import Health
-from siteplane.dashboard.routes import me, sites, writes
+from siteplane.dashboard.routes import events, me, sites, writes
 from siteplane.errors import SiteplaneError
 from siteplane.kube.client import KubeClient, load_credentials
 from siteplane.store.database import make_engine
@@ -43,10 +44,14 @@ def create_app(config: Config, kube: KubeClient | None = None) -> FastAPI:
         reviewer = TokenReviewer(
             client, config.api_audiences, config.api_token_cache_seconds, config.api_token_cache_size
         )
-        app.state.dashboard = Dashboard(config, Store(engine), client, reviewer)
+        store = Store(engine)
+        app.state.dashboard = Dashboard(config, store, client, reviewer)
+        app.state.live = live = LiveFeed(store, reviewer, config)
         try:
+            await live.start()
             yield
         finally:
+            await live.stop()
             if kube is None:
                 await client.close()
             engine.dispose()
@@ -86,7 +91,7 @@ def create_app(config: Config, kube: KubeClient | None = None) -> FastAPI:
             return problems.problem_response(503, "the application database does not answer")
         return Health(status="ok")
 
-    for module in (me, sites):
+    for module in (me, sites, events):
         app.include_router(module.router, responses={404: {"model": problems.Problem, "description": "No such object"}})
     app.include_router(writes.router)
     return app
