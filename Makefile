@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# Debian packages the tests run for real: PostgreSQL, BIND's named-checkzone. Only when missing.
+# Debian packages the tests run for real: PostgreSQL, BIND, PowerDNS, Chromium. Only when missing.
 deps:
 	bash harness/system_deps.sh
 
