@@ -512,6 +512,7 @@ async function loadList({ more = false } = {}) {
   if (seq !== state.listSeq) return; // a newer load (another tab, other filters) won
   listNote(null);
   table.hidden = false;
+  $("filters").hidden = false;
   const body = table.tBodies[0];
   if (!more) {
     body.replaceChildren();
@@ -532,6 +533,7 @@ async function loadList({ more = false } = {}) {
 
 function showUnavailable(text) {
   state.rows.clear();
+  $("filters").hidden = true;
   $("table").tBodies[0].replaceChildren();
   $("table").hidden = true;
   $("empty").hidden = true;
