@@ -107,7 +107,7 @@ def create_app(config: Config, kube: KubeClient | None = None) -> FastAPI:
     for module in (me, sites):
         app.include_router(module.router, responses={404: {"model": problems.Problem, "description": "No such object"}})
 
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def page() -> FileResponse:
         """The dashboard page; it signs in with a token and reads this API."""
         return FileResponse(PAGE_DIR / "index.html", headers=PAGE_HEADERS)
