@@ -300,8 +300,13 @@ async function signIn(token) {
     me = await api("GET", "/me", { signingIn: true });
   } catch (error) {
     state.token = null;
-    sessionStorage.removeItem(TOKEN_KEY);
-    showSignIn(error.status === 401 ? "The cluster does not accept this token." : error.message);
+    if (error.status === 401) {
+      sessionStorage.removeItem(TOKEN_KEY);
+      showSignIn("The cluster does not accept this token.");
+    } else {
+      // The server or the cluster is down for a moment: a token it accepted before is kept.
+      showSignIn(`${error.message.replace(/\.$/, "")}; reload the page to try again.`);
+    }
     return;
   }
   sessionStorage.setItem(TOKEN_KEY, token);
