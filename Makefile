@@ -13,7 +13,7 @@ STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 help:
 	@echo "make test     install what is needed, lint, type-check and run the whole suite"
 	@echo "make test-unit  the pure tests only: no server, no control plane (under a minute)"
-	@echo "make demo     local control plane + operator + examples, then stop everything"
+	@echo "make demo     local control plane + operator + examples + dashboard, then stop everything (KEEP=1: until Ctrl-C)"
 	@echo "make cluster  start the local control plane and print its KUBECONFIG"
 	@echo "make lint     ruff, mypy, and a check that crds/ matches the API models"
 	@echo "make crds     regenerate crds/ from operator/siteplane/api"
@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# Debian packages the tests run for real: PostgreSQL, BIND's named-checkzone. Only when missing.
+# Debian packages the tests run for real: PostgreSQL, BIND, PowerDNS, Chromium. Only when missing.
 deps:
 	bash harness/system_deps.sh
 
@@ -51,8 +51,9 @@ test: lint deps controlplane
 test-unit: venv
 	$(VENV)/bin/pytest tests/unit
 
+# KEEP=1: keep the control plane, the operator and the dashboard running until Ctrl-C.
 demo: controlplane
-	$(PY) -m harness.demo
+	$(PY) -m harness.demo $(if $(KEEP),--keep)
 
 cluster: controlplane
 	$(PY) -m harness.controlplane.cluster

@@ -5,19 +5,26 @@ process, the way it runs anywhere else) with zone files, applies manifests/examp
 zones, sites and records, two AccessGrants and one deliberate conflict) through its admission
 webhook, waits until everything is Ready, shows a refused escalation and the database's answers to
 "may this user...", prints ``kubectl get siteplane``, one rendered zone file and a summary from the
-database, and stops everything it started.
+database, starts the dashboard API and its page (``siteplane serve``) and prints its URL with a token
+to sign in with, and stops everything it started. With ``--keep`` (``make demo KEEP=1``) everything
+stays up until Ctrl-C, so a person can open the page.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
+import urllib.request
 
 from harness.controlplane.cluster import ControlPlane, running
+from harness.dashboard import DashboardServer
 from harness.operator_runner import OperatorProcess
 from harness.paths import EXAMPLES_DIR, REPO_ROOT
 from harness.server import free_port
@@ -72,7 +79,29 @@ def _wait_for_webhook(plane: ControlPlane) -> None:
         time.sleep(0.3)
 
 
-def main() -> int:
+def _who(dashboard: DashboardServer, token: str) -> str:
+    """Who the API says the token is: proof that it signs in."""
+    request = urllib.request.Request(f"{dashboard.url}api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        me = json.load(response)
+    groups = [g for g in me["groups"] if not g.startswith("system:")]
+    return f"{me['user']} ({', '.join(groups)})"
+
+
+def _wait_for_ctrl_c() -> None:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # Ctrl-C must reach us even when started in the background (`&`), where SIGINT arrives ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    print("\nEverything keeps running; Ctrl-C stops it.", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        while True:
+            signal.pause()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m harness.demo", description="the whole product, then stop")
+    parser.add_argument("--keep", action="store_true", help="keep everything running until Ctrl-C")
+    options = parser.parse_args(argv)
     shutil.rmtree(DEMO_DIR, ignore_errors=True)
     DEMO_DIR.mkdir()
     started = time.monotonic()
@@ -139,7 +168,18 @@ def main() -> int:
             print((ZONE_DIR / "example.com.zone").read_text(), end="")
             _step("siteplane db summary")
             print(_siteplane("db", "summary"), end="")
-            _step("stopping the operator and the control plane")
+            _step("starting the dashboard API and its page: siteplane serve")
+            # bob's static token from the control plane's token file: a person (group dns-team, whom
+            # the examples' AccessGrant lets edit DNS in team-a), not a ServiceAccount no grant names.
+            token = plane.token("bob")
+            with DashboardServer(DEMO_DIR / "dashboard", kubeconfig=plane.kubeconfig, database_url=DATABASE_URL) as api:
+                print(f"the page: {api.url}  (API reference: {api.url}docs, OpenAPI: {api.url}openapi.json)")
+                print(f"sign in as {_who(api, token)} with the token {token}")
+                if options.keep:
+                    _wait_for_ctrl_c()
+                else:
+                    print("(make demo KEEP=1 keeps everything running to open the page)")
+                _step("stopping the dashboard API, the operator and the control plane")
     print(f"done in {time.monotonic() - started:.0f}s; operator log: {DEMO_DIR / 'operator.log'}")
     return 0
 

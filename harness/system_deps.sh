@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the test suite runs for real (PostgreSQL, and DNS tools), only
-# those that are missing. Idempotent and quiet: a run with everything present prints nothing and
-# touches no package list. Safe in CI (root, no stdin).
+# Installs the Debian packages the test suite runs for real (PostgreSQL, DNS servers and tools, a
+# headless Chromium for the dashboard page), only those that are missing. Idempotent and quiet: a
+# run with everything present prints nothing and touches no package list. Safe in CI (root, no stdin).
 #
 # Presence is judged by the file a test actually executes, not by `dpkg -l`: a package can be
 # "installed" yet lack the binary (removed, half-configured), and a binary is what the tests need.
@@ -19,6 +19,10 @@ REQUIREMENTS=(
     "/usr/sbin/rndc bind9-utils"
     "/usr/sbin/pdns_server pdns-server"
     "/usr/lib/*/pdns/libgsqlite3backend.so pdns-backend-sqlite3"
+    # The dashboard page's browser test drives Debian's Chromium through its chromedriver
+    # (Selenium, pointed at these two files: no browser is downloaded).
+    "/usr/bin/chromium chromium"
+    "/usr/bin/chromedriver chromium-driver"
 )
 
 missing=()

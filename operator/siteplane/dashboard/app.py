@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from siteplane import __version__
 from siteplane.config import Config
@@ -28,7 +30,23 @@ The application database siteplane keeps, served to people as their Kubernetes R
 allow: every list, detail and search shows exactly what the caller may `get`, and nothing of the
 rest; changes go through the Kubernetes API with the caller's own token. Authenticate with
 `Authorization: Bearer <token>`, any token the cluster accepts. Errors are RFC 9457 problem details.
+The page at `/` is a client of this API like any other.
 """
+
+# The page: plain HTML, CSS and JavaScript shipped in the package, served as they are.
+PAGE_DIR = Path(__file__).parent / "page"
+# Its scripts and styles come from this server only, and it calls only this server: nothing
+# inline, nothing from elsewhere, never framed, and no form may submit anywhere (a token typed
+# into a page whose script failed to load must not end up in a URL).
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-cache",
+}
 
 
 def create_app(config: Config, kube: KubeClient | None = None) -> FastAPI:
@@ -94,4 +112,11 @@ def create_app(config: Config, kube: KubeClient | None = None) -> FastAPI:
     for module in (me, sites, events):
         app.include_router(module.router, responses={404: {"model": problems.Problem, "description": "No such object"}})
     app.include_router(writes.router)
+
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
+    async def page() -> FileResponse:
+        """The dashboard page; it signs in with a token and reads this API."""
+        return FileResponse(PAGE_DIR / "index.html", headers=PAGE_HEADERS)
+
+    app.mount("/static", StaticFiles(directory=PAGE_DIR), name="static")
     return app
