@@ -11,11 +11,11 @@ from fastapi.responses import JSONResponse
 
 from siteplane import __version__
 from siteplane.config import Config
-from siteplane.dashboard import problems
+from siteplane.dashboard import openapi, problems
 from siteplane.dashboard.auth import TokenReviewer
 from siteplane.dashboard.context import Dashboard, DashboardDep
 from siteplane.dashboard.models import Health
-from siteplane.dashboard.routes import me, sites
+from siteplane.dashboard.routes import history, me, records, search, sites, zones
 from siteplane.errors import SiteplaneError
 from siteplane.kube.client import KubeClient, load_credentials
 from siteplane.store.database import make_engine
@@ -59,11 +59,7 @@ def create_app(config: Config, kube: KubeClient | None = None) -> FastAPI:
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
-        responses={
-            400: {"model": problems.Problem, "description": "The request's parameters are not valid"},
-            401: {"model": problems.Problem, "description": "No token, or one the cluster does not accept"},
-            503: {"model": problems.Problem, "description": "The database or the Kubernetes API is unavailable"},
-        },
+        responses=problems.documented(400, 401, 503),
     )
     problems.install(app)
 
@@ -76,7 +72,7 @@ def create_app(config: Config, kube: KubeClient | None = None) -> FastAPI:
         "/readyz",
         response_model=Health,
         tags=["health"],
-        responses={503: {"model": problems.Problem, "description": "The database does not answer"}},
+        responses=problems.documented(503),
     )
     async def readyz(parts: DashboardDep) -> Health | JSONResponse:
         """Ready only when the database answers."""
@@ -86,6 +82,7 @@ def create_app(config: Config, kube: KubeClient | None = None) -> FastAPI:
             return problems.problem_response(503, "the application database does not answer")
         return Health(status="ok")
 
-    for module in (me, sites):
-        app.include_router(module.router, responses={404: {"model": problems.Problem, "description": "No such object"}})
+    for module in (me, sites, zones, records, search, history):
+        app.include_router(module.router, responses=problems.documented(404))
+    openapi.install(app)
     return app
