@@ -10,9 +10,11 @@ is matched literally (listings.py escapes it).
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import Query
+from pydantic import AfterValidator
 
 from siteplane.api.common import NAMESPACE_PATTERN, OBJECT_NAME_PATTERN
 from siteplane.api.dnsrecord import RecordType
@@ -25,8 +27,12 @@ DNS_CHARS = r"^[A-Za-z0-9*._-]+$"
 # A piece of a customer, as the Site schema allows it.
 CUSTOMER_CHARS = r"^[-A-Za-z0-9_.]+$"
 PLAN_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-# A Kubernetes user name: anything printable but whitespace, quotes, backslash, ';' and '%'.
-USER_CHARS = "^[^\\x00-\\x20\\x7f'\"\\\\;%]+$"
+# A Kubernetes user name (OIDC names may be any text): anything but blanks, control and invisible
+# formatting characters, quotes, backslash, ';' and '%'. Written for both Rust's regex (pydantic)
+# and Python's (the OpenAPI document's readers).
+USER_CHARS = (
+    "^[^\\x00-\\x20\\x7f-\\xa0\\u00ad\\u2000-\\u200f\\u2028-\\u202f\\u205f-\\u206f\\ufeff'\"\\\\;%]+$"
+)
 # What a continue token is made of (base64url).
 TOKEN_CHARS = r"^[A-Za-z0-9_-]+$"
 
@@ -44,6 +50,28 @@ ReadyParam = Annotated[Literal["True", "False", "Unknown"] | None, Query()]
 ReasonParam = Annotated[str | None, Query(pattern=r"^[A-Za-z][A-Za-z0-9]*$", max_length=64)]
 Limit = Annotated[int, Query(ge=1, le=500)]
 ContinueParam = Annotated[str | None, Query(alias="continue", min_length=1, max_length=2048, pattern=TOKEN_CHARS)]
+
+
+def in_utc(moment: datetime | None) -> datetime | None:
+    """A time as UTC (one without a zone is taken as UTC); refused when UTC has no such time."""
+    if moment is None:
+        return None
+    try:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time is out of range") from None
+
+
+Since = Annotated[
+    datetime | None,
+    AfterValidator(in_utc),
+    Query(description="Entries at or after this time (RFC 3339; UTC when it names no zone)"),
+]
+Until = Annotated[
+    datetime | None,
+    AfterValidator(in_utc),
+    Query(description="Entries before this time (RFC 3339; UTC when it names no zone)"),
+]
 NamespaceName = re.compile(NAMESPACE_PATTERN)
 ObjectName = re.compile(OBJECT_NAME_PATTERN)
 

@@ -4,7 +4,6 @@ objects; every entry only where the caller may get its object (by the grants of 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -19,7 +18,9 @@ from siteplane.dashboard.params import (
     MatchParam,
     NamespaceParam,
     NameText,
+    Since,
     SortOrder,
+    Until,
     UserParam,
     lower,
     text_filter,
@@ -54,8 +55,6 @@ ACROSS = (
     "continue",
 )
 PER_OBJECT = ("action", "author", "since", "until", "order", "limit", "continue")
-Since = Annotated[datetime | None, Query(description="Entries at or after this time (UTC when it names no zone)")]
-Until = Annotated[datetime | None, Query(description="Entries before this time (UTC when it names no zone)")]
 
 
 def entry(row: HistoryRow) -> HistoryEntry:
