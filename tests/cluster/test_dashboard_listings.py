@@ -264,6 +264,7 @@ def _seed(world: World) -> None:
         history(uow, ("Site", A, "www"), site_www, 2, "dns-applied", 3)
         history(uow, ("Site", A, "gone"), gone.uid, 1, "stored", 4, ("CREATE", "alice"))
         history(uow, ("Site", A, "gone"), gone.uid, 1, "deleted", 5, ("DELETE", "carol"))
+        history(uow, ("Site", A, "gone"), gone.uid, 1, "dns-applied", 5)  # its records withdrawn
         history(uow, ("DNSZone", A, "zone-a"), world.live[("DNSZone", A, "zone-a")], 1, "stored", 6)
         history(uow, ("DNSZone", A, "zone-a"), world.live[("DNSZone", A, "zone-a")], 1, "drift-reverted", 7)
         history(
@@ -562,6 +563,7 @@ def test_history_names_who_made_each_change_and_never_guesses(world: World) -> N
         ("Site", A, "www", 2, "dns-applied", "bob"),  # the author of the generation it applied
         ("Site", A, "gone", 1, "stored", "alice"),
         ("Site", A, "gone", 1, "deleted", "carol"),  # the DELETE's author, not the creator
+        ("Site", A, "gone", 1, "dns-applied", "carol"),  # the withdrawal the deletion caused
         ("DNSZone", A, "zone-a", 1, "stored", "unknown"),  # the webhook saw nothing
         ("DNSZone", A, "zone-a", 1, "drift-reverted", "siteplane"),
         ("DNSRecord", A, "mail", 1, "stored", "admin"),
@@ -582,7 +584,10 @@ HISTORY_FILTERS: list[tuple[HistoryFilters, list[tuple[str, str, str]]]] = [
         HistoryFilters(kind="DNSRecord", namespace=A),
         [("DNSRecord", "mail", "dns-applied"), ("DNSRecord", "mail", "stored")],
     ),
-    (HistoryFilters(name=TextFilter("go", "prefix")), [("Site", "gone", "deleted"), ("Site", "gone", "stored")]),
+    (
+        HistoryFilters(name=TextFilter("go", "prefix")),
+        [("Site", "gone", "deleted"), ("Site", "gone", "dns-applied"), ("Site", "gone", "stored")],
+    ),
     (
         HistoryFilters(since=T0 + timedelta(minutes=9), until=T0 + timedelta(minutes=11)),
         [("DNSRecord", "mail", "dns-applied"), ("Site", "www", "stored")],

@@ -221,8 +221,10 @@ class HistoryEntry(Model):
     action: str
     """stored, deleted, dns-applied or drift-reverted."""
     author: str
-    """Who made the change, as the admission webhook saw it; "siteplane" for what the operator did
-    itself (a reverted drift); "unknown" when the webhook did not see the change."""
+    """Who made the change, as the admission webhook saw it: for stored and dns-applied, who wrote
+    that generation; for deleted, and what was applied after it (its records withdrawn), who
+    deleted the object; "siteplane" for what the operator did by itself (a reverted drift);
+    "unknown" when the webhook did not see the change. Never a guess."""
     serial: int | None
     detail: dict[str, Any]
 

@@ -30,9 +30,7 @@ PLAN_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 # A Kubernetes user name (OIDC names may be any text): anything but blanks, control and invisible
 # formatting characters, quotes, backslash, ';' and '%'. Written for both Rust's regex (pydantic)
 # and Python's (the OpenAPI document's readers).
-USER_CHARS = (
-    "^[^\\x00-\\x20\\x7f-\\xa0\\u00ad\\u2000-\\u200f\\u2028-\\u202f\\u205f-\\u206f\\ufeff'\"\\\\;%]+$"
-)
+USER_CHARS = "^[^\\x00-\\x20\\x7f-\\xa0\\u00ad\\u2000-\\u200f\\u2028-\\u202f\\u205f-\\u206f\\ufeff'\"\\\\;%]+$"
 # What a continue token is made of (base64url).
 TOKEN_CHARS = r"^[A-Za-z0-9_-]+$"
 

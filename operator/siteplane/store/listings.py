@@ -30,7 +30,7 @@ from sqlalchemy import (
     tuple_,
     union_all,
 )
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import aliased, selectinload
 
 from siteplane.domain.access import Visibility
 from siteplane.store.models import ChangeAuthor, History, ObjectStatus, Record, RecordSetRow, Site, SiteDomain, Zone
@@ -887,12 +887,22 @@ def _admitted_by(*operations: str) -> Any:
     )
 
 
+_earlier = aliased(History)
+_after_deletion = exists().where(
+    _earlier.object_uid == History.object_uid, _earlier.action == "deleted", _earlier.id < History.id
+)
+
 # What each action is put down to: a stored or applied generation to whoever wrote that generation,
-# a deletion to whoever deleted, a reverted drift to the operator; "unknown" where the webhook saw
-# nothing (it was down, bypassed, or the change predates it). Never a guess.
+# a deletion, and what was applied after it (the withdrawal of its records), to whoever deleted, a
+# reverted drift to the operator; "unknown" where the webhook saw nothing (it was down, bypassed, or
+# the change predates it). Never a guess.
 author_of_entry = case(
     (History.action == "drift-reverted", literal(OPERATOR_AUTHOR, String)),
     (History.action == "deleted", func.coalesce(_admitted_by("DELETE"), UNKNOWN_AUTHOR)),
+    (
+        and_(History.action == "dns-applied", _after_deletion),
+        func.coalesce(_admitted_by("DELETE"), UNKNOWN_AUTHOR),
+    ),
     (History.action.in_(("stored", "dns-applied")), func.coalesce(_admitted_by("CREATE", "UPDATE"), UNKNOWN_AUTHOR)),
     else_=literal(UNKNOWN_AUTHOR, String),
 )
