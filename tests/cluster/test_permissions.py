@@ -75,6 +75,7 @@ class World:
     permissions: PermissionEvaluator  # the database's mirror of RBAC, as the dashboard asks it
     zone_dir: Path
     webhook: str  # the ValidatingWebhookConfiguration's name
+    config: Config  # the operator's, whose database the dashboard API reads
 
     def get(self, plural: str, name: str, namespace: str) -> dict[str, Any]:
         return dict(json.loads(self.plane.kubectl("get", plural, name, "-n", namespace, "-o", "json").stdout))
@@ -136,7 +137,9 @@ def world(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory)
     try:
         with operator_running(plane.kubeconfig, config) as memo:
             _wait_for_webhook(plane, webhook)
-            world = World(plane, a, b, PermissionEvaluator(memo["operator"].store), directory / "zones", webhook)
+            world = World(
+                plane, a, b, PermissionEvaluator(memo["operator"].store), directory / "zones", webhook, config
+            )
             _grant_the_teams(world)
             yield world
     finally:
@@ -576,3 +579,196 @@ def test_a_zone_inside_another_tenants_zone_is_admitted_once_that_zone_delegates
     admitted = world.apply_as("dave", b, [zone_doc("child", f"shop.{parent}")])
     assert admitted.returncode == 0, admitted.stderr
     world.ready("dnszones", "child", b, "Served", timeout=120)
+
+
+# -- the dashboard API shows exactly what `get` allows --------------------------------------------
+
+DASHBOARD_USERS = (*MATRIX_USERS, "admin")
+KINDS = {"Site": ("sites", "sites"), "DNSZone": ("dnszones", "zones"), "DNSRecord": ("dnsrecords", "records")}
+Key = tuple[str, str, str]  # (kind, namespace, name)
+
+
+def _proof_objects(world: World) -> None:
+    """Sites, zones and records in both namespaces, named to meet every kind of grant: namespace-wide,
+    per name ("www": erin's), and ``view``; b publishes in a's zone, so a's zone holds b's records."""
+    a, b = world.a, world.b
+    apply(
+        world.plane,
+        a,
+        [
+            zone_doc("proof", f"proof.{a}.example", publishers=[{"namespace": b, "names": ["shop"]}]),
+            site_doc(NAME, f"www.proof.{a}.example", "192.0.2.20"),
+            site_doc("blog", f"blog.proof.{a}.example", "192.0.2.21", customer="acme"),
+            record_doc(NAME, f"proof.{a}.example", "_dmarc", "TXT", ["v=DMARC1; p=none"]),
+            record_doc("mail", f"proof.{a}.example", "@", "MX", [{"preference": 10, "host": f"mail.{a}.example"}]),
+        ],
+    )
+    apply(
+        world.plane,
+        b,
+        [
+            zone_doc("proof", f"proof.{b}.example"),
+            site_doc(NAME, f"www.proof.{b}.example", "198.51.100.20"),
+            site_doc("shop", f"shop.proof.{a}.example", "198.51.100.21"),
+            record_doc(NAME, f"proof.{b}.example", "www", "TXT", ["b"]),
+        ],
+    )
+
+
+def _cluster_objects(world: World) -> set[Key]:
+    """Every Site, DNSZone and DNSRecord of both namespaces, once the database holds each one's
+    current generation (its status is written for it) and none is being deleted."""
+    found: set[Key] = set()
+
+    def settled() -> bool:
+        found.clear()
+        for kind, (plural, _) in KINDS.items():
+            for ns in (world.a, world.b):
+                listed = json.loads(world.plane.kubectl("get", plural, "-n", ns, "-o", "json").stdout)["items"]
+                for obj in listed:
+                    meta = obj["metadata"]
+                    if (
+                        meta.get("deletionTimestamp")
+                        or (obj.get("status") or {}).get("observedGeneration") != meta["generation"]
+                    ):
+                        return False
+                    found.add((kind, ns, meta["name"]))
+        return True
+
+    wait_until(settled, 180, "every object stored at its generation")
+    return set(found)
+
+
+def _pages(api: Any, token: str, path: str, **params: Any) -> list[dict[str, Any]]:
+    """A list's every item, two at a time, following the continue tokens."""
+    items: list[dict[str, Any]] = []
+    after = None
+    for _ in range(500):
+        query = {"limit": 2, **params, **({"continue": after} if after else {})}
+        answer = api.get(path, params=query, headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 200, (path, query, items, answer.text)
+        items += answer.json()["items"]
+        after = answer.json().get("continue")
+        if not after:
+            return items
+    raise AssertionError(f"{path}: more than 500 pages")
+
+
+def _history_keys(world: World) -> set[Key]:
+    import sqlalchemy as sa
+
+    from siteplane.store.database import make_engine
+    from siteplane.store.models import History
+
+    engine = make_engine(world.config.database_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.select(History.object_kind, History.object_namespace, History.object_name))
+            return {(kind, ns, name) for kind, ns, name in rows if ns in (world.a, world.b)}
+    finally:
+        engine.dispose()
+
+
+def test_the_dashboard_shows_every_user_exactly_what_subject_access_review_lets_them_get(world: World) -> None:
+    """For every user of the matrix: every list (all pages), the search, the history, and every
+    object's detail, history and record sets answer exactly the objects a SubjectAccessReview lets
+    that user ``get``: 200 for those, 404 for the rest, as for what does not exist."""
+    from fastapi.testclient import TestClient
+
+    from siteplane.dashboard.app import create_app
+
+    _proof_objects(world)
+    objects = _cluster_objects(world)
+    with_history = _history_keys(world)
+    assert {k for k in objects if k[1] == world.a} and {k for k in objects if k[1] == world.b}
+    everything = objects | with_history
+    cells = list(product(DASHBOARD_USERS, sorted(everything)))
+
+    def ask(cell: tuple[str, Key]) -> tuple[tuple[str, Key], bool]:
+        who, (kind, ns, name) = cell
+        return cell, subject_access_review(world.plane, who, "get", KINDS[kind][0], ns, name)
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = dict(pool.map(ask, cells))
+    mismatches: list[str] = []
+    with TestClient(create_app(world.config)) as api:
+        for who in DASHBOARD_USERS:
+            token = world.plane.token(who)
+            allowed = {key for (user, key), yes in answers.items() if user == who and yes}
+            ours = {k for k in allowed if k[1] in (world.a, world.b)}
+
+            def compare(what: str, got: set[Key], expected: set[Key], who: str = who) -> None:
+                if got != expected:
+                    mismatches.append(f"{who} {what}: extra {sorted(got - expected)}, missing {sorted(expected - got)}")
+
+            for kind, (_, path) in KINDS.items():
+                listed = {(kind, i["namespace"], i["name"]) for i in _pages(api, token, f"/api/v1/{path}")}
+                # Other tests' namespaces are not this operator's: the database holds only a and b.
+                compare(f"/api/v1/{path}", listed, {k for k in ours if k[0] == kind and k in objects})
+            hits = _pages(api, token, "/api/v1/search", domain="example", match="suffix")
+            compare("/api/v1/search", {(h["kind"], h["namespace"], h["name"]) for h in hits}, ours & objects)
+            entries = _pages(api, token, "/api/v1/history")
+            compare("/api/v1/history", {(e["kind"], e["namespace"], e["name"]) for e in entries}, ours & with_history)
+            for kind, ns, name in sorted(everything):
+                base = f"/api/v1/{KINDS[kind][1]}/{ns}/{name}"
+                may = (kind, ns, name) in allowed
+                paths = [f"{base}/history"] + ([base] if (kind, ns, name) in objects else [])
+                if kind == "DNSZone" and (kind, ns, name) in objects:
+                    paths.append(f"{base}/record-sets")
+                for path in paths:
+                    answer = api.get(path, headers={"Authorization": f"Bearer {token}"})
+                    if answer.status_code != (200 if may else 404):
+                        mismatches.append(f"{who} {path}: {answer.status_code}, SubjectAccessReview says {may}")
+                    elif may and path.endswith("/record-sets"):
+                        owners = {
+                            (s["owner"]["kind"], s["owner"]["namespace"], s["owner"]["name"])
+                            for s in _pages(api, token, path)
+                            if not s["owner"]["hidden"]
+                        }
+                        if owners - allowed:
+                            mismatches.append(f"{who} {path}: names owners {sorted(owners - allowed)}")
+    assert not mismatches, "\n".join(mismatches)
+    # The matrix is not trivial: someone sees everything, someone nothing, someone a single name.
+    seen = {who: {key for (user, key), yes in answers.items() if user == who and yes} for who in DASHBOARD_USERS}
+    assert seen["admin"] == everything and not seen["carol"]
+    assert {k for k in seen["erin"] if k[0] == "Site"} == {("Site", world.a, NAME)}
+
+
+def test_history_names_who_the_webhook_saw_make_each_change(world: World) -> None:
+    """alice creates a Site, frank changes it, alice deletes it: each entry says who, the one the
+    operator wrote by itself says so, and nothing is guessed."""
+    from fastapi.testclient import TestClient
+
+    from siteplane.dashboard.app import create_app
+
+    a = world.a
+    _proof_objects(world)  # its zone
+    doc = site_doc("authored", f"authored.proof.{a}.example", "192.0.2.30")
+    assert world.apply_as("alice", a, [doc]).returncode == 0
+    world.ready("sites", "authored", a, "Published", timeout=120)
+    doc["spec"]["serving"]["ipv4"] = ["192.0.2.31"]
+    assert world.apply_as("frank", a, [doc]).returncode == 0
+    world.ready("sites", "authored", a, "Published", timeout=120)
+    assert world.plane.kubectl("delete", "site", "authored", "-n", a, user="alice").returncode == 0
+    with TestClient(create_app(world.config)) as api:
+
+        def entries() -> list[tuple[int, str, str]]:
+            answer = api.get(
+                f"/api/v1/sites/{a}/authored/history",
+                params={"order": "asc"},
+                headers={"Authorization": f"Bearer {world.plane.token('admin')}"},
+            )
+            assert answer.status_code == 200, answer.text
+            return [(e["generation"], e["action"], e["author"]) for e in answer.json()["items"]]
+
+        wait_until(lambda: any(action == "deleted" for _, action, _ in entries()), 60, "the deletion in history")
+        found = entries()
+    assert found == [
+        (1, "stored", "alice"),
+        (1, "dns-applied", "alice"),  # what the zone served for that generation: its author's doing
+        (2, "stored", "frank"),
+        (2, "dns-applied", "frank"),
+        (2, "deleted", "alice"),
+        (2, "dns-applied", "alice"),  # its records withdrawn: the deletion's doing, not frank's
+    ], found
+    assert "unknown" not in {author for _, _, author in found}, found

@@ -13,12 +13,12 @@ from fastapi.staticfiles import StaticFiles
 
 from siteplane import __version__
 from siteplane.config import Config
-from siteplane.dashboard import problems
+from siteplane.dashboard import openapi, problems
 from siteplane.dashboard.auth import TokenReviewer
 from siteplane.dashboard.context import Dashboard, DashboardDep
 from siteplane.dashboard.live import LiveFeed
 from siteplane.dashboard.models import Health
-from siteplane.dashboard.routes import events, me, sites, writes
+from siteplane.dashboard.routes import events, history, me, records, search, sites, writes, zones
 from siteplane.errors import SiteplaneError
 from siteplane.kube.client import KubeClient, load_credentials
 from siteplane.store.database import make_engine
@@ -82,11 +82,7 @@ def create_app(config: Config, kube: KubeClient | None = None) -> FastAPI:
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
-        responses={
-            400: {"model": problems.Problem, "description": "The request's parameters are not valid"},
-            401: {"model": problems.Problem, "description": "No token, or one the cluster does not accept"},
-            503: {"model": problems.Problem, "description": "The database or the Kubernetes API is unavailable"},
-        },
+        responses=problems.documented(400, 401, 503),
     )
     problems.install(app)
 
@@ -99,7 +95,7 @@ def create_app(config: Config, kube: KubeClient | None = None) -> FastAPI:
         "/readyz",
         response_model=Health,
         tags=["health"],
-        responses={503: {"model": problems.Problem, "description": "The database does not answer"}},
+        responses=problems.documented(503),
     )
     async def readyz(parts: DashboardDep) -> Health | JSONResponse:
         """Ready only when the database answers."""
@@ -109,8 +105,8 @@ def create_app(config: Config, kube: KubeClient | None = None) -> FastAPI:
             return problems.problem_response(503, "the application database does not answer")
         return Health(status="ok")
 
-    for module in (me, sites, events):
-        app.include_router(module.router, responses={404: {"model": problems.Problem, "description": "No such object"}})
+    for module in (me, sites, zones, records, search, history, events):
+        app.include_router(module.router, responses=problems.documented(404))
     app.include_router(writes.router)
 
     @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
@@ -119,4 +115,5 @@ def create_app(config: Config, kube: KubeClient | None = None) -> FastAPI:
         return FileResponse(PAGE_DIR / "index.html", headers=PAGE_HEADERS)
 
     app.mount("/static", StaticFiles(directory=PAGE_DIR), name="static")
+    openapi.install(app)
     return app

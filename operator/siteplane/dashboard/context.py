@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Annotated
@@ -15,6 +16,7 @@ from siteplane.domain.access import Visibility
 from siteplane.errors import KubeUnavailable
 from siteplane.kube.client import KubeClient
 from siteplane.rbac.visibility import visibility
+from siteplane.store.listings import Visibilities
 from siteplane.store.unit_of_work import Store, UnitOfWork
 
 BEARER = "bearer "
@@ -65,6 +67,11 @@ def seen(uow: UnitOfWork, who: Caller, resource_type: str) -> Visibility:
     return visibility(grants, who.username, who.groups, resource_type)
 
 
+def seen_all(uow: UnitOfWork, who: Caller) -> Visibilities:
+    """What ``who`` may get of every kind a view can mix (a zone's record sets, search, history)."""
+    return Visibilities(seen(uow, who, "sites"), seen(uow, who, "dnszones"), seen(uow, who, "dnsrecords"))
+
+
 def only(*names: str) -> Callable[[Request], None]:
     """A dependency refusing query parameters other than ``names`` (a typo must not widen a list)."""
     allowed = frozenset(names)
@@ -77,6 +84,11 @@ def only(*names: str) -> Callable[[Request], None]:
                 f"unknown query parameter(s): {', '.join(_shown(unknown))}; this endpoint takes: "
                 f"{', '.join(sorted(allowed)) or 'none'}",
             )
+        counts = Counter(key for key, _ in request.query_params.multi_items())
+        repeated = sorted(key for key, count in counts.items() if count > 1)
+        if repeated:
+            # Which of two values would count is a guess; the caller says which they mean.
+            raise ProblemError(400, f"query parameter(s) given more than once: {', '.join(_shown(repeated))}")
 
     return check
 

@@ -12,12 +12,13 @@ import base64
 import binascii
 import hashlib
 import json
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from siteplane.dashboard.problems import ProblemError
 from siteplane.store.listings import Cursor
 
+T = TypeVar("T")
 VERSION = 1
 MAX_TOKEN = 2048
 
@@ -52,3 +53,12 @@ def decode(token: str, query: str) -> Cursor:
     if not isinstance(row_id, int) or not isinstance(value, str | int):
         raise bad
     return Cursor(value, row_id)
+
+
+def cut(rows: list[T], limit: int, query: str, cursor: Callable[[T], Cursor]) -> tuple[list[T], str | None]:
+    """A page of ``rows`` (read with one row more than ``limit``) and the token of the next page,
+    if there is one."""
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    return rows, encode(query, cursor(rows[-1]))

@@ -14,6 +14,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from siteplane.errors import DatabaseUnavailable
+
 PROBLEM = "application/problem+json"
 TITLES = {
     400: "Bad Request",
@@ -55,6 +57,26 @@ def not_found() -> ProblemError:
     return ProblemError(404, "no such object")
 
 
+DESCRIPTIONS = {
+    400: "The request's parameters are not valid",
+    401: "No token, or one the cluster does not accept",
+    404: "No such object (or none the caller may see: the two are answered alike)",
+    503: "The database or the Kubernetes API is unavailable",
+}
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for problem answers, under the media type they are really sent with."""
+    return {
+        status: {
+            "model": Problem,
+            "description": DESCRIPTIONS[status],
+            "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }
+
+
 def problem_response(
     status: int,
     detail: str,
@@ -80,6 +102,11 @@ def install(app: FastAPI) -> None:
             for e in error.errors()
         ]
         return problem_response(400, "the request's parameters are not valid", errors=errors)
+
+    @app.exception_handler(DatabaseUnavailable)
+    async def _database(request: Request, error: DatabaseUnavailable) -> JSONResponse:
+        # The error's text is siteplane's own (never the driver's, which may quote the URL).
+        return problem_response(503, "the application database is unavailable; try again")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:

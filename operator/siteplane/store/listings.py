@@ -8,15 +8,32 @@ counts, pages and searches never include, nor reveal, what is hidden. Pages are 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select, true, tuple_
-from sqlalchemy.orm import selectinload
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    case,
+    exists,
+    false,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+    tuple_,
+    union_all,
+)
+from sqlalchemy.orm import aliased, selectinload
 
 from siteplane.domain.access import Visibility
-from siteplane.store.models import ObjectStatus, Site, SiteDomain, Zone
+from siteplane.store.models import ChangeAuthor, History, ObjectStatus, Record, RecordSetRow, Site, SiteDomain, Zone
 from siteplane.store.unit_of_work import UnitOfWork
 
 Match = Literal["exact", "prefix", "suffix", "contains"]
@@ -91,6 +108,51 @@ def ready_of(kind: str, namespace: Any, name: Any) -> Any:
     return and_(ObjectStatus.kind == kind, ObjectStatus.namespace == namespace, ObjectStatus.name == name)
 
 
+def aware(moment: datetime | None) -> datetime | None:
+    """A stored time as UTC: SQLite hands timestamps back without their zone (they are stored in UTC)."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+def served_by(backend_column: Any, name: str, default_backend: str | None) -> ColumnElement[bool]:
+    """The zone is served through DNSBackend ``name``: it names it, or names none and ``name`` is
+    the operator's default."""
+    named = backend_column == name
+    if default_backend is not None and name == default_backend:
+        return or_(named, backend_column.is_(None))
+    return named  # type: ignore[no-any-return]
+
+
+def zones_served_by(backend: str, default_backend: str | None) -> Select[str]:
+    """The names of the live zones that own their name and are served through DNSBackend ``backend``."""
+    return select(Zone.zone_name).where(
+        served_by(Zone.backend, backend, default_backend), Zone.is_owner.is_(True), Zone.deleted_at.is_(None)
+    )
+
+
+@dataclass(frozen=True)
+class Visibilities:
+    """What the caller may ``get`` of each kind a view can show (a zone holds every kind's records)."""
+
+    sites: Visibility = field(default_factory=Visibility)
+    zones: Visibility = field(default_factory=Visibility)
+    records: Visibility = field(default_factory=Visibility)
+
+    def of(self, kind: str) -> Visibility:
+        return {"Site": self.sites, "DNSZone": self.zones, "DNSRecord": self.records}.get(kind, Visibility())
+
+    def condition(self, kind: Any, namespace: Any, name: Any) -> ColumnElement[bool]:
+        """SQL for "the caller may get this object", for rows naming objects of several kinds."""
+        return or_(
+            *(and_(kind == k, visible(namespace, name, self.of(k))) for k in KINDS if not self.of(k).nothing),
+            false(),
+        )
+
+
+KINDS = ("Site", "DNSZone", "DNSRecord")
+
+
 # -- Sites --------------------------------------------------------------------------------------
 
 
@@ -138,7 +200,9 @@ def _live_domain(*conditions: Any) -> Any:
     return exists().where(SiteDomain.site_id == Site.id, SiteDomain.deleted_at.is_(None), *conditions)
 
 
-def list_sites(uow: UnitOfWork, seen: Visibility, filters: SiteFilters, page: PageRequest) -> list[SiteRow]:
+def list_sites(
+    uow: UnitOfWork, seen: Visibility, filters: SiteFilters, page: PageRequest, default_backend: str | None = None
+) -> list[SiteRow]:
     stmt = (
         select(Site, ObjectStatus.ready, ObjectStatus.reason)
         .outerjoin(ObjectStatus, ready_of("Site", Site.namespace, Site.name))
@@ -162,10 +226,7 @@ def list_sites(uow: UnitOfWork, seen: Visibility, filters: SiteFilters, page: Pa
     if filters.zone is not None:
         stmt = stmt.where(_live_domain(SiteDomain.zone_name == filters.zone))
     if filters.backend is not None:
-        placed = select(Zone.zone_name).where(
-            Zone.backend == filters.backend, Zone.is_owner.is_(True), Zone.deleted_at.is_(None)
-        )
-        stmt = stmt.where(_live_domain(SiteDomain.zone_name.in_(placed)))
+        stmt = stmt.where(_live_domain(SiteDomain.zone_name.in_(zones_served_by(filters.backend, default_backend))))
     stmt = paged(stmt, SITE_SORTS[page.sort], Site.id, page)
     return [_site_row(row[0], row[1], row[2]) for row in uow.session.execute(stmt)]
 
@@ -190,9 +251,12 @@ def _site_row(site: Site, ready: str | None, reason: str | None) -> SiteRow:
     )
 
 
+SORT_FIELDS = {"domain": "primary_domain", "zone": "zone_name"}
+
+
 def sort_value(row: Any, sort: str) -> Any:
     """The value a row sorts by under ``sort`` (what a continue token carries)."""
-    value = getattr(row, {"domain": "primary_domain"}.get(sort, sort))
+    value = getattr(row, SORT_FIELDS.get(sort, sort))
     return "" if value is None else value
 
 
@@ -203,6 +267,12 @@ class DomainDetail:
     state: str
     publish_state: str | None
     zone: str | None
+    served: bool = False
+    """Its record sets are seen served by the zone's backend (and the Site is not suspended)."""
+    why_not: str | None = None
+    """When not served, the first thing in the way: the placement (DomainConflict, NotPermitted,
+    Pending), Suspended, the zone's plan (NameConflict, CNAMEAtApex, Pending), BackendError,
+    RejectedByServer, or Pending while the backend has not been seen serving it."""
 
 
 @dataclass(frozen=True)
@@ -215,6 +285,30 @@ class SiteDetail:
     domains: tuple[DomainDetail, ...]
     message: str | None
     updated_at: datetime | None
+
+
+def _relative(domain: str, zone: str) -> str:
+    return "@" if domain == zone else domain[: -len(zone) - 1]
+
+
+def _why_not(
+    domain: SiteDomain, suspended: bool, sets: list[tuple[str, int | None, str | None]], zone_error: bool
+) -> str | None:
+    """What keeps ``domain`` from being served (None when nothing does); ``sets`` are its record
+    sets in its zone: (name, applied serial, rejection)."""
+    if domain.state != "Owned":
+        return domain.state
+    if suspended:
+        return "Suspended"
+    if domain.publish_state != "Published":
+        return domain.publish_state or "Pending"
+    if zone_error:
+        return "BackendError"
+    if any(rejected for _, _, rejected in sets):
+        return "RejectedByServer"
+    if not sets or any(applied is None for _, applied, _ in sets):
+        return "Pending"
+    return None
 
 
 def site_detail(uow: UnitOfWork, seen: Visibility, namespace: str, name: str) -> SiteDetail | None:
@@ -232,13 +326,661 @@ def site_detail(uow: UnitOfWork, seen: Visibility, namespace: str, name: str) ->
         return None
     site, ready, reason, message = found
     domains = sorted((d for d in site.domains if d.deleted_at is None), key=lambda d: d.position)
+    held = uow.session.execute(
+        select(RecordSetRow.name, RecordSetRow.applied_serial, RecordSetRow.rejected, Zone.zone_name)
+        .join(Zone, Zone.id == RecordSetRow.zone_id)
+        .where(RecordSetRow.owner_uid == site.uid, RecordSetRow.deleted_at.is_(None))
+    ).all()
+    failing = set(
+        uow.session.scalars(
+            select(Zone.zone_name).where(
+                Zone.zone_name.in_({d.zone_name for d in domains if d.zone_name}),
+                Zone.is_owner.is_(True),
+                Zone.deleted_at.is_(None),
+                Zone.sync_error.is_not(None),
+            )
+        )
+    )
+    details = []
+    for d in domains:
+        zone = d.zone_name or ""
+        sets = [
+            (n, applied, rejected) for n, applied, rejected, z in held if z == zone and n == _relative(d.domain, zone)
+        ]
+        why_not = _why_not(d, bool(site.suspended), sets, zone in failing)
+        details.append(
+            DomainDetail(d.domain, d.position, d.state, d.publish_state, d.zone_name, why_not is None, why_not)
+        )
     return SiteDetail(
         _site_row(site, ready, reason),
         site.ttl,
         tuple(site.ipv4 or ()),
         tuple(site.ipv6 or ()),
         site.cname,
-        tuple(DomainDetail(d.domain, d.position, d.state, d.publish_state, d.zone_name) for d in domains),
+        tuple(details),
         message,
-        site.updated_at,
+        aware(site.updated_at),
     )
+
+
+# -- DNSZones -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ZoneFilters:
+    namespace: str | None = None
+    name: TextFilter | None = None
+    zone: TextFilter | None = None
+    ready: str | None = None
+    reason: str | None = None
+    backend: str | None = None
+
+
+@dataclass(frozen=True)
+class ZoneRow:
+    id: int
+    namespace: str
+    name: str
+    uid: str
+    zone_name: str
+    is_owner: bool
+    backend: str | None
+    serial: int | None
+    record_count: int
+    drift_corrections: int
+    synced_at: datetime | None
+    checked_at: datetime | None
+    ready: str | None
+    reason: str | None
+    created: str
+    generation: int
+
+
+ZONE_SORTS: dict[str, Any] = {
+    "name": Zone.name,
+    "namespace": Zone.namespace,
+    "zone": Zone.zone_name,
+    "created": Zone.created,
+}
+
+
+def list_zones(
+    uow: UnitOfWork, seen: Visibility, filters: ZoneFilters, page: PageRequest, default_backend: str | None = None
+) -> list[ZoneRow]:
+    stmt = (
+        select(Zone, ObjectStatus.ready, ObjectStatus.reason)
+        .outerjoin(ObjectStatus, ready_of("DNSZone", Zone.namespace, Zone.name))
+        .where(Zone.deleted_at.is_(None), visible(Zone.namespace, Zone.name, seen))
+    )
+    if filters.namespace is not None:
+        stmt = stmt.where(Zone.namespace == filters.namespace)
+    if filters.name is not None:
+        stmt = stmt.where(matches(Zone.name, filters.name))
+    if filters.zone is not None:
+        stmt = stmt.where(matches(Zone.zone_name, filters.zone))
+    if filters.ready is not None:
+        stmt = stmt.where(ObjectStatus.ready == filters.ready)
+    if filters.reason is not None:
+        stmt = stmt.where(ObjectStatus.reason == filters.reason)
+    if filters.backend is not None:
+        stmt = stmt.where(served_by(Zone.backend, filters.backend, default_backend))
+    stmt = paged(stmt, ZONE_SORTS[page.sort], Zone.id, page)
+    return [_zone_row(zone, ready, reason) for zone, ready, reason in uow.session.execute(stmt)]
+
+
+def _zone_row(zone: Zone, ready: str | None, reason: str | None) -> ZoneRow:
+    return ZoneRow(
+        zone.id,
+        zone.namespace,
+        zone.name,
+        zone.uid,
+        zone.zone_name,
+        bool(zone.is_owner),
+        zone.backend,
+        zone.serial,
+        zone.record_count,
+        zone.drift_corrections,
+        aware(zone.synced_at),
+        aware(zone.checked_at),
+        ready,
+        reason,
+        zone.created,
+        zone.generation,
+    )
+
+
+@dataclass(frozen=True)
+class BackendState:
+    """The DNSBackend a zone is served through, and its Ready as the operator last wrote it."""
+
+    name: str | None
+    """None: the embedded zone files, which are no DNSBackend."""
+    ready: str | None
+    """None: no status is stored for a DNSBackend of that name (there is none, or it was never checked)."""
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class SetCounts:
+    total: int
+    applied: int
+    pending: int
+    rejected: int
+
+
+@dataclass(frozen=True)
+class ZoneDetail:
+    row: ZoneRow
+    default_ttl: int
+    soa: dict[str, Any]
+    name_servers: tuple[str, ...]
+    publishers: tuple[dict[str, Any], ...]
+    delegations: tuple[dict[str, Any], ...]
+    deletion_policy: str
+    management: str
+    served: bool
+    message: str | None
+    backend: BackendState
+    record_sets: SetCounts
+    updated_at: datetime | None
+
+
+def _live_zone(uow: UnitOfWork, seen: Visibility, namespace: str, name: str) -> tuple[Zone, Any, Any, Any] | None:
+    if not seen.allows(namespace, name):
+        return None
+    stmt = (
+        select(Zone, ObjectStatus.ready, ObjectStatus.reason, ObjectStatus.message)
+        .outerjoin(ObjectStatus, ready_of("DNSZone", Zone.namespace, Zone.name))
+        .where(Zone.namespace == namespace, Zone.name == name, Zone.deleted_at.is_(None))
+        .order_by(Zone.id.desc())
+    )
+    found = uow.session.execute(stmt).first()
+    return None if found is None else (found[0], found[1], found[2], found[3])
+
+
+def zone_detail(
+    uow: UnitOfWork, seen: Visibility, namespace: str, name: str, default_backend: str | None = None
+) -> ZoneDetail | None:
+    """One DNSZone, if the caller may see it (else None, exactly as when it does not exist)."""
+    found = _live_zone(uow, seen, namespace, name)
+    if found is None:
+        return None
+    zone, ready, reason, message = found
+    backend_name = zone.backend or default_backend
+    backend = BackendState(None, None, None)
+    if backend_name:
+        status = uow.session.execute(
+            select(ObjectStatus.ready, ObjectStatus.reason).where(ready_of("DNSBackend", "", backend_name))
+        ).first()
+        backend = BackendState(backend_name, *(status or (None, None)))
+    total, applied, rejected = uow.session.execute(
+        select(func.count(), func.count(RecordSetRow.applied_serial), func.count(RecordSetRow.rejected)).where(
+            RecordSetRow.zone_id == zone.id, RecordSetRow.deleted_at.is_(None)
+        )
+    ).one()
+    pending = uow.session.scalar(
+        select(func.count()).where(
+            RecordSetRow.zone_id == zone.id,
+            RecordSetRow.deleted_at.is_(None),
+            RecordSetRow.applied_serial.is_(None),
+            RecordSetRow.rejected.is_(None),
+        )
+    )
+    return ZoneDetail(
+        _zone_row(zone, ready, reason),
+        zone.default_ttl,
+        dict(zone.soa or {}),
+        tuple(zone.name_servers or ()),
+        tuple(zone.publishers or ()),
+        tuple(zone.delegations or ()),
+        zone.deletion_policy,
+        zone.management,
+        bool(zone.served),
+        message,
+        backend,
+        SetCounts(int(total), int(applied), int(pending or 0), int(rejected)),
+        aware(zone.updated_at),
+    )
+
+
+# -- record sets (what a zone serves, whoever owns it) ------------------------------------------
+
+SetState = Literal["applied", "pending", "rejected"]
+
+
+@dataclass(frozen=True)
+class SetFilters:
+    name: TextFilter | None = None
+    type: str | None = None
+    state: SetState | None = None
+
+
+@dataclass(frozen=True)
+class SetRow:
+    id: int
+    name: str
+    type: str
+    ttl: int
+    values: tuple[str, ...]
+    owner_kind: str
+    owner_namespace: str | None
+    """None (as the name) when the caller may not get the owner: they learn only its kind."""
+    owner_name: str | None
+    applied_serial: int | None
+    rejected: str | None
+
+
+SET_SORTS: dict[str, Any] = {"name": RecordSetRow.name, "type": RecordSetRow.type}
+
+
+def _sets(seen: Visibilities) -> Select[Any]:
+    """Record sets with their owner's namespace and name only where the caller may get the owner:
+    a hidden owner's names never leave the database."""
+    owner_seen = seen.condition(RecordSetRow.owner_kind, RecordSetRow.owner_namespace, RecordSetRow.owner_name)
+    return select(
+        RecordSetRow.id,
+        RecordSetRow.name,
+        RecordSetRow.type,
+        RecordSetRow.ttl,
+        RecordSetRow.rdata,
+        RecordSetRow.owner_kind,
+        case((owner_seen, RecordSetRow.owner_namespace), else_=null()).label("owner_namespace"),
+        case((owner_seen, RecordSetRow.owner_name), else_=null()).label("owner_name"),
+        RecordSetRow.applied_serial,
+        RecordSetRow.rejected,
+    ).where(RecordSetRow.deleted_at.is_(None))
+
+
+def _set_row(row: Any) -> SetRow:
+    return SetRow(
+        row.id,
+        row.name,
+        row.type,
+        row.ttl,
+        tuple(row.rdata or ()),
+        row.owner_kind,
+        row.owner_namespace,
+        row.owner_name,
+        row.applied_serial,
+        row.rejected,
+    )
+
+
+def zone_record_sets(
+    uow: UnitOfWork, seen: Visibilities, namespace: str, name: str, filters: SetFilters, page: PageRequest
+) -> list[SetRow] | None:
+    """The live record sets of a DNSZone the caller may see (None when they may not, or it does not
+    exist); each owner named only if the caller may get it."""
+    found = _live_zone(uow, seen.zones, namespace, name)
+    if found is None:
+        return None
+    stmt = _sets(seen).where(RecordSetRow.zone_id == found[0].id)
+    if filters.name is not None:
+        stmt = stmt.where(matches(RecordSetRow.name, filters.name))
+    if filters.type is not None:
+        stmt = stmt.where(RecordSetRow.type == filters.type)
+    if filters.state == "applied":
+        stmt = stmt.where(RecordSetRow.applied_serial.is_not(None))
+    elif filters.state == "rejected":
+        stmt = stmt.where(RecordSetRow.rejected.is_not(None))
+    elif filters.state == "pending":
+        stmt = stmt.where(RecordSetRow.applied_serial.is_(None), RecordSetRow.rejected.is_(None))
+    stmt = paged(stmt, SET_SORTS[page.sort], RecordSetRow.id, page)
+    return [_set_row(row) for row in uow.session.execute(stmt)]
+
+
+# -- DNSRecords ---------------------------------------------------------------------------------
+
+FQDN = case((Record.record_name == "@", Record.zone_name), else_=Record.record_name + "." + Record.zone_name)
+
+
+@dataclass(frozen=True)
+class RecordFilters:
+    namespace: str | None = None
+    name: TextFilter | None = None
+    fqdn: TextFilter | None = None
+    zone: str | None = None
+    type: str | None = None
+    ready: str | None = None
+    reason: str | None = None
+    backend: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordRow:
+    id: int
+    namespace: str
+    name: str
+    uid: str
+    zone_name: str
+    record_name: str
+    fqdn: str
+    type: str
+    ttl: int | None
+    values: tuple[str, ...]
+    state: str
+    """What the zone's plan made of it: Published, NameConflict, NotPermitted or Pending."""
+    ready: str | None
+    reason: str | None
+    created: str
+    generation: int
+
+
+RECORD_SORTS: dict[str, Any] = {
+    "name": Record.name,
+    "namespace": Record.namespace,
+    "fqdn": FQDN,
+    "zone": Record.zone_name,
+    "type": Record.type,
+    "created": Record.created,
+}
+
+
+def list_records(
+    uow: UnitOfWork, seen: Visibility, filters: RecordFilters, page: PageRequest, default_backend: str | None = None
+) -> list[RecordRow]:
+    stmt = (
+        select(Record, ObjectStatus.ready, ObjectStatus.reason)
+        .outerjoin(ObjectStatus, ready_of("DNSRecord", Record.namespace, Record.name))
+        .where(Record.deleted_at.is_(None), visible(Record.namespace, Record.name, seen))
+    )
+    if filters.namespace is not None:
+        stmt = stmt.where(Record.namespace == filters.namespace)
+    if filters.name is not None:
+        stmt = stmt.where(matches(Record.name, filters.name))
+    if filters.fqdn is not None:
+        stmt = stmt.where(matches(FQDN, filters.fqdn))
+    if filters.zone is not None:
+        stmt = stmt.where(Record.zone_name == filters.zone)
+    if filters.type is not None:
+        stmt = stmt.where(Record.type == filters.type)
+    if filters.ready is not None:
+        stmt = stmt.where(ObjectStatus.ready == filters.ready)
+    if filters.reason is not None:
+        stmt = stmt.where(ObjectStatus.reason == filters.reason)
+    if filters.backend is not None:
+        stmt = stmt.where(Record.zone_name.in_(zones_served_by(filters.backend, default_backend)))
+    stmt = paged(stmt, RECORD_SORTS[page.sort], Record.id, page)
+    return [_record_row(record, ready, reason) for record, ready, reason in uow.session.execute(stmt)]
+
+
+def _record_row(record: Record, ready: str | None, reason: str | None) -> RecordRow:
+    fqdn = record.zone_name if record.record_name == "@" else f"{record.record_name}.{record.zone_name}"
+    return RecordRow(
+        record.id,
+        record.namespace,
+        record.name,
+        record.uid,
+        record.zone_name,
+        record.record_name,
+        fqdn,
+        record.type,
+        record.ttl,
+        tuple(str(v) for v in record.rdata or ()),
+        record.state,
+        ready,
+        reason,
+        record.created,
+        record.generation,
+    )
+
+
+@dataclass(frozen=True)
+class RecordDetail:
+    row: RecordRow
+    sets: tuple[SetRow, ...]
+    """The record sets it holds in its zone now (one, or none while it publishes nothing)."""
+    zone_serial: int | None
+    """The serial its zone is served with, if a zone owns its zone name."""
+    message: str | None
+    updated_at: datetime | None
+
+
+def record_detail(uow: UnitOfWork, seen: Visibilities, namespace: str, name: str) -> RecordDetail | None:
+    """One DNSRecord, if the caller may see it (else None, exactly as when it does not exist)."""
+    if not seen.records.allows(namespace, name):
+        return None
+    stmt = (
+        select(Record, ObjectStatus.ready, ObjectStatus.reason, ObjectStatus.message)
+        .outerjoin(ObjectStatus, ready_of("DNSRecord", Record.namespace, Record.name))
+        .where(Record.namespace == namespace, Record.name == name, Record.deleted_at.is_(None))
+        .order_by(Record.id.desc())
+    )
+    found = uow.session.execute(stmt).first()
+    if found is None:
+        return None
+    record, ready, reason, message = found
+    sets = uow.session.execute(_sets(seen).where(RecordSetRow.owner_uid == record.uid).order_by(RecordSetRow.id))
+    serial = uow.session.scalar(
+        select(Zone.serial).where(
+            Zone.zone_name == record.zone_name, Zone.is_owner.is_(True), Zone.deleted_at.is_(None)
+        )
+    )
+    return RecordDetail(
+        _record_row(record, ready, reason),
+        tuple(_set_row(row) for row in sets),
+        serial,
+        message,
+        aware(record.updated_at),
+    )
+
+
+# -- search by domain, across kinds ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    kind: str
+    namespace: str
+    name: str
+    domain: str
+    """The name that matched: a Site's domain, a DNSZone's zoneName, a DNSRecord's FQDN."""
+    ready: str | None
+    reason: str | None
+    key: int
+    """Unique across kinds (the row id times three, plus the kind): a hit's place in a page."""
+
+
+SEARCH_KINDS = ("Site", "DNSZone", "DNSRecord")
+
+
+def search(
+    uow: UnitOfWork,
+    seen: Visibilities,
+    domain: TextFilter,
+    page: PageRequest,
+    kinds: Collection[str] = SEARCH_KINDS,
+    namespace: str | None = None,
+) -> list[SearchHit]:
+    """Sites by any of their domains, DNSZones by zone name and DNSRecords by FQDN, each kind only
+    where the caller may get the object; ordered by the matching name."""
+    parts: list[Select[*tuple[Any, ...]]] = []
+    if "Site" in kinds and not seen.sites.nothing:
+        parts.append(
+            select(
+                literal("Site", String).label("kind"),
+                Site.namespace.label("namespace"),
+                Site.name.label("name"),
+                SiteDomain.domain.label("domain"),
+                (SiteDomain.id * 3).label("key"),
+                ObjectStatus.ready.label("ready"),
+                ObjectStatus.reason.label("reason"),
+            )
+            .select_from(SiteDomain)
+            .join(Site, Site.id == SiteDomain.site_id)
+            .outerjoin(ObjectStatus, ready_of("Site", Site.namespace, Site.name))
+            .where(
+                SiteDomain.deleted_at.is_(None),
+                Site.deleted_at.is_(None),
+                visible(Site.namespace, Site.name, seen.sites),
+                matches(SiteDomain.domain, domain),
+                *([Site.namespace == namespace] if namespace is not None else []),
+            )
+        )
+    if "DNSZone" in kinds and not seen.zones.nothing:
+        parts.append(
+            select(
+                literal("DNSZone", String).label("kind"),
+                Zone.namespace.label("namespace"),
+                Zone.name.label("name"),
+                Zone.zone_name.label("domain"),
+                (Zone.id * 3 + 1).label("key"),
+                ObjectStatus.ready.label("ready"),
+                ObjectStatus.reason.label("reason"),
+            )
+            .outerjoin(ObjectStatus, ready_of("DNSZone", Zone.namespace, Zone.name))
+            .where(
+                Zone.deleted_at.is_(None),
+                visible(Zone.namespace, Zone.name, seen.zones),
+                matches(Zone.zone_name, domain),
+                *([Zone.namespace == namespace] if namespace is not None else []),
+            )
+        )
+    if "DNSRecord" in kinds and not seen.records.nothing:
+        parts.append(
+            select(
+                literal("DNSRecord", String).label("kind"),
+                Record.namespace.label("namespace"),
+                Record.name.label("name"),
+                FQDN.label("domain"),
+                (Record.id * 3 + 2).label("key"),
+                ObjectStatus.ready.label("ready"),
+                ObjectStatus.reason.label("reason"),
+            )
+            .outerjoin(ObjectStatus, ready_of("DNSRecord", Record.namespace, Record.name))
+            .where(
+                Record.deleted_at.is_(None),
+                visible(Record.namespace, Record.name, seen.records),
+                matches(FQDN, domain),
+                *([Record.namespace == namespace] if namespace is not None else []),
+            )
+        )
+    if not parts:
+        return []
+    hits = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery("hits")
+    stmt = paged(select(hits), hits.c.domain, hits.c.key, page)
+    return [
+        SearchHit(row.kind, row.namespace, row.name, row.domain, row.ready, row.reason, row.key)
+        for row in uow.session.execute(stmt)
+    ]
+
+
+# -- history and its authors --------------------------------------------------------------------
+
+UNKNOWN_AUTHOR = "unknown"
+OPERATOR_AUTHOR = "siteplane"
+HistoryAction = Literal["stored", "deleted", "dns-applied", "drift-reverted"]
+
+
+def _admitted_by(*operations: str) -> Any:
+    """Who the admission webhook let make this history entry's change (its uid and generation)."""
+    return (
+        select(ChangeAuthor.username)
+        .where(
+            ChangeAuthor.object_uid == History.object_uid,
+            ChangeAuthor.generation == History.generation,
+            ChangeAuthor.operation.in_(operations),
+        )
+        .order_by(ChangeAuthor.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+_earlier = aliased(History)
+_after_deletion = exists().where(
+    _earlier.object_uid == History.object_uid, _earlier.action == "deleted", _earlier.id < History.id
+)
+
+# What each action is put down to: a stored or applied generation to whoever wrote that generation,
+# a deletion, and what was applied after it (the withdrawal of its records), to whoever deleted, a
+# reverted drift to the operator; "unknown" where the webhook saw nothing (it was down, bypassed, or
+# the change predates it). Never a guess.
+author_of_entry = case(
+    (History.action == "drift-reverted", literal(OPERATOR_AUTHOR, String)),
+    (History.action == "deleted", func.coalesce(_admitted_by("DELETE"), UNKNOWN_AUTHOR)),
+    (
+        and_(History.action == "dns-applied", _after_deletion),
+        func.coalesce(_admitted_by("DELETE"), UNKNOWN_AUTHOR),
+    ),
+    (History.action.in_(("stored", "dns-applied")), func.coalesce(_admitted_by("CREATE", "UPDATE"), UNKNOWN_AUTHOR)),
+    else_=literal(UNKNOWN_AUTHOR, String),
+)
+
+
+@dataclass(frozen=True)
+class HistoryFilters:
+    kind: str | None = None
+    namespace: str | None = None
+    name: TextFilter | None = None
+    action: str | None = None
+    author: str | None = None
+    zone: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    id: int
+    at: datetime
+    kind: str
+    namespace: str | None
+    name: str
+    uid: str | None
+    generation: int | None
+    zone_name: str | None
+    action: str
+    detail: dict[str, Any]
+    serial: int | None
+    author: str
+
+
+def _utc(moment: datetime) -> datetime:
+    """A bound time in UTC (a time without zone is taken as UTC): SQLite compares the stored text."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def list_history(uow: UnitOfWork, seen: Visibilities, filters: HistoryFilters, page: PageRequest) -> list[HistoryRow]:
+    """History entries whose object the caller may get (by its kind's grants), newest first unless
+    ``page.descending`` is False; keyset pages by id."""
+    stmt = select(History, author_of_entry.label("author")).where(
+        seen.condition(History.object_kind, History.object_namespace, History.object_name)
+    )
+    if filters.kind is not None:
+        stmt = stmt.where(History.object_kind == filters.kind)
+    if filters.namespace is not None:
+        stmt = stmt.where(History.object_namespace == filters.namespace)
+    if filters.name is not None:
+        stmt = stmt.where(matches(History.object_name, filters.name))
+    if filters.action is not None:
+        stmt = stmt.where(History.action == filters.action)
+    if filters.author is not None:
+        stmt = stmt.where(author_of_entry == filters.author)
+    if filters.zone is not None:
+        stmt = stmt.where(History.zone_name == filters.zone)
+    if filters.since is not None:
+        stmt = stmt.where(History.at >= _utc(filters.since))
+    if filters.until is not None:
+        stmt = stmt.where(History.at < _utc(filters.until))
+    if page.after is not None:
+        stmt = stmt.where(History.id < page.after.id if page.descending else History.id > page.after.id)
+    stmt = stmt.order_by(History.id.desc() if page.descending else History.id.asc())
+    stmt = stmt.limit(min(page.limit, MAX_PAGE) + 1)
+    return [
+        HistoryRow(
+            entry.id,
+            aware(entry.at) or entry.at,
+            entry.object_kind,
+            entry.object_namespace,
+            entry.object_name,
+            entry.object_uid,
+            entry.generation,
+            entry.zone_name,
+            entry.action,
+            dict(entry.detail or {}),
+            entry.serial,
+            author,
+        )
+        for entry, author in uow.session.execute(stmt)
+    ]
