@@ -1,4 +1,4 @@
-"""Schemathesis over every read of the dashboard API's OpenAPI document, in-process (the ASGI app under
+"""Schemathesis over the dashboard API's whole OpenAPI document, in-process (the ASGI app under
 starlette's TestClient), against a PostgreSQL database the real operator filled, as a namespace
 viewer (alice: ``view`` in one namespace) and as a DNS-only editor (bob: ``siteplane:dns-editor``
 there, no Site anywhere).
@@ -8,6 +8,13 @@ caller's, and the other tenant's) as path parameters. Every answer must be no 5x
 (status, media type, headers, body schema), and a refusal for data that does not fit; and no
 object outside what a SubjectAccessReview lets the caller ``get`` may appear in it, on its first
 page or the next. Deterministic (derandomized, a bounded number of examples per operation).
+
+Writes are probed too, every one as a dry run (a ``dryRun`` the data left out or made false is
+set to true; one the negative data made invalid stays invalid, to be refused): the API server
+judges them exactly as real ones and stores nothing, so the world this test judges by stays as it
+was, which the test checks at the end, object by object and row by row. The one operation left
+out is the event stream, which never ends by itself (tests/cluster/test_dashboard_live.py holds
+it to the same rule of what is shown).
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from harness.controlplane.cluster import ControlPlane
 from harness.postgres import PostgresServer
 from tests.conftest import fresh_database_url
 from tests.dashboard_support import DashboardWorld, Key, dashboard_world
+from tests.reconcile_support import objects
 
 pytestmark = pytest.mark.cluster
 
@@ -51,8 +59,28 @@ CHECKS = [
     response_schema_conformance,
 ]
 KIND_OF_PATH = {"sites": "Site", "zones": "DNSZone", "records": "DNSRecord"}
-# A stream never ends by itself; test_dashboard_live.py holds it to the same rule of what is shown.
 STREAMS = {"/api/v1/events"}
+FALSE_WORDS = {"false", "0", "off", "f", "n", "no"}  # what FastAPI reads as false
+
+
+def as_dry_run(method: str, params: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A write's query made a dry run, unless its dryRun is already one or is not a boolean at all."""
+    if method.upper() == "GET":
+        return params
+    params = dict(params or {})
+    if str(params.get("dryRun", "false")).lower() in FALSE_WORDS:
+        params["dryRun"] = "true"
+    return params
+
+
+def cluster_objects(world: DashboardWorld) -> dict[Key, str]:
+    """Every Site, DNSZone and DNSRecord of the world's namespaces, with its resourceVersion."""
+    found: dict[Key, str] = {}
+    for ns in (world.v, world.o):
+        for plural, kind in (("sites", "Site"), ("dnszones", "DNSZone"), ("dnsrecords", "DNSRecord")):
+            for item in objects(world.plane, ns, plural):
+                found[(kind, ns, item["metadata"]["name"])] = item["metadata"]["resourceVersion"]
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +123,7 @@ def test_the_whole_api_answers_as_documented_and_shows_nothing_outside_the_calle
     allowed = world.visible_to(user)  # by SubjectAccessReview, object by object
     assert allowed and allowed != world.keys
     headers = world.headers(user)
+    rows_before, objects_before = world.snapshot(), cluster_objects(world)
     statuses: Counter[tuple[str, int]] = Counter()
     failures: list[str] = []
     started = time.monotonic()
@@ -121,14 +150,18 @@ def test_the_whole_api_answers_as_documented_and_shows_nothing_outside_the_calle
             @given(case=strategy)
             def probe(case: Any) -> None:
                 sent = case.as_transport_kwargs(headers=headers)
-                answer = client.request(sent["method"], sent["url"], headers=sent["headers"], params=sent.get("params"))
+                params = as_dry_run(sent["method"], sent.get("params"))
+                answer = client.request(
+                    sent["method"], sent["url"], headers=sent["headers"], params=params,
+                    content=sent.get("content"), json=sent.get("json"),
+                )  # fmt: skip
                 statuses[(operation, answer.status_code)] += 1
                 checks = [*CHECKS, *([negative_data_rejection] if negative else [])]
                 case.validate_response(answer, checks=checks, headers=headers)
                 check_answer(case.formatted_path, answer)
                 token = answer.json().get("continue") if answer.status_code == 200 else None
                 if token:  # the next page is held to the same rule
-                    params = {**(sent.get("params") or {}), "continue": token}
+                    params = {**(params or {}), "continue": token}
                     following = client.request("GET", sent["url"], headers=sent["headers"], params=params)
                     assert following.status_code == 200, following.text
                     check_answer(case.formatted_path, following)
@@ -137,13 +170,13 @@ def test_the_whole_api_answers_as_documented_and_shows_nothing_outside_the_calle
 
         for result in schema.get_all_operations():
             operation = result.ok()
-            if operation.method.upper() != "GET" or operation.path in STREAMS:
-                continue  # reads only: writes change the world this test judges by (test_dashboard_writes.py)
+            if operation.path in STREAMS:
+                continue
             strategies: list[tuple[str, Any, int]] = [
                 (mode.value, operation.as_strategy(generation_mode=mode), count) for mode, count in EXAMPLES.items()
             ]
             kind = KIND_OF_PATH.get(operation.path.split("/")[3] if operation.path.count("/") >= 3 else "")
-            if kind and "{namespace}" in operation.path:
+            if kind and "{name}" in operation.path:
                 objects = sorted((ns, name) for k, ns, name in world.keys if k == kind)
                 known = st.sampled_from(objects).flatmap(
                     lambda o, op=operation: op.as_strategy(path_parameters={"namespace": o[0], "name": o[1]})
@@ -162,6 +195,8 @@ def test_the_whole_api_answers_as_documented_and_shows_nothing_outside_the_calle
     summary = json.dumps({f"{op} {status}": n for (op, status), n in sorted(statuses.items())}, indent=1)
     print(f"{identity}: {sum(statuses.values())} requests in {elapsed:.0f} s\n{summary}")
     assert not failures, "\n\n".join(failures)
+    assert cluster_objects(world) == objects_before, "a dry run changed an object"
+    assert world.snapshot() == rows_before, "the API wrote its database"
     assert not any(status >= 500 for _, status in statuses)
     # The run reached real answers, not only refusals.
     assert sum(n for (op, status), n in statuses.items() if status == 200 and "{name}" in op) > 10

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,8 +88,12 @@ class Controller:
         status: StatusWriter,
         writer: ZoneWriter,
         workers: int,
+        settle_authors: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.reconcilers = reconcilers
+        # Called before each reconcile: what admission noted about the change (its author) must
+        # be in the database before the change's history is.
+        self.settle_authors = settle_authors
         self.cache = cache
         cache.listener = self._changed
         self.objects = objects
@@ -184,6 +188,8 @@ class Controller:
             self.progress.seen(obj.ref.uid)
 
     async def _reconcile(self, reconciler: Reconciler, obj: Observed) -> Outcome:
+        if self.settle_authors is not None:
+            await self.settle_authors()
         if obj.deleting:
             return await self._finalize(reconciler, obj)
         if reconciler.finalizer and not obj.finalized:

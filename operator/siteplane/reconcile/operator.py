@@ -240,7 +240,8 @@ def build(config: Config, kube: KubeClient | None = None) -> Operator:
     placement = PlacementLock()
     accessgrants = AccessGrants(store, SubjectAccessReviews(kube), RbacObjects(kube))
     reconcilers: dict[str, Reconciler] = {}
-    controller = Controller(reconcilers, cache, objects, status, writer, config.reconcile_workers)
+    authors = AuthorLog(store)
+    controller = Controller(reconcilers, cache, objects, status, writer, config.reconcile_workers, authors.flush)
     reconcilers.update(
         {
             "Site": Sites(store, placement, writer),
@@ -264,5 +265,5 @@ def build(config: Config, kube: KubeClient | None = None) -> Operator:
         accessgrants,
         dnsbackends,
         mirror,
-        AuthorLog(store),
+        authors,
     )
