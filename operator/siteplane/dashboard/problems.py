@@ -67,13 +67,15 @@ DESCRIPTIONS = {
 
 def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for problem answers, under the media type they are really sent with."""
+    return {status: described(DESCRIPTIONS[status]) for status in statuses}
+
+
+def described(description: str) -> dict[str, Any]:
+    """One OpenAPI entry of a problem answer, under the media type it is really sent with."""
     return {
-        status: {
-            "model": Problem,
-            "description": DESCRIPTIONS[status],
-            "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}},
-        }
-        for status in statuses
+        "model": Problem,
+        "description": description,
+        "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}},
     }
 
 

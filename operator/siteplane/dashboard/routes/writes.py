@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
 from siteplane.api.kinds import DNSRECORD, DNSZONE, SITE, Kind
+from siteplane.dashboard import problems
 from siteplane.dashboard.auth import Caller
 from siteplane.dashboard.change_models import (
     Deleted,
@@ -32,7 +33,7 @@ from siteplane.dashboard.change_models import (
 )
 from siteplane.dashboard.context import CallerDep, Dashboard, DashboardDep, only, seen
 from siteplane.dashboard.params import NamespaceName, ObjectName
-from siteplane.dashboard.problems import Problem, ProblemError
+from siteplane.dashboard.problems import ProblemError
 from siteplane.errors import DatabaseUnavailable, KubeUnavailable
 from siteplane.kube.changes import CallerChanges
 from siteplane.kube.client import ApiError, bearer
@@ -85,14 +86,13 @@ def _message(error: Mapping[str, Any]) -> str:
 
 
 WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
-    403: {"model": Problem, "description": "The Kubernetes API refused the caller (RBAC or the admission webhook)"},
-    404: {"model": Problem, "description": "No such object (or namespace)"},
-    409: {
-        "model": Problem,
-        "description": "Git owns the namespace (type managed-by-gitops); or the object exists, changed since the "
-        "given resourceVersion, or another field manager holds a field (errors name each)",
-    },
-    422: {"model": Problem, "description": "The body, or the API server's schema and CEL rules, refuse a field"},
+    403: problems.described("The Kubernetes API refused the caller (RBAC or the admission webhook)"),
+    404: problems.described("No such object (or namespace)"),
+    409: problems.described(
+        "Git owns the namespace (type managed-by-gitops); or the object exists, changed since the "
+        "given resourceVersion, or another field manager holds a field (errors name each)"
+    ),
+    422: problems.described("The body, or the API server's schema and CEL rules, refuse a field"),
 }
 router = APIRouter(prefix="/api/v1", tags=["changes"], route_class=_BodyProblems, responses=WRITE_ERRORS)
 
