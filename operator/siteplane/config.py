@@ -35,6 +35,9 @@ class Config:
     """Seconds between two comparisons of a zone with what its server serves; 0 turns them off."""
     backend_recheck_interval: float = 60.0
     """Seconds between two re-reads of a DNSBackend's Secrets and tests of its server; 0: never."""
+    changes_keep_seconds: float = 86400.0
+    """Seconds the change feed (what the dashboard's live updates resume from) keeps a change;
+    0: forever. A client that was away longer is told to reload. History is never pruned."""
     api_concurrency: int = 32
     """API requests that may wait for their response at once, per HTTP session; 0 leaves kopf's
     own session unbounded (it opens a connection per concurrent request)."""
@@ -176,6 +179,7 @@ ENVIRONMENT: dict[str, tuple[str, Parser]] = {
     "zone_reload_command": ("SITEPLANE_ZONE_RELOAD_COMMAND", _command),
     "drift_interval": ("SITEPLANE_DRIFT_INTERVAL", _seconds),
     "backend_recheck_interval": ("SITEPLANE_BACKEND_RECHECK_INTERVAL", _seconds),
+    "changes_keep_seconds": ("SITEPLANE_CHANGES_KEEP_SECONDS", _seconds),
     "api_concurrency": ("SITEPLANE_API_CONCURRENCY", _count),
     "kube_timeout": ("SITEPLANE_KUBE_TIMEOUT", _seconds),
     "reconcile_workers": ("SITEPLANE_RECONCILE_WORKERS", _positive),

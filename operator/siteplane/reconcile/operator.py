@@ -14,6 +14,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +93,8 @@ class Operator:
             self._spawn(check_for_drift(names, self.writer.check, self.config.drift_interval), "drift-checks")
         if self.config.backend_recheck_interval > 0:
             self._spawn(self._recheck_backends(self.config.backend_recheck_interval), "backend-rechecks")
+        if self.config.changes_keep_seconds > 0:
+            self._spawn(self._prune_changes(self.config.changes_keep_seconds), "change-feed-pruning")
         # What a previous run left half done (a crash between a commit and a sync, a failed zone).
         for zone in await asyncio.to_thread(self.store.read, lambda uow: uow.zones.needing_work()):
             self.writer.request(zone)
@@ -129,6 +132,22 @@ class Operator:
             await asyncio.sleep(interval)
             for observed in self.cache.of_kind("DNSBackend"):
                 self.controller.requeue(observed.ref)
+
+    async def _prune_changes(self, keep: float) -> None:
+        """The change feed keeps ``keep`` seconds of changes: it is for resuming, not an archive."""
+
+        def prune(uow: UnitOfWork) -> int:
+            return uow.changes.prune(datetime.now(UTC) - timedelta(seconds=keep))
+
+        while True:
+            try:
+                pruned = await asyncio.to_thread(self.store.transaction, prune)
+            except SiteplaneError as error:
+                log.warning("pruning the change feed failed (tried again later): %s", error)
+            else:
+                if pruned:
+                    log.info("change feed: %d change(s) older than %ss forgotten", pruned, keep)
+            await asyncio.sleep(min(3600.0, keep / 4))
 
     # -- RBAC mirror ---------------------------------------------------------------------------
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import delete, func, or_, select, text
 from sqlalchemy.orm import Session, joinedload
 
 from siteplane.domain.names import enclosing_zones
@@ -408,6 +409,14 @@ class ChangeRepository(_Repository):
 
     def latest_id(self) -> int:
         return int(self.session.scalar(select(func.max(Change.id))) or 0)
+
+    def prune(self, before: datetime) -> int:
+        """Forget changes made before ``before``, the newest always kept: ids must keep rising
+        (SQLite would hand out the ids of an emptied table again, and a client resuming from an
+        old id would then be given other changes than the ones it missed). How many went."""
+        newest = self.latest_id()
+        result = self.session.execute(delete(Change).where(Change.at < before, Change.id < newest))
+        return int(getattr(result, "rowcount", 0) or 0)
 
     def announce(self) -> None:
         """Tell every listener (PostgreSQL LISTEN) that changes were appended, on commit."""
