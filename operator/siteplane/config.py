@@ -65,6 +65,11 @@ class Config:
     """How long the dashboard API trusts a TokenReview's answer for a token (rejections: a tenth)."""
     api_token_cache_size: int = 4096
     """Tokens whose review the dashboard API keeps at most (the oldest answers go first)."""
+    api_cache_seconds: float = 1.0
+    """Seconds the dashboard API may give a read's answer again to the same token, unchanged, while
+    the change feed has not moved; 0: never (docs/dashboard.md, "Answers kept for a second")."""
+    api_cache_entries: int = 512
+    """Answers the dashboard API keeps for that, per process (at most 1 MiB each)."""
     live_poll_seconds: float = 0.25
     """SQLite: seconds between two reads of the change feed for the live updates (one cheap indexed
     query per API process, however many clients)."""
@@ -191,6 +196,8 @@ ENVIRONMENT: dict[str, tuple[str, Parser]] = {
     "api_audiences": ("SITEPLANE_API_AUDIENCES", _names),
     "api_token_cache_seconds": ("SITEPLANE_API_TOKEN_CACHE_SECONDS", _seconds),
     "api_token_cache_size": ("SITEPLANE_API_TOKEN_CACHE_SIZE", _positive),
+    "api_cache_seconds": ("SITEPLANE_API_CACHE_SECONDS", _seconds),
+    "api_cache_entries": ("SITEPLANE_API_CACHE_ENTRIES", _positive),
     "live_poll_seconds": ("SITEPLANE_LIVE_POLL_SECONDS", _interval),
     "live_notify_timeout_seconds": ("SITEPLANE_LIVE_NOTIFY_TIMEOUT_SECONDS", _interval),
     "live_keepalive_seconds": ("SITEPLANE_LIVE_KEEPALIVE_SECONDS", _interval),

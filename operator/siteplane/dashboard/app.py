@@ -10,10 +10,12 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from siteplane import __version__
 from siteplane.config import Config
 from siteplane.dashboard import openapi, problems
+from siteplane.dashboard.answer_cache import AnswerCache
 from siteplane.dashboard.auth import TokenReviewer
 from siteplane.dashboard.context import Dashboard, DashboardDep
 from siteplane.dashboard.live import LiveFeed
@@ -47,6 +49,11 @@ PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-cache",
 }
+
+
+def _feed_position(scope: Scope) -> int | None:
+    live: LiveFeed | None = getattr(scope["app"].state, "live", None)
+    return None if live is None else live.known_position
 
 
 def create_app(config: Config, kube: KubeClient | None = None) -> FastAPI:
@@ -85,6 +92,9 @@ def create_app(config: Config, kube: KubeClient | None = None) -> FastAPI:
         responses=problems.documented(400, 401, 503),
     )
     problems.install(app)
+    app.add_middleware(
+        AnswerCache, seconds=config.api_cache_seconds, entries=config.api_cache_entries, position=_feed_position
+    )
 
     @app.get("/healthz", response_model=Health, tags=["health"])
     async def healthz() -> Health:

@@ -260,6 +260,12 @@ class LiveFeed:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._failing = False
 
+    @property
+    def known_position(self) -> int | None:
+        """Where the feed ends as last read; None while it is not being followed or cannot be read
+        (then nobody may rely on it to tell that nothing changed)."""
+        return None if self._failing or not self._tasks else self.position
+
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self.position = await asyncio.to_thread(self.store.read, lambda uow: bounds(uow)[1])
