@@ -203,11 +203,25 @@ def _live_domain(*conditions: Any) -> Any:
 def list_sites(
     uow: UnitOfWork, seen: Visibility, filters: SiteFilters, page: PageRequest, default_backend: str | None = None
 ) -> list[SiteRow]:
+    # Columns, not ORM objects: building 100 Sites and their domains as objects was two thirds of
+    # a page's CPU (docs/performance.md, Dashboard API).
     stmt = (
-        select(Site, ObjectStatus.ready, ObjectStatus.reason)
+        select(
+            Site.id,
+            Site.namespace,
+            Site.name,
+            Site.uid,
+            Site.primary_domain,
+            Site.customer,
+            Site.plan,
+            Site.suspended,
+            Site.created,
+            Site.generation,
+            ObjectStatus.ready,
+            ObjectStatus.reason,
+        )
         .outerjoin(ObjectStatus, ready_of("Site", Site.namespace, Site.name))
         .where(Site.deleted_at.is_(None), visible(Site.namespace, Site.name, seen))
-        .options(selectinload(Site.domains))
     )
     if filters.namespace is not None:
         stmt = stmt.where(Site.namespace == filters.namespace)
@@ -228,7 +242,42 @@ def list_sites(
     if filters.backend is not None:
         stmt = stmt.where(_live_domain(SiteDomain.zone_name.in_(zones_served_by(filters.backend, default_backend))))
     stmt = paged(stmt, SITE_SORTS[page.sort], Site.id, page)
-    return [_site_row(row[0], row[1], row[2]) for row in uow.session.execute(stmt)]
+    sites = uow.session.execute(stmt).all()
+    domains = _live_domains(uow, [site.id for site in sites])
+    return [
+        SiteRow(
+            site.id,
+            site.namespace,
+            site.name,
+            site.uid,
+            site.primary_domain,
+            tuple(domain for domain, _ in domains.get(site.id, [])[1:]),
+            site.customer,
+            site.plan,
+            bool(site.suspended),
+            domains[site.id][0][1] if domains.get(site.id) else None,
+            site.ready,
+            site.reason,
+            site.created,
+            site.generation,
+        )
+        for site in sites
+    ]
+
+
+def _live_domains(uow: UnitOfWork, site_ids: list[int]) -> dict[int, list[tuple[str, str | None]]]:
+    """Each Site's live domains in order (the primary first), with the zone each is placed in."""
+    if not site_ids:
+        return {}
+    stmt = (
+        select(SiteDomain.site_id, SiteDomain.domain, SiteDomain.zone_name)
+        .where(SiteDomain.site_id.in_(site_ids), SiteDomain.deleted_at.is_(None))
+        .order_by(SiteDomain.site_id, SiteDomain.position)
+    )
+    found: dict[int, list[tuple[str, str | None]]] = {}
+    for site_id, domain, zone in uow.session.execute(stmt):
+        found.setdefault(site_id, []).append((domain, zone))
+    return found
 
 
 def _site_row(site: Site, ready: str | None, reason: str | None) -> SiteRow:
