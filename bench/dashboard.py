@@ -53,6 +53,7 @@ import sqlalchemy as sa
 from bench.apiserver import Api
 from bench.dashboard_data import Shape, bulk_load, frank_sees, rbac_docs, rows_of
 from bench.process import cpu_seconds
+from bench.run import quiet
 from harness.controlplane.cluster import ControlPlane, running
 from harness.dashboard_api import Received
 from harness.manifests import site_doc, zone_doc
@@ -165,13 +166,25 @@ class Walker:
         return elapsed
 
 
-async def sequential(session: aiohttp.ClientSession, base: str, path: str, token: str, n: int) -> dict[str, Any]:
+async def sequential(
+    session: aiohttp.ClientSession, base: str, path: str, token: str, n: int, api_pid: int
+) -> dict[str, Any]:
+    """``n`` requests one at a time: wall-clock latency, and the API process's CPU per request
+    (what a request costs the server; wall-clock time on a shared machine also holds the wait for a
+    core)."""
     walker = Walker(session, base, path, token)
     for _ in range(5):  # warm: the token's review cached, the pages in the database's cache
         await walker.request()
     walker.next = None
+    before = cpu_seconds(api_pid)
     samples = [await walker.request() for _ in range(n)]
-    return {**percentiles(samples), "items_per_walk": walker.items}
+    cpu = cpu_seconds(api_pid) - before
+    return {
+        **percentiles(samples),
+        "api_cpu_ms_per_request": round(1000 * cpu / n, 2),
+        "items_per_walk": walker.items,
+        "load_average": round(os.getloadavg()[0], 1),
+    }
 
 
 async def for_a_while(
@@ -191,14 +204,18 @@ async def for_a_while(
 
 
 async def throughput(
-    session: aiohttp.ClientSession, base: str, token: str, clients: int, seconds: float, rounds: int
+    session: aiohttp.ClientSession, base: str, token: str, clients: int, seconds: float, rounds: int, api_pid: int
 ) -> dict[str, Any]:
-    """The Sites list and /healthz in alternating rounds of seconds/rounds each."""
+    """The Sites list and /healthz in alternating rounds of seconds/rounds each; also the API
+    process's CPU per request of each (what a request costs the server, whatever else runs)."""
     done = {"list": 0, "healthz": 0}
+    cpu = {"list": 0.0, "healthz": 0.0}
     samples: dict[str, list[float]] = {"list": [], "healthz": []}
     for _ in range(rounds):
         for name, path in (("healthz", "/healthz"), ("list", LIST)):
+            before = cpu_seconds(api_pid)
             count, lat = await for_a_while(session, base, path, token, clients, seconds / rounds)
+            cpu[name] += cpu_seconds(api_pid) - before
             done[name] += count
             samples[name] += lat
     rps = {name: done[name] / seconds for name in done}
@@ -209,6 +226,8 @@ async def throughput(
         "list_rps": round(rps["list"], 1),
         "healthz_rps": round(rps["healthz"], 1),
         "list_over_healthz": round(rps["list"] / rps["healthz"], 3),
+        "api_cpu_ms_per_list_request": round(1000 * cpu["list"] / max(1, done["list"]), 2),
+        "api_cpu_ms_per_healthz_request": round(1000 * cpu["healthz"] / max(1, done["healthz"]), 3),
         "list_latency": percentiles(samples["list"]),
         "healthz_latency": percentiles(samples["healthz"]),
     }
@@ -223,20 +242,22 @@ def store_only(url: str, user: str, groups: tuple[str, ...], n: int) -> dict[str
     filters = SiteFilters(ready="True")
     after: Cursor | None = None
     samples: list[float] = []
+    cpu = 0.0
     try:
         for k in range(n + 5):
 
             def read(uow: UnitOfWork, after: Cursor | None = after) -> list[Any]:
                 return list_sites(uow, seen(uow, who, "sites"), filters, PageRequest("name", False, 100, after))
 
-            begin = time.perf_counter()
+            begin, begin_cpu = time.perf_counter(), time.thread_time()
             rows = store.read(read)
             if k >= 5:
                 samples.append(time.perf_counter() - begin)
+                cpu += time.thread_time() - begin_cpu
             after = Cursor(sort_value(rows[99], "name"), rows[99].id) if len(rows) > 100 else None
     finally:
         engine.dispose()
-    return percentiles(samples)
+    return {**percentiles(samples), "cpu_ms_per_page": round(1000 * cpu / n, 2)}
 
 
 # -- live updates --------------------------------------------------------------------------------
@@ -336,7 +357,10 @@ async def live_updates(
     received = [listener.changes(namespace) for listener in listeners]
     latencies = [item.latency for got in received for item in got]
     ids = {item.id for got in received for item in got}
-    per_change_worst = [max(item.latency for got in received for item in got if item.id == i) for i in ids]
+    by_change: dict[str | None, list[float]] = {i: [] for i in ids}
+    for got in received:
+        for item in got:
+            by_change[item.id].append(item.latency)
     return {
         "clients": clients,
         "sites_created_then_changed": sites,
@@ -346,7 +370,11 @@ async def live_updates(
         "deliveries": len(latencies),
         "missed_deliveries": len(ids) * clients - len(latencies),
         "latency": percentiles(latencies),
-        "slowest_client_per_change": percentiles(per_change_worst),
+        # The first client to get a change: commit, feed read and one write; the rest of a change's
+        # spread is the fan-out to 100 streams and this process reading them.
+        "first_client_per_change": percentiles([min(v) for v in by_change.values()]),
+        "slowest_client_per_change": percentiles([max(v) for v in by_change.values()]),
+        "load_average": round(os.getloadavg()[0], 1),
     }
 
 
@@ -407,6 +435,9 @@ async def run_database(
             f"fewer than {grants_expected} grant rows",
             120,
         )
+        # Its start-up work (it writes every bulk zone's file once) must not run under the lists.
+        assert operator.process is not None
+        result["waited_for_quiet_operator_seconds"] = await quiet([operator.process.pid], timeout=300)
         result["grant_rows"] = count(url, Grant, Grant.deleted_at.is_(None))
         result["live_sites_after_operator_start"] = count(url, Site, Site.deleted_at.is_(None))
         groups = ("site-team", "dns-team", "system:authenticated")
@@ -416,11 +447,11 @@ async def run_database(
             async with aiohttp.ClientSession(connector=connector) as session:
                 api_cpu = cpu_seconds(api_pid)
                 result["sequential"] = {
-                    workload: await sequential(session, base, path, token, args.requests)
+                    workload: await sequential(session, base, path, token, args.requests, api_pid)
                     for workload, path in WORKLOADS.items()
                 }
                 result["throughput"] = await throughput(
-                    session, base, token, args.concurrency, args.duration, args.rounds
+                    session, base, token, args.concurrency, args.duration, args.rounds, api_pid
                 )
                 result["api_cpu_seconds_lists"] = round(cpu_seconds(api_pid) - api_cpu, 1)
             result["store_only_sites_ready"] = await asyncio.to_thread(store_only, url, USER, groups, args.requests)
@@ -512,16 +543,20 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
         "sites": result["sites"],
         "zones": result["zones"],
         "grant_rows": result["grant_rows"],
+        "load_avg": seq["sites_ready"]["load_average"],
         "list_p50_ms": seq["sites_ready"]["p50_ms"],
         "list_p99_ms": seq["sites_ready"]["p99_ms"],
-        "store_only_p50_ms": result["store_only_sites_ready"]["p50_ms"],
+        "list_api_cpu_ms": seq["sites_ready"]["api_cpu_ms_per_request"],
+        "store_cpu_ms": result["store_only_sites_ready"]["cpu_ms_per_page"],
         "healthz_p50_ms": seq["healthz"]["p50_ms"],
+        "healthz_p99_ms": seq["healthz"]["p99_ms"],
         "list_rps": thr["list_rps"],
         "healthz_rps": thr["healthz_rps"],
         "list_over_healthz": thr["list_over_healthz"],
         "sse_clients": live["clients"],
         "sse_p50_ms": live["latency"].get("p50_ms"),
         "sse_p99_ms": live["latency"].get("p99_ms"),
+        "sse_first_client_p99_ms": live["first_client_per_change"].get("p99_ms"),
         "sse_missed": live["missed_deliveries"],
     }
 
