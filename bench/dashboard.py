@@ -538,29 +538,41 @@ async def run(args: argparse.Namespace, databases: list[str]) -> list[dict[str, 
     return results
 
 
+def _get(result: dict[str, Any], *path: str) -> Any:
+    """A nested value, or "-" when the run did not measure it (an older results file)."""
+    value: Any = result
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            return "-"
+        value = value[key]
+    return value
+
+
+SUMMARY: dict[str, tuple[str, ...]] = {
+    "database": ("database",),
+    "sites": ("sites",),
+    "zones": ("zones",),
+    "grant_rows": ("grant_rows",),
+    "load_avg": ("sequential", "sites_ready", "load_average"),
+    "list_p50_ms": ("sequential", "sites_ready", "p50_ms"),
+    "list_p99_ms": ("sequential", "sites_ready", "p99_ms"),
+    "list_api_cpu_ms": ("sequential", "sites_ready", "api_cpu_ms_per_request"),
+    "store_cpu_ms": ("store_only_sites_ready", "cpu_ms_per_page"),
+    "healthz_p50_ms": ("sequential", "healthz", "p50_ms"),
+    "healthz_p99_ms": ("sequential", "healthz", "p99_ms"),
+    "list_rps": ("throughput", "list_rps"),
+    "healthz_rps": ("throughput", "healthz_rps"),
+    "list_over_healthz": ("throughput", "list_over_healthz"),
+    "sse_clients": ("live_updates", "clients"),
+    "sse_p50_ms": ("live_updates", "latency", "p50_ms"),
+    "sse_p99_ms": ("live_updates", "latency", "p99_ms"),
+    "sse_first_client_p99_ms": ("live_updates", "first_client_per_change", "p99_ms"),
+    "sse_missed": ("live_updates", "missed_deliveries"),
+}
+
+
 def summary(result: dict[str, Any]) -> dict[str, Any]:
-    seq, thr, live = result["sequential"], result["throughput"], result["live_updates"]
-    return {
-        "database": result["database"],
-        "sites": result["sites"],
-        "zones": result["zones"],
-        "grant_rows": result["grant_rows"],
-        "load_avg": seq["sites_ready"]["load_average"],
-        "list_p50_ms": seq["sites_ready"]["p50_ms"],
-        "list_p99_ms": seq["sites_ready"]["p99_ms"],
-        "list_api_cpu_ms": seq["sites_ready"]["api_cpu_ms_per_request"],
-        "store_cpu_ms": result["store_only_sites_ready"]["cpu_ms_per_page"],
-        "healthz_p50_ms": seq["healthz"]["p50_ms"],
-        "healthz_p99_ms": seq["healthz"]["p99_ms"],
-        "list_rps": thr["list_rps"],
-        "healthz_rps": thr["healthz_rps"],
-        "list_over_healthz": thr["list_over_healthz"],
-        "sse_clients": live["clients"],
-        "sse_p50_ms": live["latency"].get("p50_ms"),
-        "sse_p99_ms": live["latency"].get("p99_ms"),
-        "sse_first_client_p99_ms": live["first_client_per_change"].get("p99_ms"),
-        "sse_missed": live["missed_deliveries"],
-    }
+    return {name: _get(result, *path) for name, path in SUMMARY.items()}
 
 
 def table(results: list[dict[str, Any]]) -> str:
