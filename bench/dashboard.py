@@ -311,7 +311,7 @@ class Listener:
 
 
 async def live_updates(
-    api: Api, base: str, tokens: list[str], namespace: str, clients: int, sites: int, rate: float
+    api: Api, base: str, tokens: list[str], namespace: str, clients: int, sites: int, rate: float, api_pid: int
 ) -> dict[str, Any]:
     """``clients`` streams open; ``sites`` Sites created, then each changed once, ``rate`` a second."""
     await api.create_all(namespace, "dnszones", [zone_doc("live", f"{namespace}.bench.example")])
@@ -329,6 +329,7 @@ async def live_updates(
             if failed:
                 raise RuntimeError(f"{len(failed)} streams failed to open: {failed[:3]}")
             begin = time.monotonic()
+            cpu = {"api": cpu_seconds(api_pid), "clients": cpu_seconds(os.getpid())}
             docs = [
                 site_doc(f"l{i}", f"l{i}.{namespace}.bench.example", f"192.0.2.{i % 250 + 1}") for i in range(sites)
             ]
@@ -350,6 +351,11 @@ async def live_updates(
                     last, quiet_since = now, time.monotonic()
                 await asyncio.sleep(0.2)
             seconds = time.monotonic() - begin
+            # Share of one core each used over the phase: near 1 means it was the one holding things up.
+            shares = {
+                "api": round((cpu_seconds(api_pid) - cpu["api"]) / seconds, 2),
+                "clients": round((cpu_seconds(os.getpid()) - cpu["clients"]) / seconds, 2),
+            }
         finally:
             for task in tasks:
                 task.cancel()
@@ -375,6 +381,9 @@ async def live_updates(
         "first_client_per_change": percentiles([min(v) for v in by_change.values()]),
         "slowest_client_per_change": percentiles([max(v) for v in by_change.values()]),
         "load_average": round(os.getloadavg()[0], 1),
+        # The API process, and this one (the 100 clients, and the creates and patches), in cores.
+        "cpu_share_api": shares["api"],
+        "cpu_share_clients": shares["clients"],
     }
 
 
@@ -465,6 +474,7 @@ async def run_database(
                     args.sse_clients,
                     args.changes,
                     args.rate,
+                    api_pid,
                 )
         result["shape_check"] = {**shape_check(url, live), "bulk_as_loaded": as_loaded}
         # The next database's operator must not find this one's live objects: deleted while this
