@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -43,7 +44,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -333,11 +334,15 @@ async def live_updates(
             docs = [
                 site_doc(f"l{i}", f"l{i}.{namespace}.bench.example", f"192.0.2.{i % 250 + 1}") for i in range(sites)
             ]
-            await paced([lambda d=doc: api.create_all(namespace, "sites", [d]) for doc in docs], rate)
+            await paced([functools.partial(api.create_all, namespace, "sites", [doc]) for doc in docs], rate)
             await api.wait_ready(namespace, "sites", sites, 300)
             patches = [
-                lambda i=i: api.patch(
-                    namespace, "sites", f"l{i}", {"spec": {"serving": {"ipv4": [f"198.51.100.{i % 250 + 1}"]}}}
+                functools.partial(
+                    api.patch,
+                    namespace,
+                    "sites",
+                    f"l{i}",
+                    {"spec": {"serving": {"ipv4": [f"198.51.100.{i % 250 + 1}"]}}},
                 )
                 for i in range(sites)
             ]
@@ -387,7 +392,7 @@ async def live_updates(
     }
 
 
-async def paced(calls: list[Callable[[], Awaitable[None]]], rate: float) -> None:
+async def paced(calls: Sequence[Callable[[], Awaitable[None]]], rate: float) -> None:
     """Start each call 1/rate seconds after the one before (an operator sees a stream, not a burst)."""
     begin = time.monotonic()
     running: list[asyncio.Task[None]] = []

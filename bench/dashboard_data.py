@@ -332,7 +332,7 @@ def build_rows(shape: Shape, now: datetime | None = None) -> dict[type[Base], li
             if conflict:
                 continue
             value = address if gen == generation else f"10.255.{i // 256 % 256}.{i % 256}"
-            published: list[str] = []
+            published = []
             for domain in domains:
                 label = domain[: -len(zone_name) - 1]
                 withdrawn = gen < generation
