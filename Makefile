@@ -66,7 +66,7 @@ bench: venv deps controlplane
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
 	$(PY) -m bench.run --sizes $(SIZES) --setups $(SETUPS) $(BENCH_ARGS)
 
-# Not part of `make test` either (about 10 minutes). Results: bench/results/latest-dashboard.json.
+# Not part of `make test` either (7 to 16 minutes on the shared machine). Results: bench/results/latest-dashboard.json.
 DATABASES ?= sqlite,postgresql
 bench-dashboard: venv deps controlplane
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
