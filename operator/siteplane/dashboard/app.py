@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from siteplane import __version__
+from siteplane import __version__, metrics
 from siteplane.config import Config
 from siteplane.dashboard import openapi, problems
 from siteplane.dashboard.auth import TokenReviewer
@@ -49,6 +51,38 @@ PAGE_HEADERS = {
 }
 
 
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+class Measured:
+    """Counts and times every request by its route's template (``/api/v1/sites/{namespace}/{name}``,
+    never the names in it), its method and its status: labels bounded whatever clients send."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started, status = time.monotonic(), 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            route = getattr(scope.get("route"), "path", None)
+            if route is None:
+                route = "/static" if str(scope.get("path", "")).startswith("/static/") else "other"
+            method = scope.get("method", "") if scope.get("method") in METHODS else "other"
+            metrics.api_request(route, method, status, time.monotonic() - started)
+
+
 def create_app(config: Config, kube: KubeClient | None = None) -> FastAPI:
     """The app; its database and API client are made when it starts (in its event loop)."""
 
@@ -65,6 +99,7 @@ def create_app(config: Config, kube: KubeClient | None = None) -> FastAPI:
         store = Store(engine)
         app.state.dashboard = Dashboard(config, store, client, reviewer)
         app.state.live = live = LiveFeed(store, reviewer, config)
+        metrics.api_live_clients(lambda: len(live.clients))
         try:
             await live.start()
             yield
@@ -105,6 +140,11 @@ def create_app(config: Config, kube: KubeClient | None = None) -> FastAPI:
             return problems.problem_response(503, "the application database does not answer")
         return Health(status="ok")
 
+    @app.get("/metrics", tags=["health"], response_class=Response)
+    async def scrape() -> Response:
+        """Prometheus's text format: requests by route template and status, live updates clients."""
+        return Response(metrics.exposition(metrics.API), media_type=metrics.CONTENT_TYPE)
+
     for module in (me, sites, zones, records, search, history, events):
         app.include_router(module.router, responses=problems.documented(404))
     app.include_router(writes.router)
@@ -116,4 +156,5 @@ def create_app(config: Config, kube: KubeClient | None = None) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=PAGE_DIR), name="static")
     openapi.install(app)
+    app.add_middleware(Measured)
     return app
