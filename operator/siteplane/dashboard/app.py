@@ -140,7 +140,8 @@ def create_app(config: Config, kube: KubeClient | None = None) -> FastAPI:
             return problems.problem_response(503, "the application database does not answer")
         return Health(status="ok")
 
-    @app.get("/metrics", tags=["health"], response_class=Response)
+    # Not in the OpenAPI document: it is for Prometheus, in Prometheus's format (docs/operations.md).
+    @app.get("/metrics", include_in_schema=False)
     async def scrape() -> Response:
         """Prometheus's text format: requests by route template and status, live updates clients."""
         return Response(metrics.exposition(metrics.API), media_type=metrics.CONTENT_TYPE)
