@@ -45,7 +45,7 @@ ACTIVE_WORK = (
 )
 
 
-def test_a_standby_is_passive_until_the_active_replica_stops(
+def test_a_standby_serves_only_the_webhook_until_the_active_replica_stops(
     control_plane: ControlPlane, namespace: str, tmp_path: Path
 ) -> None:
     control_plane.kubectl("apply", "-f", str(MANIFESTS / "peering" / "crds.yaml"))
@@ -55,10 +55,15 @@ def test_a_standby_is_passive_until_the_active_replica_stops(
     control_plane.kubectl("apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(peering))
     url = f"sqlite:///{tmp_path / 'siteplane.db'}"  # one database for both, as a PostgreSQL would be
     upgrade(url)
-    ports = free_ports(2)
+    ports = free_ports(3)
+    webhook = f"{namespace}.siteplane.io"
 
-    def replica(name: str, priority: int, port: int) -> OperatorProcess:
+    def replica(name: str, priority: int, port: int, webhook_port: int | None = None) -> OperatorProcess:
+        # Only the standby serves the webhook here, so the apiserver calls it alone: in a cluster
+        # both sit behind one Service.
+        serving = {"SITEPLANE_WEBHOOK_LISTEN": f"127.0.0.1:{webhook_port}", "SITEPLANE_WEBHOOK_CONFIGURATION": webhook}
         env = {
+            **(serving if webhook_port else {}),
             "SITEPLANE_PEERING": "siteplane",
             "SITEPLANE_PEERING_PRIORITY": str(priority),
             "SITEPLANE_PROBES_LISTEN": f"127.0.0.1:{port}",
@@ -69,7 +74,7 @@ def test_a_standby_is_passive_until_the_active_replica_stops(
             control_plane.kubeconfig, url, tmp_path / "zones", (namespace,), tmp_path / f"{name}.log", env
         )
 
-    leader, standby = replica("leader", 20, ports[0]), replica("standby", 10, ports[1])
+    leader, standby = replica("leader", 20, ports[0]), replica("standby", 10, ports[1], ports[2])
     try:
         leader.start()
         wait_until(
@@ -84,6 +89,8 @@ def test_a_standby_is_passive_until_the_active_replica_stops(
             ).stdout
 
         wait_until(lambda: peers().count("priority") == 2, 120, "both replicas in the peering object", peers)
+        configured = ("get", "validatingwebhookconfiguration", webhook)
+        wait_until(lambda: control_plane.kubectl(*configured, check=False).returncode == 0, 60, "the webhook")
 
         control_plane.kubectl("apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump_all([ZONE, site("192.0.2.1")]))
         control_plane.kubectl("wait", "-n", namespace, "site/www", "--for=condition=Ready", "--timeout=120s")
@@ -97,6 +104,8 @@ def test_a_standby_is_passive_until_the_active_replica_stops(
         for name in ACTIVE_WORK:
             assert total(waiting, name) == 0, f"the standby did {name}: {total(waiting, name)}"
         assert "is now active" not in standby.log()
+        # ... but it answered the admission webhook for the zone and the Site
+        assert total(waiting, "siteplane_admission_decisions_total", result="allowed") >= 2
 
         # The leader stops; the standby takes over and serves a change made right after.
         stopped = time.monotonic()
@@ -126,3 +135,4 @@ def test_a_standby_is_passive_until_the_active_replica_stops(
     finally:
         leader.stop()
         standby.stop()
+        control_plane.kubectl("delete", "validatingwebhookconfiguration", webhook, "--ignore-not-found", check=False)
