@@ -211,6 +211,13 @@ def reconciled(kind: str, result: str, seconds: float) -> None:
     _RECONCILE_TIME.labels(controller).observe(seconds)
 
 
+def failed_unexpectedly(kind: str) -> None:
+    """A reconcile that raised what no reconciler should (a bug): an error, its time unknown."""
+    controller = controller_name(kind)
+    _RECONCILES.labels(controller, "error").inc()
+    _RECONCILE_ERRORS.labels(controller).inc()
+
+
 def queued(kind: str) -> None:
     controller = controller_name(kind)
     _QUEUE_ADDS.labels(controller, controller).inc()

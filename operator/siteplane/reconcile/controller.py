@@ -191,6 +191,7 @@ class Controller:
                 raise
             except Exception:  # never let one object end a worker
                 log.exception("reconciling %s failed unexpectedly", item)
+                metrics.failed_unexpectedly(kind_of(item))
                 if isinstance(item, Key):
                     self.queue.retry(item, base=2, cap=300)
             finally:
