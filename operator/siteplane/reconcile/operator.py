@@ -3,8 +3,13 @@
 build(config)  the database (schema checked), the API client, the zone writer, the status
                writer, a reconciler per kind and the controller that runs them
 start()        knows every DNSBackend, counts the objects to serve, starts the loops, and
-               syncs the zones a previous run left with work to do
+               syncs the zones a previous run left with work to do; with peering, every loop
+               that writes waits until this replica leads (leadership.py)
 stop()         ends the loops and says what was done
+readiness()    why the replica should not get the webhook's traffic yet (the probe server asks)
+
+The operator also answers the scrapes' questions (metrics.OperatorState): whether it leads, the
+work queue by kind, the objects by their Ready condition.
 """
 
 from __future__ import annotations
