@@ -10,7 +10,8 @@ plane (the tests' harness):
    handlers in flight at once, as siteplane's burst does: what kopf itself holds in memory;
 2. siteplane T1: M = N/20 zones first, then N Sites and M DNSRecords with the operator running,
    until all are Ready; API requests per object by verb (apiserver_request_total before/after),
-   operator CPU seconds and peak RSS, backend writes per zone, database rows;
+   operator CPU seconds and peak RSS, backend writes per zone and zone syncs (read from the
+   operator's own /metrics, as Prometheus would), database rows;
 3. a restart with nothing to do: time until the operator logs that it has seen every object, and
    the API writes it made;
 4. single-change latency: one Site's address changed, time until the DNS answer has the new one;
@@ -24,7 +25,6 @@ With --memprobe the operators also sample where their memory goes (bench/memprob
 from __future__ import annotations
 
 import argparse
-import ast
 import asyncio
 import contextlib
 import json
@@ -36,12 +36,14 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench.apiserver import Api, by_verb, delta, writes
 from bench.process import cpu_seconds, peak_rss_mb
@@ -49,13 +51,12 @@ from harness.controlplane.cluster import ControlPlane, running
 from harness.dns_targets import Answer, BindTarget, ZoneFileTarget
 from harness.manifests import record_doc, site_doc, zone_doc
 from harness.operator_runner import OperatorProcess
+from harness.server import free_port
 from siteplane.store.migrate import upgrade
 
 REPO = Path(__file__).resolve().parents[1]
 MEMPROBE = REPO / "bench" / "memprobe"
 SETUPS = ("sqlite+zonefile", "postgresql+bind")
-_BACKEND_WRITES = re.compile(r"backend writes this run: (\{.*\})")
-_ZONE_SYNCS = re.compile(r"zone syncs this run: (\d+) for \d+ requests")
 _STARTUP_DONE = re.compile(r"startup: all (\d+) objects seen")
 
 
@@ -117,9 +118,19 @@ def control_plane_cpu(plane: ControlPlane) -> float:
     return sum(cpu_seconds(pid) for pid in _control_plane_pids(plane))
 
 
-def _log_value(operator: OperatorProcess, pattern: re.Pattern[str]) -> str | None:
-    found = pattern.findall(operator.log())
-    return found[-1] if found else None
+def operator_counters(port: int) -> tuple[dict[str, int], int]:
+    """(backend writes by DNSBackend, zone syncs) so far, from the operator's /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as response:
+        text = response.read().decode()
+    writes: dict[str, int] = {}
+    syncs = 0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "siteplane_backend_writes_total":
+                writes[sample.labels["backend"]] = int(sample.value)
+            elif sample.name == "siteplane_zone_syncs_total":
+                syncs += int(sample.value)
+    return writes, syncs
 
 
 async def _wait_log(operator: OperatorProcess, pattern: re.Pattern[str], after: int, timeout: float) -> float:
@@ -379,8 +390,10 @@ async def run_one(setup_name: str, n: int, args: argparse.Namespace) -> dict[str
                         "-",
                         stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": setup.manifests}),
                     )
+                probes = free_port()
                 env = {
                     **setup.env,
+                    "SITEPLANE_PROBES_LISTEN": f"127.0.0.1:{probes}",
                     "SITEPLANE_DRIFT_INTERVAL": str(args.drift_interval),
                     **args.extra_env,
                     **memprobe_env(args, setup_name, n),
@@ -392,10 +405,10 @@ async def run_one(setup_name: str, n: int, args: argparse.Namespace) -> dict[str
                 try:
                     await _wait_log(operator, _STARTUP_DONE, 0, 120)
                     result["siteplane"] = await converge(api, plane, operator, n, namespace, args.timeout)
+                    counts, syncs = await asyncio.to_thread(operator_counters, probes)
                     operator.stop()
-                    counts = ast.literal_eval(_log_value(operator, _BACKEND_WRITES) or "{}")
                     result["siteplane"]["backend_writes"] = counts
-                    result["siteplane"]["zone_syncs"] = int(_log_value(operator, _ZONE_SYNCS) or 0)
+                    result["siteplane"]["zone_syncs"] = syncs
                     result["siteplane"]["backend_writes_per_zone"] = round(
                         sum(counts.values()) / result["siteplane"]["zones"], 2
                     )

@@ -11,11 +11,13 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, cast
 
 import kopf
 
 import siteplane.handlers  # noqa: F401 - registers the handlers
 from siteplane.config import Config
+from siteplane.handlers.memo import identity_of
 
 
 @contextlib.contextmanager
@@ -38,6 +40,7 @@ def operator_running(kubeconfig: Path, config: Config | None = None, timeout: fl
                     stop_flag=stop,
                     ready_flag=ready,
                     memo=memo,
+                    identity=cast(Any, identity_of(memo)),  # kopf does not export its Identity (a NewType of str)
                 )
             )
         except BaseException as error:  # reported to the test below

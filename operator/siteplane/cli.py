@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import random
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -120,6 +121,10 @@ def _crds(args: argparse.Namespace) -> int:
     return 0
 
 
+def _priority(text: str) -> int:
+    return random.randint(1, 32767) if text == "random" else int(text)
+
+
 def _database_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--database-url",
@@ -142,7 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve only this namespace (repeatable); all namespaces by default",
     )
     run.add_argument("--peering", help="coordinate replicas through this kopf peering object (off by default)")
-    run.add_argument("--priority", type=int, help="peering priority of this replica")
+    run.add_argument(
+        "--priority",
+        type=_priority,
+        help="peering priority of this replica; each replica needs its own ('random': one in 1..32767)",
+    )
     _database_option(run)
     run.add_argument("--zone-dir", help="directory of the embedded zone-file backend (default: ./zones)")
     run.add_argument("--default-backend", help="DNSBackend for zones that name none (default: embedded zone files)")

@@ -7,6 +7,7 @@ the variable that sets it, so docs/configuration.md and the code cannot disagree
 from __future__ import annotations
 
 import os
+import random
 import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
@@ -22,7 +23,9 @@ class Config:
     peering: str | None = None
     """Name of the kopf peering object; None runs standalone (one operator replica at a time)."""
     priority: int = 0
-    """Peering priority of this replica."""
+    """Peering priority of this replica: the live replica with the highest one is active, and
+    replicas of equal priority all pause (kopf's rule), so each needs its own: "random" picks one
+    in 1..32767 at start."""
     database_url: str = DEFAULT_DATABASE_URL
     """SQLAlchemy URL of the application database (SQLite file by default, or PostgreSQL)."""
     default_backend: str | None = None
@@ -92,6 +95,10 @@ class Config:
     """Host name or address the apiserver calls the webhook at; the listening address when unset."""
     webhook_cert_dir: str | None = None
     """Directory with tls.crt, tls.key and ca.crt for the webhook; None generates a CA at start."""
+    probes_listen: str | None = None
+    """host:port of the operator's probe and metrics server (/healthz, /readyz, /metrics); None: none."""
+    log_format: str = "text"
+    """The operator's log lines: "text" (kopf's format) or "json" (one JSON object a line)."""
     webhook_configuration: str = "siteplane.io"
     """Name of the ValidatingWebhookConfiguration the operator keeps up to date (URL and caBundle);
     each webhook in it is named <check>.<this name>, so it must contain a dot."""
@@ -99,6 +106,10 @@ class Config:
     @property
     def webhook_address(self) -> tuple[str, int] | None:
         return _address("SITEPLANE_WEBHOOK_LISTEN", self.webhook_listen) if self.webhook_listen else None
+
+    @property
+    def probes_address(self) -> tuple[str, int] | None:
+        return _address("SITEPLANE_PROBES_LISTEN", self.probes_listen) if self.probes_listen else None
 
     @property
     def api_address(self) -> tuple[str, int]:
@@ -164,6 +175,18 @@ def _positive(variable: str, text: str) -> int:
     return value
 
 
+def _priority(variable: str, text: str) -> int:
+    if text == "random":
+        return random.randint(1, 32767)
+    return _integer(variable, text)
+
+
+def _log_format(variable: str, text: str) -> str:
+    if text not in ("text", "json"):
+        raise ValueError(f"{variable} must be text or json, not {text!r}")
+    return text
+
+
 def _integer(variable: str, text: str) -> int:
     try:
         return int(text)
@@ -177,7 +200,7 @@ Parser = Callable[[str, str], Any]
 ENVIRONMENT: dict[str, tuple[str, Parser]] = {
     "namespaces": ("SITEPLANE_NAMESPACES", _names),
     "peering": ("SITEPLANE_PEERING", _text),
-    "priority": ("SITEPLANE_PEERING_PRIORITY", _integer),
+    "priority": ("SITEPLANE_PEERING_PRIORITY", _priority),
     "database_url": ("SITEPLANE_DATABASE_URL", _text),
     "default_backend": ("SITEPLANE_DEFAULT_BACKEND", _text),
     "zone_dir": ("SITEPLANE_ZONE_DIR", _text),
@@ -207,6 +230,8 @@ ENVIRONMENT: dict[str, tuple[str, Parser]] = {
     "webhook_listen": ("SITEPLANE_WEBHOOK_LISTEN", _text),
     "webhook_host": ("SITEPLANE_WEBHOOK_HOST", _text),
     "webhook_cert_dir": ("SITEPLANE_WEBHOOK_CERT_DIR", _text),
+    "probes_listen": ("SITEPLANE_PROBES_LISTEN", _text),
+    "log_format": ("SITEPLANE_LOG_FORMAT", _log_format),
     "webhook_configuration": ("SITEPLANE_WEBHOOK_CONFIGURATION", _text),
 }
 

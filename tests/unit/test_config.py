@@ -33,6 +33,8 @@ def test_defaults_need_no_environment() -> None:
         ("SITEPLANE_ZONE_GATHER_SECONDS", "0.2", "zone_gather_seconds", 0.2),
         ("SITEPLANE_ZONE_SYNC_CONCURRENCY", "3", "zone_sync_concurrency", 3),
         ("SITEPLANE_STATUS_CONCURRENCY", "16", "status_concurrency", 16),
+        ("SITEPLANE_PROBES_LISTEN", ":8081", "probes_address", ("0.0.0.0", 8081)),
+        ("SITEPLANE_LOG_FORMAT", "json", "log_format", "json"),
     ],
 )
 def test_each_variable_sets_its_field(variable: str, text: str, field: str, value: object) -> None:
@@ -49,11 +51,17 @@ def test_each_variable_sets_its_field(variable: str, text: str, field: str, valu
         ("SITEPLANE_RECONCILE_WORKERS", "0", "must be at least 1"),
         ("SITEPLANE_STATUS_CONCURRENCY", "x", "must be a whole number"),
         ("SITEPLANE_PEERING_PRIORITY", "high", "must be a whole number"),
+        ("SITEPLANE_LOG_FORMAT", "yaml", "must be text or json"),
     ],
 )
 def test_a_bad_value_is_refused_naming_the_variable(variable: str, text: str, says: str) -> None:
     with pytest.raises(ValueError, match=f"{variable} {says}"):
         Config.from_env({variable: text})
+
+
+def test_a_random_priority_is_one_of_kopfs_usual_range_and_differs_between_replicas() -> None:
+    priorities = {Config.from_env({"SITEPLANE_PEERING_PRIORITY": "random"}).priority for _ in range(20)}
+    assert all(1 <= p <= 32767 for p in priorities) and len(priorities) > 1
 
 
 def test_every_setting_has_a_variable_and_a_description() -> None:

@@ -42,6 +42,7 @@ class _Answer:
     position: int
     start: Message
     body: bytes
+    route: Any = None  # the route that built it, for whoever counts requests by route after us
 
 
 @dataclass
@@ -80,6 +81,8 @@ class AnswerCache:
         if found is not None and found.position == position and now - found.at < self.seconds:
             self._answers.move_to_end(key)
             self.stats.hits += 1
+            if found.route is not None:
+                scope["route"] = found.route
             await send(found.start)
             await send({"type": "http.response.body", "body": found.body})
             return
@@ -100,7 +103,7 @@ class AnswerCache:
                     if not message.get("more_body", False):
                         # Built from what the database held after ``now`` and ``position``: its age
                         # is counted from before the read, never after.
-                        self._remember(key, _Answer(now, position, start, b"".join(chunks)))
+                        self._remember(key, _Answer(now, position, start, b"".join(chunks), scope.get("route")))
                 else:
                     chunks.clear()
             await send(message)

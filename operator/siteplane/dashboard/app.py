@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from starlette.types import Scope
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from siteplane import __version__
+from siteplane import __version__, metrics
 from siteplane.config import Config
 from siteplane.dashboard import openapi, problems
 from siteplane.dashboard.answer_cache import AnswerCache
@@ -56,6 +57,38 @@ def _feed_position(scope: Scope) -> int | None:
     return None if live is None else live.known_position
 
 
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+class Measured:
+    """Counts and times every request by its route's template (``/api/v1/sites/{namespace}/{name}``,
+    never the names in it), its method and its status: labels bounded whatever clients send."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started, status = time.monotonic(), 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            route = getattr(scope.get("route"), "path", None)
+            if route is None:
+                route = "/static" if str(scope.get("path", "")).startswith("/static/") else "other"
+            method = scope.get("method", "") if scope.get("method") in METHODS else "other"
+            metrics.api_request(route, method, status, time.monotonic() - started)
+
+
 def create_app(config: Config, kube: KubeClient | None = None) -> FastAPI:
     """The app; its database and API client are made when it starts (in its event loop)."""
 
@@ -72,6 +105,7 @@ def create_app(config: Config, kube: KubeClient | None = None) -> FastAPI:
         store = Store(engine)
         app.state.dashboard = Dashboard(config, store, client, reviewer)
         app.state.live = live = LiveFeed(store, reviewer, config)
+        metrics.api_live_clients(lambda: len(live.clients))
         try:
             await live.start()
             yield
@@ -115,6 +149,12 @@ def create_app(config: Config, kube: KubeClient | None = None) -> FastAPI:
             return problems.problem_response(503, "the application database does not answer")
         return Health(status="ok")
 
+    # Not in the OpenAPI document: it is for Prometheus, in Prometheus's format (docs/operations.md).
+    @app.get("/metrics", include_in_schema=False)
+    async def scrape() -> Response:
+        """Prometheus's text format: requests by route template and status, live updates clients."""
+        return Response(metrics.exposition(metrics.API), media_type=metrics.CONTENT_TYPE)
+
     for module in (me, sites, zones, records, search, history, events):
         app.include_router(module.router, responses=problems.documented(404))
     app.include_router(writes.router)
@@ -126,4 +166,5 @@ def create_app(config: Config, kube: KubeClient | None = None) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=PAGE_DIR), name="static")
     openapi.install(app)
+    app.add_middleware(Measured)
     return app

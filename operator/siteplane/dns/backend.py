@@ -13,6 +13,7 @@ beside other data and still answers NOERROR, RFC 2136 section 3.4.2.2).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import Protocol
@@ -67,9 +68,24 @@ class BackendStats:
     """Changes sent: zone files written, UPDATE messages, PowerDNS PATCH, POST and PUT requests. Creating
     a zone through rndc and removing a zone are not counted."""
 
+    def wrote(self) -> None:
+        """One change sent: counted here and for the thread sending it (``sent_by_this_thread``)."""
+        self.writes += 1
+        _sent.writes = getattr(_sent, "writes", 0) + 1
+
     def __sub__(self, earlier: BackendStats) -> BackendStats:
         """What was done since ``earlier`` (a copy taken then, e.g. with ``dataclasses.replace``)."""
         return BackendStats(**{f.name: getattr(self, f.name) - getattr(earlier, f.name) for f in fields(self)})
+
+
+_sent = threading.local()
+
+
+def sent_by_this_thread() -> int:
+    """Changes this thread has sent through any backend so far. A zone sync runs in one thread,
+    so the difference across it is what that sync sent, whatever other syncs run beside it."""
+    writes: int = getattr(_sent, "writes", 0)
+    return writes
 
 
 class DriftDetected(BackendError):

@@ -128,7 +128,7 @@ class PowerDNSBackend:
             "rrsets": rrsets,
         }
         with self._lock:
-            self.stats.writes += 1
+            self.stats.wrote()
             status, payload = self._request("POST", self._zones_path, body)
             if status in (200, 201) and isinstance(payload, dict):
                 # The answer is the zone as PowerDNS stored it, every rrset included: a full read.
@@ -192,7 +192,7 @@ class PowerDNSBackend:
         if current_soa != soa:
             # The current serial: soa_edit_api raises it from there (a lower one could make it fall).
             rrsets.append({**_soa_rrset(name, soa, serial), "changetype": "REPLACE"})
-        self.stats.writes += 1
+        self.stats.wrote()
         status, payload = self._request("PATCH", self._zone_path(name), {"rrsets": rrsets})
         if _not_found(status, payload):
             self._cache.pop(name, None)
@@ -245,7 +245,7 @@ class PowerDNSBackend:
         return payload
 
     def _set_soa_edit_api(self, name: str) -> None:
-        self.stats.writes += 1
+        self.stats.wrote()
         status, payload = self._request("PUT", self._zone_path(name), {"soa_edit_api": SOA_EDIT_API})
         if status not in (200, 204):
             raise self._error(status, payload, f"setting soa_edit_api of zone {name}")

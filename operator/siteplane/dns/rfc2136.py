@@ -381,7 +381,7 @@ class RFC2136Backend:
         )
 
     def _update(self, zone: str, msg: dns.update.UpdateMessage) -> dns.rcode.Rcode:
-        self.stats.writes += 1
+        self.stats.wrote()
         try:
             response = dns.query.tcp(msg, self.server, timeout=self.timeout, port=self.port)
         except Exception as exc:

@@ -168,7 +168,7 @@ class ZoneFileBackend:
         # Marked before writing: a failure after the rename must still leave the reload owed.
         self._reload_pending.add(name)
         self._write(name, data)
-        self.stats.writes += 1
+        self.stats.wrote()
         # Remembered as written, so that reading the same bytes back costs a digest and no parse.
         self._seen[name] = _Seen(hashlib.sha256(data).digest(), written)
         self._reload(name)

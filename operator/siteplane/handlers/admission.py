@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import kopf
 
+from siteplane import metrics
 from siteplane.api.common import API_GROUP, API_VERSION
 from siteplane.config import Config
 from siteplane.domain.access import Author
@@ -68,21 +69,25 @@ def _spec_unchanged(operation: str | None, old: Mapping[str, Any] | None, body: 
 
 
 async def _check(
-    memo: kopf.Memo, work: Callable[[Operator], Awaitable[str | None]], what: str, *, fail_closed: bool
+    memo: kopf.Memo, kind: str, work: Callable[[Operator], Awaitable[str | None]], what: str, *, fail_closed: bool
 ) -> None:
     operator = operator_of(memo)
     if operator is None:
+        metrics.admission_decided(kind, "error")
         raise kopf.AdmissionError("the siteplane operator is starting; try again in a moment", code=503)
     try:
         refusal = await work(operator)
     except KubeUnavailable as error:
+        metrics.admission_decided(kind, "error")
         raise kopf.AdmissionError(f"cannot check {what} now ({error}); try again", code=503) from None
     except Exception as error:
+        metrics.admission_decided(kind, "error")
         log.warning("admission check of %s failed: %s", what, type(error).__name__)
         log.debug("admission check failed", exc_info=True)
         if fail_closed:
             raise kopf.AdmissionError(f"cannot check {what} now; try again", code=503) from None
         return  # early feedback only: reconciliation decides
+    metrics.admission_decided(kind, "refused" if refusal else "allowed")
     if refusal:
         raise kopf.AdmissionError(refusal, code=403)
 
@@ -105,6 +110,7 @@ async def no_escalation(
     **_: Any,
 ) -> None:
     if _spec_unchanged(operation, old, body):
+        metrics.admission_decided("AccessGrant", "allowed")
         return
     meta = body.get("metadata") or {}
     author = Author.from_userinfo(userinfo)
@@ -114,7 +120,7 @@ async def no_escalation(
     async def admit(operator: Operator) -> str | None:
         return await operator.admit_grant(namespace, uid, generation, spec, author, dryrun)
 
-    await _check(memo, admit, "the grant's permissions", fail_closed=True)
+    await _check(memo, "AccessGrant", admit, "the grant's permissions", fail_closed=True)
 
 
 Operation = Literal["CREATE", "UPDATE", "DELETE", "CONNECT"]
@@ -143,6 +149,7 @@ def _register_change_checks(plural: str, kind: str, what: str) -> None:
         **_: Any,
     ) -> None:
         if _spec_unchanged(operation, old, body):
+            metrics.admission_decided(kind, "allowed")
             return
         meta = body.get("metadata") or {}
         namespace, uid, spec = meta.get("namespace") or "", meta.get("uid") or "", body.get("spec") or {}
@@ -157,7 +164,7 @@ def _register_change_checks(plural: str, kind: str, what: str) -> None:
                 operator.record_author(uid, generation, operation or "", str(userinfo.get("username") or ""))
             return None
 
-        await _check(memo, refusal, what, fail_closed=False)
+        await _check(memo, kind, refusal, what, fail_closed=False)
 
 
 _register_change_checks("sites", "Site", "the site's domains")

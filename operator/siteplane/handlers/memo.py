@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import getpass
+import os
+import secrets
+import socket
+from datetime import UTC, datetime
+
 import kopf
 
 from siteplane.config import Config
 from siteplane.reconcile.operator import Operator
 
-CONFIG, OPERATOR = "config", "operator"
+CONFIG, OPERATOR, IDENTITY, PROBES = "config", "operator", "identity", "probes"
 
 
 def config_of(memo: kopf.Memo) -> Config:
@@ -30,3 +36,16 @@ def running(memo: kopf.Memo) -> Operator:
     if operator is None:
         raise kopf.TemporaryError("the operator is still starting", delay=1)
     return operator
+
+
+def identity_of(memo: kopf.Memo) -> str:
+    """The peering identity to start kopf with (``kopf.run(identity=...)``), made once per memo:
+    the pod's name when $POD_ID says it (kopf's own convention), else user@host/time/random.
+    siteplane needs to know it to tell whether this replica leads (reconcile/leadership.py)."""
+    identity: str | None = memo.get(IDENTITY)
+    if identity is None:
+        identity = os.environ.get("POD_ID") or "{}@{}/{}/{}".format(
+            getpass.getuser(), socket.gethostname(), datetime.now(UTC).strftime("%Y%m%d%H%M%S"), secrets.token_hex(3)
+        )
+        memo[IDENTITY] = identity
+    return identity

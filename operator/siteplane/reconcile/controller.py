@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from siteplane import metrics
 from siteplane.domain.objects import ObjectRef
 from siteplane.errors import InvalidSpec, SiteplaneError
 from siteplane.kube.client import ApiError
@@ -44,6 +45,10 @@ class Gone:
 
 
 QueueItem = Key | Gone
+
+
+def kind_of(item: QueueItem) -> str:
+    return item.ref.kind if isinstance(item, Gone) else item.kind
 
 
 class StartupProgress:
@@ -89,6 +94,7 @@ class Controller:
         writer: ZoneWriter,
         workers: int,
         settle_authors: Callable[[], Awaitable[None]] | None = None,
+        gate: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.reconcilers = reconcilers
         # Called before each reconcile: what admission noted about the change (its author) must
@@ -99,9 +105,16 @@ class Controller:
         self.objects = objects
         self.status = status
         self.writer = writer
-        self.queue: WorkQueue[QueueItem] = WorkQueue()
+        self.queue: WorkQueue[QueueItem] = WorkQueue(
+            on_add=lambda item: metrics.queued(kind_of(item)),
+            on_retry=lambda item: metrics.retried(kind_of(item)),
+        )
         self.progress: StartupProgress | None = None
         self.stats = ControllerStats()
+        # Awaited before each key is taken: a standby replica reconciles nothing (leadership.py).
+        self.gate = gate
+        # uid -> when a change that is to be served was seen (change-to-served latency).
+        self._changed_at: dict[str, float] = {}
         self._workers = workers
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -111,6 +124,7 @@ class Controller:
         """One watch event (``event_type`` None: seen in a listing). Quick: it only remembers and queues."""
         observed = Observed.from_body(kind, body)
         if event_type == "DELETED":
+            self._changed_at.pop(observed.ref.uid, None)
             if self.cache.pop(observed.key, observed.ref.uid) is not None or observed.finalized:
                 self.queue.add(Gone(observed.ref))
             return
@@ -120,6 +134,7 @@ class Controller:
         """Queue the object if this change asks for work; the cache calls it on every change it
         stores, from a watch event or from the answer to our own write alike."""
         if _needs_reconcile(previous, current):
+            self._changed_at.setdefault(current.ref.uid, time.monotonic())
             self.queue.add(current.key)
 
     def requeue(self, ref: ObjectRef) -> None:
@@ -146,8 +161,26 @@ class Controller:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
+    def served(self, refs: set[ObjectRef]) -> None:
+        """A zone sync served these objects' changes: how long each took since it was seen."""
+        now = time.monotonic()
+        for ref in refs:
+            since = self._changed_at.pop(ref.uid, None)
+            if since is not None:
+                metrics.change_served(ref.kind, now - since)
+
+    def queue_depth(self) -> dict[str, int]:
+        """Keys waiting, by kind."""
+        return _by_kind(self.queue.waiting())
+
+    def in_flight(self) -> dict[str, int]:
+        """Reconciles running, by kind."""
+        return _by_kind(self.queue.processing())
+
     async def _work(self) -> None:
         while True:
+            if self.gate is not None:
+                await self.gate()
             try:
                 item = await self.queue.get()
             except QueueClosed:
@@ -158,6 +191,7 @@ class Controller:
                 raise
             except Exception:  # never let one object end a worker
                 log.exception("reconciling %s failed unexpectedly", item)
+                metrics.failed_unexpectedly(kind_of(item))
                 if isinstance(item, Key):
                     self.queue.retry(item, base=2, cap=300)
             finally:
@@ -175,10 +209,14 @@ class Controller:
             outcome = await self._reconcile(self.reconcilers[obj.ref.kind], obj)
         except SiteplaneError as error:
             self.stats.count(obj.ref.kind, "error", time.monotonic() - started)
+            metrics.reconciled(obj.ref.kind, "error", time.monotonic() - started)
             self._failed(item, obj, error)
         else:
             result = "success" if outcome.retry_after is None else "requeue"
             self.stats.count(obj.ref.kind, result, time.monotonic() - started)
+            metrics.reconciled(
+                obj.ref.kind, "success" if result == "success" else "requeue_after", time.monotonic() - started
+            )
             self._hand_on(obj.ref, outcome)
             if outcome.retry_after is None:
                 self.queue.forget(item)
@@ -223,6 +261,7 @@ class Controller:
         self.status.set_report(ref, outcome.report)
         others = outcome.effects.without([ref])
         if not outcome.effects.zones:
+            self._changed_at.pop(ref.uid, None)  # nothing for a DNS server to serve
             self.status.mark([ref, *others])
             return
         # Every status this change moved is written once its zones serve it: no object reads
@@ -260,6 +299,14 @@ class Controller:
             await reconciler.forget(ref)
         except SiteplaneError as error:
             log.warning("cleaning up after %s failed: %s", ref, error)
+
+
+def _by_kind(items: list[QueueItem]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for item in items:
+        kind = kind_of(item)
+        counts[kind] = counts.get(kind, 0) + 1
+    return counts
 
 
 def _needs_reconcile(previous: Observed | None, current: Observed) -> bool:

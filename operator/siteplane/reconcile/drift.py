@@ -13,7 +13,9 @@ import hashlib
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
+
+from siteplane import metrics
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +49,12 @@ class DriftSchedule:
         return sorted(due)
 
 
-async def check_for_drift(list_zones: Callable[[], list[str]], check: Callable[[str], None], interval: float) -> None:
+async def check_for_drift(
+    list_zones: Callable[[], list[str]],
+    check: Callable[[str], None],
+    interval: float,
+    gate: Callable[[], Awaitable[None]] | None = None,
+) -> None:
     """Forever: every zone in ``list_zones()`` handed to ``check`` once per ``interval``, spread.
 
     One task for the whole operator rather than a timer per zone: thousands of sleeping timers
@@ -57,6 +64,8 @@ async def check_for_drift(list_zones: Callable[[], list[str]], check: Callable[[
     schedule = DriftSchedule(interval)
     tick = max(0.5, min(5.0, interval / 100))
     while True:
+        if gate is not None:
+            await gate()  # a standby checks nothing
         try:
             zones = await asyncio.to_thread(list_zones)
         except Exception as error:  # the database; the next tick tries again
@@ -64,5 +73,6 @@ async def check_for_drift(list_zones: Callable[[], list[str]], check: Callable[[
             log.debug("listing zones failed", exc_info=True)
             zones = []
         for zone in schedule.due(zones, time.time()):
+            metrics.drift_checked()
             check(zone)
         await asyncio.sleep(tick)

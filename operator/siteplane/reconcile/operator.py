@@ -3,8 +3,13 @@
 build(config)  the database (schema checked), the API client, the zone writer, the status
                writer, a reconciler per kind and the controller that runs them
 start()        knows every DNSBackend, counts the objects to serve, starts the loops, and
-               syncs the zones a previous run left with work to do
+               syncs the zones a previous run left with work to do; with peering, every loop
+               that writes waits until this replica leads (leadership.py)
 stop()         ends the loops and says what was done
+readiness()    why the replica should not get the webhook's traffic yet (the probe server asks)
+
+The operator also answers the scrapes' questions (metrics.OperatorState): whether it leads, the
+work queue by kind, the objects by their Ready condition.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from siteplane import metrics
 from siteplane.api.kinds import BY_KIND
 from siteplane.config import Config
 from siteplane.domain.access import Author
@@ -26,6 +32,7 @@ from siteplane.errors import SiteplaneError
 from siteplane.kube.access_reviews import SubjectAccessReviews
 from siteplane.kube.client import KubeClient, load_credentials
 from siteplane.kube.objects import CustomObjects
+from siteplane.kube.peering import PeeringObjects
 from siteplane.kube.rbac_objects import RbacObjects
 from siteplane.kube.secrets import SecretReader
 from siteplane.rbac.mirror import GrantRow
@@ -36,6 +43,7 @@ from siteplane.reconcile.backends import BackendResolver
 from siteplane.reconcile.controller import Controller, StartupProgress
 from siteplane.reconcile.dnsbackends import DNSBackends
 from siteplane.reconcile.drift import check_for_drift
+from siteplane.reconcile.leadership import Leadership, Peers, follow_peering
 from siteplane.reconcile.observed import Key, ObjectCache
 from siteplane.reconcile.outcome import Reconciler
 from siteplane.reconcile.placement import PlacementLock
@@ -54,6 +62,10 @@ from siteplane.store.unit_of_work import Store, UnitOfWork
 
 log = logging.getLogger(__name__)
 SERVED_KINDS = ("sites", "dnszones", "dnsrecords", "accessgrants")
+PEERING_CHECK_SECONDS = 2.0
+"""How often a replica reads the peering object to learn whether it leads: the most this adds to a failover."""
+DATABASE_CHECK_SECONDS = 5.0
+"""How long readiness trusts the database's last answer."""
 GITOPS_ANNOTATION = "siteplane.io/managed-by-gitops"
 """On a Namespace, "true": Git owns the objects there, so the dashboard API refuses to change them."""
 
@@ -72,6 +84,10 @@ class Operator:
     dnsbackends: DNSBackends
     mirror: MirrorLoop
     authors: AuthorLog
+    leadership: Leadership
+    identity: str | None = None  # the peering identity kopf runs with (None: no peering)
+    started: bool = False
+    _database_ok: tuple[float, bool] = (0.0, False)  # (when checked, answered)
     _gitops: dict[str, bool] = field(default_factory=dict)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)  # the loops, for as long as the operator runs
     _short: set[asyncio.Task[None]] = field(default_factory=set)  # one-off writes in flight
@@ -86,11 +102,14 @@ class Operator:
             with contextlib.suppress(ValueError):  # an invalid spec: its own reconcile says so
                 await self.dnsbackends.check(name, body.get("spec") or {})
         self.controller.progress = StartupProgress(await objects.count(SERVED_KINDS, self.config.namespaces))
+        if self.config.peering is not None and self.identity is not None:
+            self._spawn(self._follow_peering(self.config.peering, self.identity), "leadership")
         self._spawn(self.status.run(), "status-writer")
         self.controller.start()
         if self.config.drift_interval > 0:
             names = lambda: self.store.read(lambda uow: uow.zones.names_to_check())  # noqa: E731
-            self._spawn(check_for_drift(names, self.writer.check, self.config.drift_interval), "drift-checks")
+            interval, gate = self.config.drift_interval, self.leadership.wait_active
+            self._spawn(check_for_drift(names, self.writer.check, interval, gate), "drift-checks")
         if self.config.backend_recheck_interval > 0:
             self._spawn(self._recheck_backends(self.config.backend_recheck_interval), "backend-rechecks")
         if self.config.changes_keep_seconds > 0:
@@ -98,14 +117,18 @@ class Operator:
         # What a previous run left half done (a crash between a commit and a sync, a failed zone).
         for zone in await asyncio.to_thread(self.store.read, lambda uow: uow.zones.needing_work()):
             self.writer.request(zone)
+        self.started = True
+        metrics.watch_operator(self)
         log.info(
-            "siteplane started: database %s, %d DNSBackend(s) known, drift checks every %ss",
+            "siteplane started: database %s, %d DNSBackend(s) known, drift checks every %ss%s",
             redact(self.config.database_url),
             len(self.backends.known()),
             self.config.drift_interval or "never",
+            "" if self.leadership.is_active() else "; standby until the peering says this replica leads",
         )
 
     async def stop(self) -> None:
+        metrics.watch_operator(None)
         await self.controller.stop()
         await self.mirror.stop()
         await self.authors.close()
@@ -126,10 +149,20 @@ class Operator:
         task.add_done_callback(_report_death)
         self._tasks.append(task)
 
+    async def _follow_peering(self, name: str, identity: str) -> None:
+        peering = PeeringObjects(self.kube)
+        where: tuple[str | None, ...] = self.config.namespaces or (None,)
+
+        async def read() -> list[Peers | None]:
+            return [await peering.peers(name, namespace) for namespace in where]
+
+        await follow_peering(self.leadership, read, identity, self.config.priority, PEERING_CHECK_SECONDS)
+
     async def _recheck_backends(self, interval: float) -> None:
         """Every DNSBackend reconciled again every ``interval``: Secrets re-read, server tested."""
         while True:
             await asyncio.sleep(interval)
+            await self.leadership.wait_active()
             for observed in self.cache.of_kind("DNSBackend"):
                 self.controller.requeue(observed.ref)
 
@@ -140,6 +173,7 @@ class Operator:
             return uow.changes.prune(datetime.now(UTC) - timedelta(seconds=keep))
 
         while True:
+            await self.leadership.wait_active()
             try:
                 pruned = await asyncio.to_thread(self.store.transaction, prune)
             except SiteplaneError as error:
@@ -148,6 +182,61 @@ class Operator:
                 if pruned:
                     log.info("change feed: %d change(s) older than %ss forgotten", pruned, keep)
             await asyncio.sleep(min(3600.0, keep / 4))
+
+    # -- what probes and scrapes ask (metrics.OperatorState) -------------------------------------
+
+    async def readiness(self) -> list[str]:
+        """Why this replica should not get traffic yet (the webhook's); empty when it is ready:
+        started (every DNSBackend listed and checked, the objects counted), the database answers,
+        and the webhook listens. A standby is ready too: it serves the webhook."""
+        problems: list[str] = []
+        if not self.started:
+            problems.append("starting")
+        if not await self._database_answers():
+            problems.append("the database does not answer")
+        address = self.config.webhook_address
+        if address is not None and not await _listening(*address):
+            problems.append("the admission webhook does not listen yet")
+        return problems
+
+    async def _database_answers(self) -> bool:
+        checked, answered = self._database_ok
+        now = asyncio.get_running_loop().time()
+        if now - checked < DATABASE_CHECK_SECONDS and checked:
+            return answered
+        try:
+            await asyncio.to_thread(self.store.read, lambda uow: uow.changes.latest_id())
+            answered = True
+        except SiteplaneError:
+            answered = False
+        self._database_ok = (now, answered)
+        return answered
+
+    def active(self) -> bool:
+        return self.leadership.is_active()
+
+    def workers(self) -> int:
+        return self.config.reconcile_workers
+
+    def queue_depth(self) -> Mapping[str, int]:
+        return self.controller.queue_depth()
+
+    def in_flight(self) -> Mapping[str, int]:
+        return self.controller.in_flight()
+
+    def objects(self) -> Mapping[tuple[str, str], int]:
+        counts: dict[tuple[str, str], int] = {}
+        for kind in BY_KIND:
+            for observed in self.cache.of_kind(kind):
+                key = (kind, _ready(observed.status))
+                counts[key] = counts.get(key, 0) + 1
+        return counts
+
+    def zones_waiting(self) -> int:
+        return self.writer.pending()
+
+    def status_waiting(self) -> int:
+        return self.status.pending()
 
     # -- RBAC mirror ---------------------------------------------------------------------------
 
@@ -201,6 +290,28 @@ class Operator:
         return await self.accessgrants.admit(namespace, uid, generation, spec, author, dry_run)
 
 
+def _ready(status: Mapping[str, Any]) -> str:
+    for condition in status.get("conditions") or ():
+        if isinstance(condition, Mapping) and condition.get("type") == "Ready":
+            value = condition.get("status")
+            return value if value in ("True", "False") else "Unknown"
+    return "Unknown"
+
+
+async def _listening(host: str, port: int) -> bool:
+    """Whether something accepts connections at ``host:port`` (any address: this host's loopback)."""
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout=2)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
+
+
 def _report_death(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("%s stopped", task.get_name(), exc_info=task.exception())
@@ -228,8 +339,11 @@ def _reporters(dnsbackends: DNSBackends) -> dict[str, Reporter]:
     return {"Site": sites, "DNSRecord": records, "DNSZone": zones, "DNSBackend": backends}
 
 
-def build(config: Config, kube: KubeClient | None = None) -> Operator:
-    """Everything wired together; must run in the event loop (it makes the HTTP session)."""
+def build(config: Config, kube: KubeClient | None = None, identity: str | None = None) -> Operator:
+    """Everything wired together; must run in the event loop (it makes the HTTP session).
+
+    ``identity``: the peering identity kopf runs with; with peering on, the replica is a standby
+    until the peering object says it leads (leadership.py)."""
     engine = make_engine(config.database_url)
     try:
         ensure_current(engine)
@@ -244,9 +358,14 @@ def build(config: Config, kube: KubeClient | None = None) -> Operator:
     cache = ObjectCache()
     backends = BackendResolver(Path(config.zone_dir), config.zone_reload_command, config.default_backend)
     dnsbackends = DNSBackends(store, backends, SecretReader(kube))
-    status = StatusWriter(store, objects, cache, _reporters(dnsbackends), config.status_concurrency)
+    leadership = Leadership(active=config.peering is None)
+    gate = leadership.wait_active
+    status = StatusWriter(store, objects, cache, _reporters(dnsbackends), config.status_concurrency, gate)
+    controller: Controller | None = None
 
     def synced(result: SyncResult, requesters: set[ObjectRef]) -> None:
+        if result.error is None and controller is not None:
+            controller.served(requesters)
         status.mark(requesters | result.affected)
 
     writer = ZoneWriter(
@@ -255,12 +374,13 @@ def build(config: Config, kube: KubeClient | None = None) -> Operator:
         config.zone_gather_seconds,
         config.zone_sync_concurrency,
         config.zone_gather_max_seconds,
+        gate,
     )
     placement = PlacementLock()
     accessgrants = AccessGrants(store, SubjectAccessReviews(kube), RbacObjects(kube))
     reconcilers: dict[str, Reconciler] = {}
     authors = AuthorLog(store)
-    controller = Controller(reconcilers, cache, objects, status, writer, config.reconcile_workers, authors.flush)
+    controller = Controller(reconcilers, cache, objects, status, writer, config.reconcile_workers, authors.flush, gate)
     reconcilers.update(
         {
             "Site": Sites(store, placement, writer),
@@ -285,4 +405,6 @@ def build(config: Config, kube: KubeClient | None = None) -> Operator:
         dnsbackends,
         mirror,
         authors,
+        leadership,
+        identity if config.peering is not None else None,
     )

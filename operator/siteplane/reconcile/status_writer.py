@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 
+from siteplane import metrics
 from siteplane.domain.objects import ObjectRef
 from siteplane.errors import SiteplaneError
 from siteplane.kube.client import ApiError
@@ -104,8 +105,11 @@ class StatusWriter:
         cache: ObjectCache,
         reporters: Mapping[str, Reporter],
         concurrency: int = 8,
+        gate: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.store = store
+        # Awaited before each batch of writes: a standby replica writes no status (leadership.py).
+        self.gate = gate
         self.objects = objects
         self.cache = cache
         self.reporters = reporters
@@ -161,6 +165,8 @@ class StatusWriter:
             await self._marked.wait()
             self._marked.clear()
             while self._dirty or self._gone:
+                if self.gate is not None:
+                    await self.gate()
                 batch = dict(list(self._dirty.items())[:BATCH])
                 for key in batch:
                     del self._dirty[key]
@@ -255,6 +261,7 @@ class StatusWriter:
                 self._later([ref], error)
                 return False
             self.stats.writes += 1
+            metrics.status_written(ref.kind)
             self.cache.put(Observed.from_body(ref.kind, body))
             return True
         self._later([ref], None)

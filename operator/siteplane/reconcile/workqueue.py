@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import deque
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -26,8 +26,14 @@ class QueueClosed(Exception):
     """The queue was closed: the worker asking for more work is done."""
 
 
+def _nothing(key: object) -> None:
+    return None
+
+
 class WorkQueue(Generic[K]):
-    def __init__(self) -> None:
+    def __init__(self, on_add: Callable[[K], None] = _nothing, on_retry: Callable[[K], None] = _nothing) -> None:
+        self._on_add = on_add  # a key newly waiting (metrics: workqueue_adds_total)
+        self._on_retry = on_retry  # a key added again after a failure (workqueue_retries_total)
         self._ready: deque[K] = deque()
         self._dirty: set[K] = set()
         self._processing: set[K] = set()
@@ -44,10 +50,19 @@ class WorkQueue(Generic[K]):
     def in_flight(self) -> int:
         return len(self._processing)
 
+    def waiting(self) -> list[K]:
+        """The keys waiting to be processed, oldest first."""
+        return list(self._ready)
+
+    def processing(self) -> list[K]:
+        """The keys being processed now."""
+        return list(self._processing)
+
     def add(self, key: K) -> None:
         if self._closed or key in self._dirty:
             return
         self._dirty.add(key)
+        self._on_add(key)
         if key not in self._processing:
             self._ready.append(key)
             self._notify()
@@ -65,6 +80,7 @@ class WorkQueue(Generic[K]):
         """Add ``key`` again after its next backoff delay; returns the delay."""
         failures = self._failures.get(key, 0)
         self._failures[key] = failures + 1
+        self._on_retry(key)
         delay = backoff(failures, base, cap)
         self.add_after(key, delay)
         return delay

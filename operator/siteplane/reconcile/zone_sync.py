@@ -17,10 +17,12 @@ sync converges. The caller (ZoneWriter) runs one sync of a name at a time.
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
+from siteplane import metrics
 from siteplane.dns.backend import (
     Backend,
     BackendError,
@@ -29,6 +31,7 @@ from siteplane.dns.backend import (
     SOASettings,
     ZoneConfig,
     ZoneContent,
+    sent_by_this_thread,
 )
 from siteplane.dns.content import canonical_soa
 from siteplane.domain.changes import ChangeSet
@@ -46,6 +49,7 @@ from siteplane.store.unit_of_work import Store, UnitOfWork
 
 log = logging.getLogger(__name__)
 EXCLUSIVE = "Exclusive"
+EMBEDDED_LABEL = "embedded"  # the embedded zone-file backend in metrics (its key is "")
 MAX_COMMON_SET_SIZE = 100
 
 
@@ -153,15 +157,38 @@ class ZoneSynchronizer:
         if desired is None:
             result.exists = False
             return result
+        backend, started, sent = (
+            self.backends.name_for(desired.backend) or EMBEDDED_LABEL,
+            time.monotonic(),
+            sent_by_this_thread(),
+        )
         try:
             applied = self._apply(desired)
         except (SiteplaneError, OSError) as error:
             result.error = str(error) if isinstance(error, SiteplaneError) else f"{type(error).__name__}: {error}"
             result.retryable = error.retryable if isinstance(error, SiteplaneError) else True
             reason = BackendUnavailable.reason if isinstance(error, BackendUnavailable) else BackendError.reason
+            metrics.zone_synced(
+                backend,
+                ok=False,
+                backend_failed=isinstance(error, BackendError | BackendUnavailable | OSError),
+                writes=sent_by_this_thread() - sent,
+                seconds=time.monotonic() - started,
+                refused=0,
+                drift=0,
+            )
             result.affected |= self._record_failure(desired, result.error, reason)
             return result
         result.serial, result.changes, result.drift = applied.serial, len(applied.diff.changes), len(applied.diff.drift)
+        metrics.zone_synced(
+            backend,
+            ok=True,
+            backend_failed=False,
+            writes=sent_by_this_thread() - sent,
+            seconds=time.monotonic() - started,
+            refused=len(applied.refused),
+            drift=result.drift,
+        )
         result.affected |= self._record_applied(desired, applied)
         return result
 

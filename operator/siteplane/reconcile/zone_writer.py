@@ -24,7 +24,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
@@ -63,8 +63,11 @@ class ZoneWriter:
         gather_seconds: float = 0.05,
         concurrency: int = 2,
         gather_max_seconds: float = 1.0,
+        gate: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._sync = sync
+        # Awaited before each sync: a standby replica writes nothing to DNS (leadership.py).
+        self._gate = gate
         self._on_synced = on_synced
         self._gather = gather_seconds
         self._gather_max = max(gather_max_seconds, gather_seconds)
@@ -135,6 +138,8 @@ class ZoneWriter:
                 else:
                     await self._gathered(zone_name)
                 busy = True
+                if self._gate is not None:
+                    await self._gate()
                 self._last_start[zone_name] = time.monotonic()
                 async with self._slots, self._lock(zone_name):
                     # Taken only now: whatever arrived while this zone waited for a slot rides along.

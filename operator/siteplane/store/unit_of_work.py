@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from siteplane import metrics
 from siteplane.errors import DatabaseUnavailable
 from siteplane.store.repositories import (
     ChangeAuthorRepository,
@@ -55,6 +56,8 @@ class UnitOfWork:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        if isinstance(exc, SQLAlchemyError):
+            metrics.database_error("conflict" if isinstance(exc, IntegrityError) else "unavailable")
         try:
             self.session.rollback()
         finally:

@@ -1,0 +1,58 @@
+"""The operator's probe and metrics server (``SITEPLANE_PROBES_LISTEN``), plain HTTP:
+
+  /healthz   liveness: 200 while the operator's event loop answers (kopf's loop, the same one
+             every handler and watch runs in: a stuck loop stops answering and the pod restarts)
+  /readyz    readiness: 200 only when the operator has started (its initial listing done), the
+             database answers and the admission webhook listens; otherwise 503 and why. A
+             standby is ready too: it serves the webhook.
+  /metrics   Prometheus's text format (siteplane/metrics.py lists every metric)
+
+It starts before the operator is built, so a slow start reads "not ready", never "dead".
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from aiohttp import web
+
+from siteplane import metrics
+from siteplane.reconcile.operator import Operator
+
+log = logging.getLogger(__name__)
+
+
+class ProbeServer:
+    def __init__(self, operator: Callable[[], Operator | None]) -> None:
+        self._operator = operator
+        self._runner: web.AppRunner | None = None
+
+    async def start(self, host: str, port: int) -> None:
+        app = web.Application()
+        app.add_routes(
+            [web.get("/healthz", self._healthz), web.get("/readyz", self._readyz), web.get("/metrics", self._metrics)]
+        )
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, host, port).start()
+        log.info("probes and metrics on http://%s:%d (/healthz, /readyz, /metrics)", host, port)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        return web.Response(text="ok\n")
+
+    async def _readyz(self, request: web.Request) -> web.Response:
+        operator = self._operator()
+        problems = ["starting"] if operator is None else await operator.readiness()
+        if problems:
+            return web.Response(status=503, text="not ready: " + "; ".join(problems) + "\n")
+        return web.Response(text="ok\n")
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        body = metrics.exposition(metrics.OPERATOR)
+        return web.Response(body=body, headers={"Content-Type": metrics.CONTENT_TYPE})
