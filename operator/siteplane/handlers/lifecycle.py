@@ -21,7 +21,12 @@ def run(config: Config, *, verbose: bool = False) -> None:
     kopf.configure(verbose=verbose, log_format=kopf.LogFormat.FULL)
     memo = kopf.Memo()
     memo[CONFIG] = config
-    kopf.run(clusterwide=not config.namespaces, namespaces=list(config.namespaces), memo=memo)
+    kopf.run(
+        clusterwide=not config.namespaces,
+        namespaces=list(config.namespaces),
+        memo=memo,
+        liveness_endpoint=config.liveness,
+    )
 
 
 @kopf.on.startup()
