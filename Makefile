@@ -8,7 +8,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
-.PHONY: help venv deps controlplane tools image lint test test-unit demo cluster crds bench clean
+.PHONY: help venv deps controlplane tools image install-manifests lint test test-unit demo cluster crds bench clean
 
 help:
 	@echo "make test     install what is needed, lint, type-check and run the whole suite"
@@ -47,6 +47,11 @@ tools:
 # The image from the Containerfile, with buildah and a local Debian base (harness/image/build.py).
 image: venv deps
 	$(PY) -m harness.image.build
+
+# manifests/install/ (the kustomize base) and the chart's copies of crds/ and the shipped roles,
+# generated from charts/siteplane; a test fails when they are out of date.
+install-manifests: venv tools
+	$(PY) -m harness.install_manifests
 
 lint: venv
 	$(VENV)/bin/ruff check operator tests bench harness
