@@ -81,8 +81,9 @@ bench: venv deps controlplane
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
 	$(PY) -m bench.run --sizes $(SIZES) --setups $(SETUPS) $(BENCH_ARGS)
 
-crds: venv
+crds: venv tools
 	$(PY) -m siteplane crds
+	$(PY) -m harness.install_manifests
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .demo
