@@ -40,7 +40,6 @@ VALUE_SETS: dict[str, tuple[str, ...]] = {
         "operator.replicas=2",
         "dashboard.replicas=3",
         "persistence.enabled=false",
-        "operator.namespaces={team-a,team-b}",
         "operator.env.SITEPLANE_DRIFT_INTERVAL=600",
     ),
     "cert-manager": ("webhook.certificate.source=cert-manager",),
@@ -51,6 +50,7 @@ VALUE_SETS: dict[str, tuple[str, ...]] = {
         "persistence.existingClaim=siteplane-data",
         "zoneFiles.existingClaim=bind-zones",
         "zoneFiles.reloadCommand=rndc reload",
+        "operator.namespaces={team-a,team-b}",
     ),
     "minimal": (
         "dashboard.enabled=false",
