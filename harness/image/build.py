@@ -200,6 +200,14 @@ def _build_volumes(cache: Path) -> list[str]:
     ]
 
 
+def _drop_old_tags(buildah: Buildah, keep: str) -> None:
+    """Untag the images of earlier builds, so that their top layers can go; the cached steps stay."""
+    listed = buildah.run("images", "--format", "{{.Name}}:{{.Tag}}", "--filter", f"reference={IMAGE_NAME}")
+    old = [name for name in listed.split() if name != keep and not name.endswith("-dev")]
+    if old:
+        buildah.run("rmi", *old)
+
+
 def _version() -> str:
     import tomllib
 
@@ -226,6 +234,9 @@ def build(context: Path = REPO_ROOT) -> BuiltImage:
     cache = cache_dir()
     with _locked(cache / "build.lock"):
         buildah = Buildah(cache / "buildah")
+        # Containers an interrupted build left behind (this storage is ours alone, and locked):
+        # each holds a mount until removed.
+        buildah.run("rm", "--all")
         key = base_key()
         base = import_base(buildah, build_base_rootfs(key), key)
         tag = f"{IMAGE_NAME}:{_version()}-dev"
@@ -234,6 +245,7 @@ def build(context: Path = REPO_ROOT) -> BuiltImage:
         buildah.run(
             "bud",
             "--layers",
+            "--force-rm",  # no container (and no mount) left behind by a failed step
             "--isolation",
             "chroot",
             "--network",
@@ -258,6 +270,7 @@ def build(context: Path = REPO_ROOT) -> BuiltImage:
             archive.parent.mkdir(parents=True, exist_ok=True)
             for old in archive.parent.glob("siteplane-*.tar"):
                 old.unlink()  # keep one archive: they are large, and the layer cache rebuilds any
+            _drop_old_tags(buildah, keep=reference)
             partial = archive.with_suffix(".partial")
             partial.unlink(missing_ok=True)
             buildah.run("tag", tag, reference)
