@@ -8,7 +8,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
-.PHONY: help venv deps controlplane lint test test-unit demo cluster crds bench bench-dashboard clean
+.PHONY: help venv deps controlplane tools image install-manifests lint test test-unit demo cluster crds bench bench-dashboard clean
 
 help:
 	@echo "make test     install what is needed, lint, type-check and run the whole suite"
@@ -17,6 +17,8 @@ help:
 	@echo "make cluster  start the local control plane and print its KUBECONFIG"
 	@echo "make lint     ruff, mypy, and a check that crds/ matches the API models"
 	@echo "make crds     regenerate crds/ from operator/siteplane/api"
+	@echo "make image    build the image from the Containerfile (buildah, no registry; root) into ~/.cache/siteplane/image"
+	@echo "make install-manifests  regenerate manifests/install/ and the chart's copies of crds/ and the shipped roles"
 	@echo "make bench    the convergence benchmark (SIZES=100,1000,5000,10000 SETUPS=sqlite+zonefile,postgresql+bind)"
 	@echo "make bench-dashboard  the dashboard API at 10,000 Sites: lists, throughput against /healthz, live updates"
 
@@ -38,6 +40,20 @@ deps:
 controlplane: venv
 	$(PY) harness/controlplane/build.py build
 
+# helm and kubeconform, built from Go modules into ~/.cache/siteplane/tools (keyed by version),
+# only when missing: the chart's validation runs them.
+tools:
+	$(PYTHON) harness/tools/build.py
+
+# The image from the Containerfile, with buildah and a local Debian base (harness/image/build.py).
+image: venv deps
+	$(PY) -m harness.image.build
+
+# manifests/install/ (the kustomize base) and the chart's copies of crds/ and the shipped roles,
+# generated from charts/siteplane; a test fails when they are out of date.
+install-manifests: venv tools
+	$(PY) -m harness.install_manifests
+
 lint: venv
 	$(VENV)/bin/ruff check operator tests bench harness
 	$(VENV)/bin/ruff format --check operator tests bench harness
@@ -45,7 +61,7 @@ lint: venv
 	$(VENV)/bin/lint-imports
 	$(PY) -m siteplane crds --check
 
-test: lint deps controlplane
+test: lint deps controlplane tools
 	$(VENV)/bin/pytest
 
 # The pure tests: no server, no control plane, no Debian packages, no network.
@@ -72,8 +88,9 @@ bench-dashboard: venv deps controlplane
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
 	$(PY) -m bench.dashboard --databases $(DATABASES) $(BENCH_ARGS)
 
-crds: venv
+crds: venv tools
 	$(PY) -m siteplane crds
+	$(PY) -m harness.install_manifests
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .demo

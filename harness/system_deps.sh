@@ -23,6 +23,10 @@ REQUIREMENTS=(
     # (Selenium, pointed at these two files: no browser is downloaded).
     "/usr/bin/chromium chromium"
     "/usr/bin/chromedriver chromium-driver"
+    # The image test builds the Containerfile with buildah (chroot isolation: no OCI runtime)
+    # from a Debian base that mmdebstrap makes (harness/image/build.py).
+    "/usr/bin/buildah buildah"
+    "/usr/bin/mmdebstrap mmdebstrap"
 )
 
 missing=()

@@ -101,7 +101,10 @@ class Config:
     """The operator's log lines: "text" (kopf's format) or "json" (one JSON object a line)."""
     webhook_configuration: str = "siteplane.io"
     """Name of the ValidatingWebhookConfiguration the operator keeps up to date (URL and caBundle);
-    each webhook in it is named <check>.<this name>, so it must contain a dot."""
+    each webhook in it is named <check>.<this name>, so it must contain a dot. Empty: the operator
+    leaves the configuration alone (an installer such as the Helm chart ships it)."""
+    liveness: str | None = None
+    """URL of kopf's liveness endpoint (e.g. http://0.0.0.0:8081/healthz); None serves none."""
 
     @property
     def webhook_address(self) -> tuple[str, int] | None:
@@ -123,6 +126,8 @@ class Config:
             text = env.get(variable, "")
             if text:
                 values[name] = parse(variable, text)
+            elif name in _EMPTY_MEANS_OFF and variable in env:
+                values[name] = ""  # set to nothing: turned off, not the default
         return cls(**values)
 
 
@@ -233,6 +238,10 @@ ENVIRONMENT: dict[str, tuple[str, Parser]] = {
     "probes_listen": ("SITEPLANE_PROBES_LISTEN", _text),
     "log_format": ("SITEPLANE_LOG_FORMAT", _log_format),
     "webhook_configuration": ("SITEPLANE_WEBHOOK_CONFIGURATION", _text),
+    "liveness": ("SITEPLANE_LIVENESS", _text),
 }
+
+# Settings whose variable, set to the empty string, turns the feature off instead of keeping the default.
+_EMPTY_MEANS_OFF = frozenset({"webhook_configuration"})
 
 assert set(ENVIRONMENT) == {f.name for f in fields(Config)}, "every setting has its environment variable"

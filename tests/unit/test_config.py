@@ -73,3 +73,11 @@ def test_every_variable_is_documented_in_the_configuration_reference() -> None:
     reference = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
     missing = [variable for variable, _ in ENVIRONMENT.values() if f"`{variable}`" not in reference]
     assert not missing, f"not in docs/configuration.md: {missing}"
+
+
+def test_an_empty_webhook_configuration_turns_its_management_off() -> None:
+    assert Config.from_env({}).webhook_configuration == "siteplane.io"
+    assert Config.from_env({"SITEPLANE_WEBHOOK_CONFIGURATION": ""}).webhook_configuration == ""
+    assert Config.from_env({"SITEPLANE_LIVENESS": "http://0.0.0.0:8081/healthz"}).liveness == (
+        "http://0.0.0.0:8081/healthz"
+    )

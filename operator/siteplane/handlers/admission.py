@@ -60,8 +60,12 @@ def configure_webhook(settings: kopf.OperatorSettings, config: Config) -> None:
         pkeyfile=str(certs.key_file),
         cafile=str(certs.ca_file),
     )
-    settings.admission.managed = config.webhook_configuration
-    log.info("admission webhook on %s:%d, called at https://%s:%d", addr, port, host, port)
+    if config.webhook_configuration:
+        settings.admission.managed = config.webhook_configuration
+        log.info("admission webhook on %s:%d, called at https://%s:%d", addr, port, host, port)
+    else:  # an installer (the Helm chart) ships the configuration, with clientConfig.service
+        settings.admission.managed = None
+        log.info("admission webhook on %s:%d; its configuration is managed by the installer", addr, port)
 
 
 def _spec_unchanged(operation: str | None, old: Mapping[str, Any] | None, body: Mapping[str, Any]) -> bool:

@@ -38,6 +38,7 @@ def run(config: Config, *, verbose: bool = False) -> None:
         namespaces=list(config.namespaces),
         memo=memo,
         identity=cast(Any, identity_of(memo)),  # kopf's Identity: a NewType of str it does not export
+        liveness_endpoint=config.liveness,
     )
 
 
