@@ -81,12 +81,20 @@ def test_every_shipped_example_reads_in_progress_until_the_operator_has_written_
             read.append(
                 json.loads(control_plane.kubectl("get", kind, doc["metadata"]["name"], *where, "-o", "json").stdout)
             )
-        for obj in created + read:
+        listed = [
+            obj
+            for plural in PLURALS.values()
+            for obj in json.loads(control_plane.kubectl("get", plural, "-A", "-o", "json").stdout)["items"]
+            if obj["metadata"].get("namespace") in tenants.values() or obj["metadata"]["name"].endswith(suffix)
+        ]
+        assert len(listed) == 21
+        every = created + read + listed  # as answered to a create, a get and a list (what informers start from)
+        for obj in every:
             assert obj["status"] == {"observedGeneration": 0}, obj["metadata"]["name"]
-        found = verdicts(created + read)
-        assert Counter(v["status"] for v in found) == {"InProgress": 42}
+        found = verdicts(every)
+        assert Counter(v["status"] for v in found) == {"InProgress": 63}
         assert all("latest observed generation is 0" in v["message"] for v in found)
-        assert {health(SCRIPT, obj)["status"] for obj in created + read} == {"Progressing"}
+        assert {health(SCRIPT, obj)["status"] for obj in every} == {"Progressing"}
     finally:
         for doc in docs:
             if "namespace" not in doc["metadata"]:
