@@ -32,6 +32,7 @@ from harness.controlplane.cluster import ControlPlane
 from harness.dns_targets import BindTarget
 from harness.manifests import backend_doc, record_doc, site_doc, zone_doc
 from harness.operator_runner import operator_running
+from harness.paths import REPO_ROOT
 from harness.server import free_port
 from siteplane.config import Config
 from siteplane.store.migrate import upgrade
@@ -39,6 +40,7 @@ from tests.argocd_lua import CUSTOMIZATIONS, ROOT
 from tests.reconcile_support import apply, condition, wait_past_creation, wait_until
 
 GROUP = "siteplane.io/v1alpha1"
+RBAC_ROLES = REPO_ROOT / "manifests" / "rbac" / "roles.yaml"
 PLURALS = {
     "Site": "sites",
     "DNSZone": "dnszones",
@@ -183,6 +185,8 @@ def produce(plane: ControlPlane, directory: Path, bind: BindServer | None = None
             finally:
                 world.remove_webhook()
             states += _with_the_operator_stopped(world)
+            with operator_running(plane.kubeconfig, world.config()):
+                states.append(_after_a_restart(world))
         finally:
             _clean_up(world, backends)
     return states
@@ -302,17 +306,49 @@ def _with_the_operator(world: _World, usable: str, unusable: str, bind_backend: 
     return states
 
 
+def _binding(name: str, role: str, who: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": who}],
+    }
+
+
 def _through_the_webhook(world: _World) -> State:
-    """A grant admitted by the webhook (a cluster administrator holds all it hands out): granted."""
+    """Grants admitted by the webhook: one by a cluster administrator (granted, and captured), one by
+    carol, an access manager who views sites herself (granted too, until she no longer does)."""
+    plane, a = world.plane, world.a
     world.wait_for_webhook()
-    apply(world.plane, world.a, [_grant("granted")])
-    world.until_ready("AccessGrant", "granted", world.a, "True", "Granted")
-    return _take(world, "healthy_granted", "AccessGrant", "granted", world.a, "Current", "Healthy")
+    plane.kubectl("apply", "--server-side", "-f", str(RBAC_ROLES))
+    apply(
+        plane,
+        a,
+        [
+            _binding("carol-manages-access", "siteplane:access-manager", "carol"),
+            _binding("carol-views-sites", "siteplane:site-viewer", "carol"),
+        ],
+    )
+    apply(plane, a, [_grant("granted")])
+    plane.kubectl("apply", "-n", a, "-f", "-", user="carol", stdin=yaml.safe_dump(_grant("escalation")))
+    world.until_ready("AccessGrant", "escalation", a, "True", "Granted")
+    world.until_ready("AccessGrant", "granted", a, "True", "Granted")
+    return _take(world, "healthy_granted", "AccessGrant", "granted", a, "Current", "Healthy")
+
+
+def _after_a_restart(world: _World) -> State:
+    """carol lost the right to view sites while no operator ran: her grant now hands out more than
+    she holds, and the operator, starting, withdraws it."""
+    world.until_ready("AccessGrant", "escalation", world.a, "False", "Escalation")
+    return _take(world, "degraded_escalation", "AccessGrant", "escalation", world.a, "Failed", "Degraded")
 
 
 def _with_the_operator_stopped(world: _World) -> list[State]:
-    """A new generation nobody has observed yet, and a deletion the finalizer holds."""
+    """A new generation nobody has observed yet, and a deletion the finalizer holds (and carol
+    loses the right to view sites, for the restart after)."""
     plane, a = world.plane, world.a
+    plane.kubectl("delete", "rolebinding", "carol-views-sites", "-n", a)
     apply(plane, a, [site_doc("ready", f"www.{world.zone}", "192.0.2.10", customer="changed")])
     plane.kubectl("delete", "site", "suspended", "-n", a, "--wait=false")
     world.until("Site", "suspended", a, lambda o: "deletionTimestamp" in o["metadata"])
