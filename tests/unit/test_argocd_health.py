@@ -34,7 +34,7 @@ def test_every_kind_has_a_health_check_in_argo_cds_layout() -> None:
 @pytest.mark.parametrize(
     ("path", "expected"),
     [case for directory in kinds() for case in health_tests(directory)],
-    ids=lambda value: f"{value.parent.parent.name}/{value.name}" if isinstance(value, Path) else "",
+    ids=lambda value: f"{value.parent.parent.name}/{value.name}" if isinstance(value, Path) else value["status"],
 )
 def test_health_test_yaml(path: Path, expected: dict[str, str]) -> None:
     obj = yaml.safe_load(path.read_text())
