@@ -6,10 +6,12 @@ from dataclasses import replace
 
 import pytest
 
+from siteplane.api.conditions import ConditionChange
 from siteplane.domain.objects import ObjectRef
 from siteplane.errors import DatabaseUnavailable, InvalidSpec
 from siteplane.reconcile.status import (
     StatusReport,
+    backend_status,
     problem,
     record_status,
     render,
@@ -208,3 +210,79 @@ def test_render_writes_only_what_differs_and_keeps_the_transition_time() -> None
     assert set(moved) == {"observedGeneration", "conditions"}
     times = {c["type"]: c["lastTransitionTime"] for c in first["conditions"]}
     assert {c["type"]: c["lastTransitionTime"] for c in moved["conditions"]} == times
+
+
+def _by_type(patch: dict[str, object]) -> dict[str, tuple[str, str]]:
+    conditions = patch["conditions"]
+    assert isinstance(conditions, list)
+    return {c["type"]: (c["status"], c["reason"]) for c in conditions}
+
+
+@pytest.mark.parametrize(
+    ("ready", "reconciling", "stalled"),
+    [
+        (("True", "Published"), "False", "False"),
+        (("True", "Served"), "False", "False"),
+        (("True", "Granted"), "False", "False"),
+        (("True", "Usable"), "False", "False"),
+        (("True", "Suspended"), "False", "False"),
+        # still working towards Ready: retried without anyone doing anything
+        (("False", "Pending"), "True", "False"),
+        (("False", "Suspended"), "True", "False"),
+        (("False", "BackendError"), "True", "False"),
+        (("False", "BackendUnavailable"), "True", "False"),
+        (("False", "DatabaseUnavailable"), "True", "False"),
+        (("False", "ApiUnavailable"), "True", "False"),
+        (("False", "Unusable"), "True", "False"),
+        (("False", "DeletionBlocked"), "True", "False"),
+        # only a person can move these on
+        (("False", "NotPermitted"), "False", "True"),
+        (("False", "DomainConflict"), "False", "True"),
+        (("False", "NameConflict"), "False", "True"),
+        (("False", "RejectedByServer"), "False", "True"),
+        (("False", "InvalidSpec"), "False", "True"),
+        (("False", "Escalation"), "False", "True"),
+        (("False", "NotAdmitted"), "False", "True"),
+        (("False", "CNAMEAtApex"), "False", "True"),
+        (("False", "DelegationRefused"), "False", "True"),
+    ],
+)
+def test_every_verdict_says_reconciling_or_stalled_as_kstatus_reads_them(
+    ready: tuple[str, str], reconciling: str, stalled: str
+) -> None:
+    status, reason = ready
+    report = StatusReport([ConditionChange("Ready", status, reason, f"why: {reason}")])
+    patch = render({}, 5, report)
+    conditions = {c["type"]: c for c in patch["conditions"]}
+    assert _by_type(patch) == {
+        "Ready": (status, reason),
+        "Reconciling": (reconciling, reason),
+        "Stalled": (stalled, reason),
+    }
+    for cond in conditions.values():
+        assert cond["observedGeneration"] == 5
+        if cond["status"] == "True" and cond["type"] != "Ready":
+            assert cond["message"] == f"why: {reason}", "the True one says why, as Ready does"
+    assert patch["observedGeneration"] == 5
+
+
+def test_a_verdict_that_changes_moves_reconciling_and_stalled_with_it() -> None:
+    pending = render({}, 1, StatusReport([ConditionChange("Ready", "False", "Pending", "waiting")]))
+    conflict = render(pending, 1, StatusReport([ConditionChange("Ready", "False", "DomainConflict", "older")]))
+    assert _by_type({**pending, **conflict})["Stalled"] == ("True", "DomainConflict")
+    assert _by_type({**pending, **conflict})["Reconciling"] == ("False", "DomainConflict")
+    published = render({**pending, **conflict}, 2, StatusReport([ConditionChange("Ready", "True", "Published")]))
+    assert _by_type(published) == {
+        "Ready": ("True", "Published"),
+        "Reconciling": ("False", "Published"),
+        "Stalled": ("False", "Published"),
+    }
+
+
+def test_a_report_without_a_verdict_leaves_observed_generation_and_conditions_alone() -> None:
+    """A DNSBackend not yet checked: its zone count is written, and it still reads not yet observed."""
+    unchecked = backend_status(3, None, False, "zonefile")
+    assert render({"observedGeneration": 0}, 1, unchecked) == {"zoneCount": 3}
+    checked = render({"observedGeneration": 0}, 1, backend_status(3, None, True, "zonefile"))
+    assert checked["observedGeneration"] == 1
+    assert _by_type(checked)["Ready"] == ("True", "Usable")

@@ -7,6 +7,13 @@ regenerates the CRDs and compares them with crds/, so the two can never drift ap
 pydantic emits JSON Schema; a CRD needs a *structural* OpenAPI v3 schema: no ``$ref``, no
 ``anyOf`` for optional fields, no ``title``. Defaults are deliberately left out so that what a
 person (or a GitOps tool) applies reads back unchanged; the operator applies the defaults.
+
+One exception, in the status, which nobody applies: ``status.observedGeneration`` defaults to 0
+(and ``status`` to ``{}``, or the inner default would never apply). The apiserver fills it in on
+every read from etcd, so an object the operator has not written yet reads
+``observedGeneration: 0`` against ``metadata.generation: 1``: kstatus (Flux) and the Argo CD health
+checks read it as in progress instead of current, without the operator writing anything
+(tests/cluster/test_gitops_health.py checks it on the real apiserver).
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ from siteplane.api.common import API_GROUP, API_VERSION, LIST_TYPE_ENFORCED
 from siteplane.api.kinds import KINDS, Kind
 
 _DROPPED = {"title", "default", "$defs"}
+NOT_YET_OBSERVED = 0
+"""``status.observedGeneration`` before the operator's first status write (metadata.generation starts at 1)."""
 # Key order in the output: what a reader looks for first.
 _ORDER = (
     "description",
@@ -88,7 +97,8 @@ def _model_schema(model: type[Any]) -> dict[str, Any]:
 
 def crd_for(kind: Kind) -> dict[str, Any]:
     spec_schema = _model_schema(kind.spec)
-    status_schema = _model_schema(kind.status)
+    status_schema = {**_model_schema(kind.status), "default": {}}
+    status_schema["properties"]["observedGeneration"]["default"] = NOT_YET_OBSERVED
     columns = []
     for column in kind.columns:
         entry: dict[str, Any] = {"name": column.name, "type": column.type, "jsonPath": column.json_path}

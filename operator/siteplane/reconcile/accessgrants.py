@@ -26,7 +26,7 @@ from siteplane.rbac.accessgrants import GrantObjects, generated_name, plan_grant
 from siteplane.reconcile.authorization import Authorizer, describe_escalation, missing_permissions, spec_digest
 from siteplane.reconcile.observed import Observed
 from siteplane.reconcile.outcome import Outcome, parse
-from siteplane.reconcile.status import READY, StatusReport
+from siteplane.reconcile.status import ESCALATION, NOT_ADMITTED, READY, StatusReport
 from siteplane.store.unit_of_work import Store, UnitOfWork
 
 
@@ -105,7 +105,7 @@ class AccessGrants:
             await self._withdraw(obj)
             return Outcome(
                 report=_refused(
-                    "NotAdmitted",
+                    NOT_ADMITTED,
                     f"generation {obj.generation} of this grant was not admitted by the siteplane admission "
                     "webhook (bypassed, or down when it was written), so nothing is granted; apply it again "
                     "while the operator runs",
@@ -114,7 +114,7 @@ class AccessGrants:
         missing = await missing_permissions(self.authorizer, author, spec, obj.ref.namespace)
         if missing:
             await self._withdraw(obj)
-            return Outcome(report=_refused("Escalation", describe_escalation(author, missing, obj.ref.namespace)))
+            return Outcome(report=_refused(ESCALATION, describe_escalation(author, missing, obj.ref.namespace)))
         planned = plan_grant_objects(obj.ref.name, obj.ref.uid, obj.ref.namespace, spec)
         try:
             await self._apply(planned, obj.ref.uid)

@@ -2,6 +2,13 @@
 
 Messages name the spec field at fault and never reveal objects in namespaces the owner of the
 status cannot read: another namespace's claim is "an older Site in another namespace", nothing more.
+
+Beside Ready, every verdict carries the two conditions kstatus reads (Flux, Helm, cli-utils):
+``Reconciling`` is True while the operator is still working towards Ready (pending, retrying a
+backend or the database), ``Stalled`` is True, with Ready=False and the same reason, when only a
+person can move the object on (a conflict, a refusal, an invalid spec). Before the operator has
+written a verdict, the CRD's default ``status.observedGeneration: 0`` says the generation is not
+yet observed (api/crdgen.py).
 """
 
 from __future__ import annotations
@@ -12,14 +19,32 @@ from typing import Any
 
 from siteplane.api.conditions import ConditionChange, merge_conditions, status_patch
 from siteplane.domain.objects import ObjectRef
-from siteplane.errors import DatabaseUnavailable, SiteplaneError
+from siteplane.errors import DatabaseUnavailable, InvalidSpec, SiteplaneError
 from siteplane.planning.placement import DOMAIN_CONFLICT, NOT_PERMITTED
 from siteplane.planning.zone_plan import CNAME_AT_APEX, NAME_CONFLICT, PUBLISHED
 from siteplane.store.facts import DomainFacts, RecordFacts, SetFacts, SiteFacts, ZoneFacts
 
 READY, STORED, PROGRAMMED = "Ready", "Stored", "DNSProgrammed"
+RECONCILING, STALLED = "Reconciling", "Stalled"
 REJECTED = "RejectedByServer"
 DELEGATION_REFUSED = "DelegationRefused"
+ESCALATION, NOT_ADMITTED = "Escalation", "NotAdmitted"
+
+NEEDS_A_PERSON = frozenset(
+    {
+        NOT_PERMITTED,  # no zone the namespace may publish in holds the name: a zone or a delegation must come
+        DOMAIN_CONFLICT,  # an older object holds the domain
+        NAME_CONFLICT,  # an older object holds the name (zone, record, RoleBinding)
+        REJECTED,  # the DNS server refused the record set; it is not sent again until it changes
+        InvalidSpec.reason,  # the spec must change
+        ESCALATION,  # the grant hands out more than its author holds
+        NOT_ADMITTED,  # the grant must be applied again through the admission webhook
+        CNAME_AT_APEX,  # the spec must change: a zone apex cannot hold a CNAME
+        DELEGATION_REFUSED,  # the enclosing zone's owner must list this namespace
+    }
+)
+"""Ready reasons that no retry can change: the object reads Stalled (kstatus: Failed) instead of
+Reconciling (kstatus: InProgress), so a GitOps sync fails at once instead of waiting out its timeout."""
 
 
 @dataclass
@@ -30,12 +55,36 @@ class StatusReport:
     """The generation the report describes; the object's own when None."""
 
 
+def progress(ready: ConditionChange) -> list[ConditionChange]:
+    """Reconciling and Stalled for a Ready verdict: at most one of them True, never both."""
+    if ready.status == "True":
+        return [ConditionChange(RECONCILING, "False", ready.reason), ConditionChange(STALLED, "False", ready.reason)]
+    if ready.reason in NEEDS_A_PERSON:
+        return [
+            ConditionChange(RECONCILING, "False", ready.reason),
+            ConditionChange(STALLED, "True", ready.reason, ready.message),
+        ]
+    return [
+        ConditionChange(RECONCILING, "True", ready.reason, ready.message),
+        ConditionChange(STALLED, "False", ready.reason),
+    ]
+
+
 def render(current: Mapping[str, Any], generation: int, report: StatusReport) -> dict[str, Any]:
-    """The status patch for an object whose status is ``current``: only the fields that differ."""
+    """The status patch for an object whose status is ``current``: only the fields that differ.
+
+    A report without a Ready verdict (a DNSBackend not yet checked) writes its fields only:
+    ``observedGeneration`` moves with a verdict, so kstatus and Argo CD go on reading the object as
+    in progress instead of taking a generation with no verdict for a current one.
+    """
+    ready = next((c for c in report.conditions if c.type == READY), None)
+    if ready is None:
+        return status_patch(current, dict(report.fields))
     observed = report.generation if report.generation is not None else generation
+    changes = [*report.conditions, *progress(ready)]
     desired: dict[str, Any] = {
         "observedGeneration": observed,
-        "conditions": merge_conditions(current.get("conditions") or [], report.conditions, observed),
+        "conditions": merge_conditions(current.get("conditions") or [], changes, observed),
         **report.fields,
     }
     return status_patch(current, desired)
