@@ -142,3 +142,52 @@ def test_it_keeps_at_most_its_entries_the_least_recently_used_going_first() -> N
     assert world.backend.built == built, "a and c kept"
     world.ask(query="b")
     assert world.backend.built == built + 1, "b was forgotten"
+
+
+@dataclass
+class SlowBackend(Backend):
+    """Builds its answers slowly, so that requests can arrive while one is being built."""
+
+    release: asyncio.Event | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        assert self.release is not None
+        self.built += 1
+        await self.release.wait()
+        body = f"answer {self.built}".encode()
+        await send({"type": "http.response.start", "status": self.status, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+
+@pytest.mark.parametrize(("status", "builds"), [(200, 1), (500, 8)])
+def test_requests_that_miss_together_wait_for_one_answer_unless_it_is_not_kept(status: int, builds: int) -> None:
+    backend = SlowBackend(status=status)
+    cache = AnswerCache(backend, 1.0, 8, lambda scope: 7, clock=lambda: 100.0)
+    scope = {
+        "type": "http", "method": "GET", "path": "/api/v1/sites", "query_string": b"",
+        "headers": [(b"authorization", b"Bearer t")],
+    }  # fmt: skip
+
+    async def one() -> bytes:
+        sent: list[Message] = []
+
+        async def send(message: Message) -> None:
+            sent.append(message)
+
+        async def receive() -> Message:
+            return {"type": "http.request"}
+
+        await cache(dict(scope), receive, send)
+        return b"".join(m.get("body", b"") for m in sent[1:])
+
+    async def run() -> list[bytes]:
+        backend.release = asyncio.Event()
+        asking = [asyncio.create_task(one()) for _ in range(8)]
+        await asyncio.sleep(0)  # all eight have asked
+        backend.release.set()
+        return await asyncio.gather(*asking)
+
+    answers = asyncio.run(run())
+    assert backend.built == builds
+    if status == 200:
+        assert set(answers) == {b"answer 1"}, "every one got the one answer"

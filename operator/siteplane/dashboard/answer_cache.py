@@ -10,6 +10,10 @@ while both of these hold:
 - it is younger than ``SITEPLANE_API_CACHE_SECONDS`` (1 s), which bounds what the feed does not
   signal (a zone's last check, a grant mirrored from RBAC).
 
+Requests that miss together wait for one answer: when a kept answer goes stale, the clients that
+were paging through it together (a dashboard open in many places) would otherwise all build it at
+once, each paying the full cost.
+
 Only 200 answers to ``GET /api/v1/...`` are kept, never the event stream, a write or an error.
 The key is a digest of the ``Authorization`` header (never the token itself), the path and the
 query string exactly as sent: an answer is only ever given again to the same token that was shown
@@ -20,6 +24,7 @@ the least recently used going first.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections import OrderedDict
@@ -69,6 +74,7 @@ class AnswerCache:
         self.clock = clock
         self.stats = CacheStats()
         self._answers: OrderedDict[Key, _Answer] = OrderedDict()
+        self._building: dict[Key, asyncio.Future[_Answer | None]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         key = self._key(scope) if self.seconds > 0 else None
@@ -77,9 +83,14 @@ class AnswerCache:
             await self.app(scope, receive, send)
             return
         now = self.clock()
-        found = self._answers.get(key)
-        if found is not None and found.position == position and now - found.at < self.seconds:
-            self._answers.move_to_end(key)
+        found = self._fresh(key, position, now)
+        if found is None and key in self._building:
+            # Another request is building this very answer: take it, unless it keeps nothing.
+            found = await asyncio.shield(self._building[key])
+            found = found if found is not None and found.position == position else None
+        if found is not None:
+            if key in self._answers:
+                self._answers.move_to_end(key)
             self.stats.hits += 1
             if found.route is not None:
                 scope["route"] = found.route
@@ -87,12 +98,18 @@ class AnswerCache:
             await send({"type": "http.response.body", "body": found.body})
             return
         self.stats.misses += 1
+        # The first to miss builds for those who miss after it; one who found nothing to take
+        # builds for itself.
+        building: asyncio.Future[_Answer | None] | None = None
+        if key not in self._building:
+            building = self._building[key] = asyncio.get_running_loop().create_future()
+        built: _Answer | None = None
         start: Message | None = None
         chunks: list[bytes] = []
         size = 0
 
         async def keep(message: Message) -> None:
-            nonlocal start, size
+            nonlocal start, size, built
             if message["type"] == "http.response.start":
                 start = message
             elif message["type"] == "http.response.body" and start is not None and start["status"] == 200:
@@ -103,12 +120,24 @@ class AnswerCache:
                     if not message.get("more_body", False):
                         # Built from what the database held after ``now`` and ``position``: its age
                         # is counted from before the read, never after.
-                        self._remember(key, _Answer(now, position, start, b"".join(chunks), scope.get("route")))
+                        built = _Answer(now, position, start, b"".join(chunks), scope.get("route"))
+                        self._remember(key, built)
                 else:
                     chunks.clear()
             await send(message)
 
-        await self.app(scope, receive, keep)
+        try:
+            await self.app(scope, receive, keep)
+        finally:
+            if building is not None:
+                del self._building[key]
+                building.set_result(built)
+
+    def _fresh(self, key: Key, position: int, now: float) -> _Answer | None:
+        found = self._answers.get(key)
+        if found is not None and found.position == position and now - found.at < self.seconds:
+            return found
+        return None
 
     def clear(self) -> None:
         self._answers.clear()
