@@ -55,6 +55,7 @@ from bench.apiserver import Api
 from bench.dashboard_data import Shape, bulk_load, frank_sees, rbac_docs, rows_of
 from bench.process import cpu_seconds
 from bench.run import quiet
+from bench.table import nested
 from harness.controlplane.cluster import ControlPlane, running
 from harness.dashboard_api import Received
 from harness.manifests import site_doc, zone_doc
@@ -553,16 +554,6 @@ async def run(args: argparse.Namespace, databases: list[str]) -> list[dict[str, 
     return results
 
 
-def _get(result: dict[str, Any], *path: str) -> Any:
-    """A nested value, or "-" when the run did not measure it (an older results file)."""
-    value: Any = result
-    for key in path:
-        if not isinstance(value, dict) or key not in value:
-            return "-"
-        value = value[key]
-    return value
-
-
 SUMMARY: dict[str, tuple[str, ...]] = {
     "database": ("database",),
     "sites": ("sites",),
@@ -587,7 +578,7 @@ SUMMARY: dict[str, tuple[str, ...]] = {
 
 
 def summary(result: dict[str, Any]) -> dict[str, Any]:
-    return {name: _get(result, *path) for name, path in SUMMARY.items()}
+    return {name: nested(result, *path) for name, path in SUMMARY.items()}
 
 
 def table(results: list[dict[str, Any]]) -> str:

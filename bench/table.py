@@ -14,13 +14,18 @@ from pathlib import Path
 from typing import Any
 
 
-def _get(result: dict[str, Any], *path: str) -> Any:
+def nested(result: dict[str, Any], *path: str) -> Any:
     """A nested value, or "-" when this run did not measure it (older result files)."""
     value: Any = result
     for key in path:
         if not isinstance(value, dict) or key not in value:
             return "-"
         value = value[key]
+    return value
+
+
+def _get(result: dict[str, Any], *path: str) -> Any:
+    value = nested(result, *path)
     return f"{value:,}" if isinstance(value, int) and value >= 1000 else value
 
 
