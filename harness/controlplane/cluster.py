@@ -165,9 +165,10 @@ class ControlPlane(Server):
     def _launch(self) -> None:
         self._start_etcd()
         self._start_apiserver()
-        # Both must run: _serving skips a component that does not (for restarts), and a
-        # kube-apiserver that exits on a taken port between two checks would otherwise look done.
-        self._wait_until(lambda: self._running("etcd") and self._running("kube-apiserver") and self._serving())
+        # Both must run: _serving skips a component that does not run (for restarts), so a
+        # kube-apiserver that exits on a taken port while etcd is probed would look done. Asked after
+        # the probe: a process that ran when _serving looked was probed, and dead ones stay dead.
+        self._wait_until(lambda: self._serving() and self._running("etcd") and self._running("kube-apiserver"))
         self._write_kubeconfigs()
         self._start_controller_manager()
         if self.crd_dir is not None:
