@@ -15,6 +15,7 @@ from harness.controlplane.cluster import ControlPlane
 from harness.postgres import PostgresServer
 from harness.powerdns import PowerDNSServer
 from harness.server import ADDRESS, Server, free_ports, temporary_workdir
+from tests.reconcile_support import wait_until
 
 pytestmark = pytest.mark.cluster
 
@@ -61,3 +62,31 @@ def test_first_start_chooses_again_when_a_chosen_port_is_taken(
         assert len(choices) == 2
         assert taken_port not in server.ports
         assert list(server.ports) == choices[-1]
+
+
+def test_a_kube_apiserver_that_exits_while_etcd_is_probed_is_not_taken_for_serving(
+    taken_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The probe skips a component that does not run (restarts need that): a kube-apiserver that
+    exits on a taken port while etcd is being probed must still make the start choose again."""
+    choices: list[list[int]] = []
+
+    def racy_free_ports(count: int) -> list[int]:
+        ports = free_ports(count)
+        if not choices:
+            ports[-1] = taken_port  # kube-apiserver's
+        choices.append(ports)
+        return ports
+
+    probe = ControlPlane._serving
+
+    def probe_once_it_has_exited(plane: ControlPlane) -> bool:
+        if plane.api_port == taken_port:
+            # etcd is slow to answer just long enough: kube-apiserver is gone when it does.
+            wait_until(lambda: not plane._running("kube-apiserver"), 30, "kube-apiserver exited")
+        return probe(plane)
+
+    monkeypatch.setattr(harness.server, "free_ports", racy_free_ports)
+    monkeypatch.setattr(ControlPlane, "_serving", probe_once_it_has_exited)
+    with temporary_workdir("siteplane-ports-") as workdir, ControlPlane(workdir=workdir, crd_dir=None) as plane:
+        assert plane.running and plane.api_port != taken_port and len(choices) == 2
