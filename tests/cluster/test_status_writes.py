@@ -116,7 +116,10 @@ def test_a_status_write_that_never_gets_an_answer_holds_up_no_other_object(
             wait_until(lambda: _settled(_sites(plane, namespace).get("owner", {}), "Published"), 60, "owner Ready")
             apply(plane, namespace, [site_doc("loser", f"www.{zone_name}", "198.51.100.7")])
             wait_until(
-                lambda: _settled(_sites(plane, namespace).get("loser", {}), "DomainConflict"), 60, "loser in conflict"
+                lambda: _settled(_sites(plane, namespace).get("loser", {}), "DomainConflict"),
+                60,
+                "loser in conflict",
+                lambda: f"loser: {_sites(plane, namespace).get('loser', {}).get('status')}",
             )
             # From now on the next requests about the loser (other than watches) are never answered.
             hung = proxy.hang(

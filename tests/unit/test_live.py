@@ -8,9 +8,11 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from sqlalchemy import select
 
 from siteplane.config import Config
 from siteplane.dashboard.auth import Caller, TokenReviewer
@@ -29,8 +31,11 @@ from siteplane.dashboard.live import (
 )
 from siteplane.domain.access import Author, Visibility
 from siteplane.errors import KubeUnavailable
-from siteplane.store.feed import FeedChange, HistoryEntry, Polling, author_of
-from siteplane.store.models import History
+from siteplane.store.database import make_engine
+from siteplane.store.feed import FeedChange, HistoryEntry, Polling
+from siteplane.store.listings import author_of_entry
+from siteplane.store.migrate import upgrade
+from siteplane.store.models import ChangeAuthor, History
 from siteplane.store.unit_of_work import Store
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
@@ -194,21 +199,41 @@ def test_a_stream_told_to_reload_says_why_and_ends() -> None:
         assert "id:" not in last
 
 
-def history(action: str, generation: int | None = 2) -> History:
-    return History(
-        id=1, at=AT, object_kind="Site", object_name="www", object_uid="u", generation=generation, action=action
-    )
+AUTHORS = {("u", 1, "CREATE"): "alice", ("u", 2, "UPDATE"): "bob", ("u", 2, "DELETE"): "carol"}
 
 
-def test_the_author_of_a_history_entry() -> None:
-    authors = {("u", 1, "CREATE"): "alice", ("u", 2, "UPDATE"): "bob", ("u", 2, "DELETE"): "carol"}
-    assert author_of(history("stored", 1), authors) == "alice"
-    assert author_of(history("dns-applied"), authors) == "bob"
-    assert author_of(history("deleted"), authors) == "carol"
-    assert author_of(history("dns-applied"), authors, after_deletion=True) == "carol"
-    assert author_of(history("drift-reverted"), authors) == "siteplane"
-    assert author_of(history("stored", 3), authors) == "unknown"
-    assert author_of(history("stored", None), authors) == "unknown"
+@pytest.mark.parametrize(
+    ("action", "generation", "after_deletion", "author"),
+    [
+        ("stored", 1, False, "alice"),
+        ("dns-applied", 2, False, "bob"),
+        ("deleted", 2, False, "carol"),
+        ("dns-applied", 2, True, "carol"),
+        ("drift-reverted", 2, False, "siteplane"),
+        ("stored", 3, False, "unknown"),
+        ("stored", None, False, "unknown"),
+    ],
+)
+def test_the_author_of_a_history_entry(
+    tmp_path: Path, action: str, generation: int | None, after_deletion: bool, author: str
+) -> None:
+    """The one rule, in SQL, that the history listing and the live updates both read."""
+    url = f"sqlite:///{tmp_path / 'siteplane.db'}"
+    upgrade(url)
+    store = Store(make_engine(url))
+
+    def write(uow: Any) -> None:
+        for (uid, gen, operation), username in AUTHORS.items():
+            uow.session.add(ChangeAuthor(object_uid=uid, generation=gen, operation=operation, username=username))
+        entry = {"at": AT, "object_kind": "Site", "object_name": "www", "object_uid": "u", "detail": {}}
+        if after_deletion:
+            uow.session.add(History(id=1, generation=2, action="deleted", **entry))
+        uow.session.add(History(id=2, generation=generation, action=action, **entry))
+
+    store.transaction(write)
+    found = store.read(lambda uow: uow.session.execute(select(author_of_entry).where(History.id == 2)).scalar_one())
+    store.engine.dispose()
+    assert found == author
 
 
 def test_the_event_data_schema_is_self_contained() -> None:

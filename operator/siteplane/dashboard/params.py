@@ -10,7 +10,7 @@ is matched literally (listings.py escapes it).
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import Query
@@ -19,6 +19,7 @@ from pydantic import AfterValidator
 from siteplane.api.common import NAMESPACE_PATTERN, OBJECT_NAME_PATTERN
 from siteplane.api.dnsrecord import RecordType
 from siteplane.store.listings import Match, TextFilter
+from siteplane.store.models import as_utc
 
 # A piece of a Kubernetes object name (for prefix, suffix and contains matches as well as exact).
 NAME_CHARS = r"^[a-z0-9.-]+$"
@@ -55,7 +56,7 @@ def in_utc(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
     try:
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        return as_utc(moment)
     except OverflowError:
         raise ValueError("the time is out of range") from None
 

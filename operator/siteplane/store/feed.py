@@ -19,7 +19,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 import psycopg
@@ -28,17 +28,13 @@ from sqlalchemy.engine import URL
 from sqlalchemy.orm import aliased
 
 from siteplane.domain.access import Visibility
-from siteplane.store.listings import visible
-from siteplane.store.models import Change, ChangeAuthor, History
+from siteplane.store.listings import author_of_entry, visible
+from siteplane.store.models import Change, History, as_utc
 from siteplane.store.repositories import ChangeRepository
 from siteplane.store.unit_of_work import Store, UnitOfWork
 
 log = logging.getLogger(__name__)
 
-SITEPLANE = "siteplane"
-"""The author of what siteplane does by itself (a drift put back)."""
-UNKNOWN = "unknown"
-"""The author of a change no admission webhook saw (or whose note was lost)."""
 
 APPLICATION_NAME = "siteplane-live"
 """How the LISTEN connection names itself to PostgreSQL (pg_stat_activity)."""
@@ -123,7 +119,7 @@ def read_changes(
     return [
         FeedChange(
             c.id,
-            utc(c.at),
+            as_utc(c.at),
             c.kind,
             c.namespace,
             c.name,
@@ -136,51 +132,16 @@ def read_changes(
 
 
 def _history(uow: UnitOfWork, ids: set[int]) -> dict[int, HistoryEntry]:
+    """The history entries, each with its author by the rule the history listing uses."""
     if not ids:
         return {}
-    rows = list(uow.session.scalars(select(History).where(History.id.in_(sorted(ids)))))
-    uids = sorted({r.object_uid for r in rows if r.object_uid})
-    authors: dict[tuple[str, int, str], str] = {}
-    deleted: dict[str, int] = {}
-    if uids:
-        stmt = select(ChangeAuthor).where(ChangeAuthor.object_uid.in_(uids))
-        for a in uow.session.scalars(stmt):
-            authors[(a.object_uid, a.generation, a.operation)] = a.username
-        first_deleted = (
-            select(History.object_uid, func.min(History.id))
-            .where(History.object_uid.in_(uids), History.action == "deleted")
-            .group_by(History.object_uid)
+    stmt = select(History, author_of_entry).where(History.id.in_(sorted(ids)))
+    return {
+        r.id: HistoryEntry(
+            r.id, as_utc(r.at), r.action, r.generation, r.zone_name, r.serial, author, dict(r.detail or {})
         )
-        deleted = {uid: int(hid) for uid, hid in uow.session.execute(first_deleted) if uid}
-    entries = {}
-    for r in rows:
-        after_deletion = r.object_uid in deleted and deleted[r.object_uid] < r.id
-        author = author_of(r, authors, after_deletion)
-        entries[r.id] = HistoryEntry(
-            r.id, utc(r.at), r.action, r.generation, r.zone_name, r.serial, author, dict(r.detail or {})
-        )
-    return entries
-
-
-def author_of(entry: History, authors: Mapping[tuple[str, int, str], str], after_deletion: bool = False) -> str:
-    """Who made the change a history entry tells of: siteplane for a drift it put back; for the
-    rest, whoever the admission webhook let make that generation, or delete the object for its
-    deletion and what followed it (its records withdrawn)."""
-    if entry.action == "drift-reverted":
-        return SITEPLANE
-    if not entry.object_uid or entry.generation is None:
-        return UNKNOWN
-    deleting = entry.action == "deleted" or after_deletion
-    for operation in ("DELETE",) if deleting else ("UPDATE", "CREATE"):
-        found = authors.get((entry.object_uid, entry.generation, operation))
-        if found:
-            return found
-    return UNKNOWN
-
-
-def utc(moment: datetime) -> datetime:
-    """``moment`` with its time zone (SQLite hands back naive datetimes; they are UTC)."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        for r, author in uow.session.execute(stmt)
+    }
 
 
 # -- when to read the feed again ------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal, TypeVar
 
 from sqlalchemy import (
@@ -33,7 +33,17 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased, selectinload
 
 from siteplane.domain.access import Visibility
-from siteplane.store.models import ChangeAuthor, History, ObjectStatus, Record, RecordSetRow, Site, SiteDomain, Zone
+from siteplane.store.models import (
+    ChangeAuthor,
+    History,
+    ObjectStatus,
+    Record,
+    RecordSetRow,
+    Site,
+    SiteDomain,
+    Zone,
+    as_utc,
+)
 from siteplane.store.unit_of_work import UnitOfWork
 
 Match = Literal["exact", "prefix", "suffix", "contains"]
@@ -110,9 +120,7 @@ def ready_of(kind: str, namespace: Any, name: Any) -> Any:
 
 def aware(moment: datetime | None) -> datetime | None:
     """A stored time as UTC: SQLite hands timestamps back without their zone (they are stored in UTC)."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
+    return None if moment is None else as_utc(moment)
 
 
 def served_by(backend_column: Any, name: str, default_backend: str | None) -> ColumnElement[bool]:
@@ -985,11 +993,6 @@ class HistoryRow:
     author: str
 
 
-def _utc(moment: datetime) -> datetime:
-    """A bound time in UTC (a time without zone is taken as UTC): SQLite compares the stored text."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def list_history(uow: UnitOfWork, seen: Visibilities, filters: HistoryFilters, page: PageRequest) -> list[HistoryRow]:
     """History entries whose object the caller may get (by its kind's grants), newest first unless
     ``page.descending`` is False; keyset pages by id."""
@@ -1009,9 +1012,9 @@ def list_history(uow: UnitOfWork, seen: Visibilities, filters: HistoryFilters, p
     if filters.zone is not None:
         stmt = stmt.where(History.zone_name == filters.zone)
     if filters.since is not None:
-        stmt = stmt.where(History.at >= _utc(filters.since))
+        stmt = stmt.where(History.at >= as_utc(filters.since))
     if filters.until is not None:
-        stmt = stmt.where(History.at < _utc(filters.until))
+        stmt = stmt.where(History.at < as_utc(filters.until))
     if page.after is not None:
         stmt = stmt.where(History.id < page.after.id if page.descending else History.id > page.after.id)
     stmt = stmt.order_by(History.id.desc() if page.descending else History.id.asc())

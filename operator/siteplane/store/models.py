@@ -30,6 +30,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(moment: datetime) -> datetime:
+    """``moment`` in UTC; one without a zone is taken as UTC (SQLite hands stored times back
+    without theirs, and a time a caller gives without one means UTC)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def _live(condition: str = "") -> dict[str, Any]:
     """Partial-index predicate over live rows, for both dialects."""
     predicate = text("deleted_at IS NULL" + (f" AND {condition}" if condition else ""))
