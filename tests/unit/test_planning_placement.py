@@ -42,8 +42,10 @@ def site(namespace: str, name: str) -> ObjectRef:
     return ObjectRef("Site", namespace, name)
 
 
-def claim(namespace: str, name: str, created: str, domain: str = "www.example.com") -> DomainClaim:
-    return DomainClaim(site(namespace, name), created, domain=domain)
+def claim(
+    namespace: str, name: str, created: str, domain: str = "www.example.com", incumbent: bool = False
+) -> DomainClaim:
+    return DomainClaim(site(namespace, name), created, domain=domain, incumbent=incumbent)
 
 
 def owner_of(outcomes: dict[ObjectRef, DomainOutcome]) -> ObjectRef | None:
@@ -278,6 +280,33 @@ def test_creation_time_tie_is_broken_by_namespace_then_name(claims: list[DomainC
         assert owner_of(outcomes) == winner
         losers = [c.ref for c in claims if c.ref != winner]
         assert all(outcomes[ref] == DomainOutcome(DOMAIN_CONFLICT, "example.com", winner) for ref in losers)
+
+
+@pytest.mark.parametrize(
+    ("claims", "winner"),
+    [
+        pytest.param(
+            [claim("alpha", "owner", T0, incumbent=True), claim("alpha", "loser", T0)],
+            site("alpha", "owner"),
+            id="same-second-newcomer-with-an-earlier-name",
+        ),
+        pytest.param(
+            [claim("beta", "owner", T0, incumbent=True), claim("alpha", "a", T0)],
+            site("beta", "owner"),
+            id="same-second-newcomer-from-an-earlier-namespace",
+        ),
+        pytest.param(
+            [claim("beta", "holder", T1, incumbent=True), claim("alpha", "older", T0)],
+            site("alpha", "older"),
+            id="an-older-claim-still-wins",
+        ),
+    ],
+)
+def test_in_a_tie_of_creation_seconds_the_holder_keeps_the_domain(claims: list[DomainClaim], winner: ObjectRef) -> None:
+    # The API server's timestamps have whole seconds: a Site created in the same second as the
+    # published holder must not take the domain because of its name.
+    for ordering in (claims, list(reversed(claims))):
+        assert owner_of(settle_domain(ordering, PERMISSIVE_ZONES)) == winner
 
 
 @pytest.mark.parametrize(

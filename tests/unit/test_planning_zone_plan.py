@@ -68,10 +68,17 @@ def record(
     *values: object,
     namespace: str = ZONE_NAMESPACE,
     ttl: int | None = None,
+    incumbent: bool = False,
 ) -> RecordClaim:
     rdata = tuple(typed_rdata(rdtype, v) for v in values)
     return RecordClaim(
-        ObjectRef("DNSRecord", namespace, name), created, name=owner_name, type=rdtype, ttl=ttl, rdata=rdata
+        ObjectRef("DNSRecord", namespace, name),
+        created,
+        name=owner_name,
+        type=rdtype,
+        ttl=ttl,
+        rdata=rdata,
+        incumbent=incumbent,
     )
 
 
@@ -250,6 +257,18 @@ def test_two_records_with_same_name_and_type_older_wins(
     assert plan.outcomes[younger.ref] == Outcome(NAME_CONFLICT, winner=older.ref, detail="www/A")
     assert plan.owners[RecordKey("www", "A")] == older.ref
     assert plan.record_sets[RecordKey("www", "A")].rdata == ("192.0.2.1",)
+
+
+@pytest.mark.parametrize("reverse", [False, True], ids=["holder-first", "newcomer-first"])
+@pytest.mark.parametrize("newcomer_type", ["A", "CNAME"])
+def test_in_a_tie_of_creation_seconds_the_holder_keeps_its_name(reverse: bool, newcomer_type: str) -> None:
+    holder = record("zzz", T0, "www", "A", "192.0.2.1", incumbent=True)
+    value = "192.0.2.2" if newcomer_type == "A" else "target.example.net"
+    newcomer = record("aaa", T0, "www", newcomer_type, value)
+    plan = plan_zone(ZONE, [], [newcomer, holder] if reverse else [holder, newcomer])
+    assert plan.outcomes[holder.ref] == Outcome(PUBLISHED)
+    assert plan.outcomes[newcomer.ref].state == NAME_CONFLICT
+    assert plan.owners[RecordKey("www", "A")] == holder.ref
 
 
 @pytest.mark.parametrize("reverse", [False, True], ids=["older-first", "younger-first"])

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from siteplane.domain.objects import ObjectRef
 from siteplane.errors import BackendUnavailable, InvalidSpec
 from tests.embedded import Embedded, observed
 
@@ -88,4 +89,41 @@ def test_deleting_a_zone_is_blocked_only_by_what_it_lets_publish_and_counts_only
     world.run(unshared)
     assert world.run(unshared, delete=True).finished
     assert not (tmp_path / "zones" / "example.com.zone").exists()
+    world.close()
+
+
+def _ready(world: Embedded, ref: ObjectRef) -> tuple[str, str]:
+    report = world.status(ref)
+    assert report is not None
+    ready = next(c for c in report.conditions if c.type == "Ready")
+    return ready.status, ready.reason
+
+
+@pytest.mark.parametrize("kind", ["Site", "DNSRecord", "DNSZone"])
+def test_an_object_created_in_the_holders_second_does_not_take_its_name(tmp_path: Path, kind: str) -> None:
+    # Every object here has the same creationTimestamp (whole seconds, as the API server keeps
+    # them), and the newcomer's name sorts first: the holder keeps what it publishes.
+    world = Embedded.create(tmp_path)
+    specs = {
+        "Site": (SITE, {**SITE, "serving": {"ipv4": ["198.51.100.7"]}}),
+        "DNSRecord": (
+            {"zone": "example.com", "name": "www", "type": "A", "a": ["192.0.2.1"]},
+            {"zone": "example.com", "name": "www", "type": "A", "a": ["198.51.100.7"]},
+        ),
+        "DNSZone": (ZONE, ZONE),
+    }
+    held, wanted = specs[kind]
+    if kind != "DNSZone":
+        world.run(observed("DNSZone", "zone", ZONE))
+    holder = observed(kind, "zzz-holder", held)
+    world.run(holder)
+    assert _ready(world, holder.ref)[0] == "True"
+    newcomer = observed(kind, "aaa-newcomer", wanted)
+    world.run(newcomer)
+    world.run(holder)  # the holder's next reconcile (a resync) decides again: still the holder's
+
+    assert _ready(world, holder.ref)[0] == "True"
+    assert _ready(world, newcomer.ref) == ("False", {"Site": "DomainConflict"}.get(kind, "NameConflict"))
+    zone_file = (tmp_path / "zones" / "example.com.zone").read_text()
+    assert "198.51.100.7" not in zone_file
     world.close()

@@ -22,13 +22,25 @@ class ObjectRef:
 class Claim:
     """Something an object claims, with the age that decides conflicts: the oldest claim wins.
 
-    Age is the object's creationTimestamp (RFC 3339 text, which sorts chronologically), then its
-    namespace and name, so that two objects created in the same second still have a fixed order.
+    Age is the object's creationTimestamp (RFC 3339 text, which sorts chronologically). The API
+    server counts it in whole seconds, so two objects created in the same second are ordered by
+    incumbency first (the claim that holds the thing now keeps it: a newcomer never takes a
+    published name from its holder because it happened to be created in the same second), then
+    by namespace and name, so that the order is fixed.
     """
 
     ref: ObjectRef
     created: str
+    incumbent: bool = field(default=False, kw_only=True)
 
     @property
-    def age_key(self) -> tuple[str, str, str]:
-        return (self.created, self.ref.namespace, self.ref.name)
+    def age_key(self) -> AgeKey:
+        return age_key(self.created, self.incumbent, self.ref)
+
+
+AgeKey = tuple[str, bool, str, str]
+
+
+def age_key(created: str, incumbent: bool, ref: ObjectRef) -> AgeKey:
+    """The order in which claims win: the oldest first; in one second, the holder; then by name."""
+    return (created, not incumbent, ref.namespace, ref.name)

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from siteplane.domain.names import APEX, enclosing_zones, relative_to
-from siteplane.domain.objects import Claim, ObjectRef
+from siteplane.domain.objects import AgeKey, Claim, ObjectRef, age_key
 
 OWNED = "Owned"
 DOMAIN_CONFLICT = "DomainConflict"
@@ -42,8 +42,8 @@ class ZoneView:
     delegations: tuple[Publisher, ...] = ()
 
     @property
-    def age_key(self) -> tuple[str, str, str]:
-        return (self.created, self.ref.namespace, self.ref.name)
+    def age_key(self) -> AgeKey:
+        return age_key(self.created, False, self.ref)
 
     def permits(self, namespace: str, relative: str) -> bool:
         """May objects in ``namespace`` publish at ``relative`` in this zone?"""

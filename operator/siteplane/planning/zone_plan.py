@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from siteplane.domain.names import APEX, relative_to
-from siteplane.domain.objects import Claim, ObjectRef
+from siteplane.domain.objects import AgeKey, Claim, ObjectRef
 from siteplane.domain.records import RecordKey, RecordSet, apex_ns, record_set
 from siteplane.planning.placement import ZoneView
 
@@ -95,7 +95,7 @@ def plan_zone(zone: ZoneView, sites: Sequence[SiteClaim], records: Sequence[Reco
 
     take(zone.ref, [apex_ns(zone.default_ttl, zone.name_servers)])
 
-    candidates: list[tuple[tuple[str, str, str], ObjectRef, list[RecordSet] | Outcome]] = []
+    candidates: list[tuple[AgeKey, ObjectRef, list[RecordSet] | Outcome]] = []
     for site in sites:
         candidates.append((site.age_key, site.ref, site_record_sets(zone, site)))
     for record in records:

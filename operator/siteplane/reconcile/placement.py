@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
+from siteplane.domain.objects import age_key
 from siteplane.planning.delegation import refused_delegations
 from siteplane.planning.placement import DomainClaim, settle_domain
 from siteplane.reconcile.effects import Effects
@@ -61,12 +62,13 @@ class PlacementLock:
 
 
 def claim_zone_name(uow: UnitOfWork, zone_name: str) -> Effects:
-    """The oldest live DNSZone for a name owns it; enforced by the partial unique index."""
+    """The oldest live DNSZone for a name owns it (in one second, the one owning it now keeps it);
+    enforced by the partial unique index."""
     effects = Effects()
     claims = uow.zones.live_claims(zone_name)
     if not claims:
         return effects
-    winner = min(claims, key=lambda z: (z.created, z.namespace, z.name))
+    winner = min(claims, key=lambda z: age_key(z.created, z.is_owner, zone_ref(z)))
     for zone in claims:
         if zone is not winner and zone.is_owner:
             zone.is_owner = False
@@ -127,7 +129,9 @@ def settle_domains(uow: UnitOfWork, domains: Iterable[str]) -> Effects:
     effects = Effects()
     promotions: list[SiteDomain] = []
     for domain, rows in by_domain.items():
-        decided = settle_domain([DomainClaim(site_ref(r.site), r.site.created, domain=domain) for r in rows], zones)
+        decided = settle_domain(
+            [DomainClaim(site_ref(r.site), r.site.created, domain=domain, incumbent=r.is_owner) for r in rows], zones
+        )
         for row in rows:
             outcome = decided[site_ref(row.site)]
             if (row.state, row.zone_name, row.is_owner) == (outcome.state, outcome.zone_name, outcome.is_owner):

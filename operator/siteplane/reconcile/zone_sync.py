@@ -350,6 +350,8 @@ def _publishing(site: Site) -> bool:
 
 def load_plan_inputs(uow: UnitOfWork, zone: Zone) -> PlanInputs:
     """The zone and every claim on it, as the planner's values."""
+    # Who holds a record set now: in a tie of creation seconds, the holder keeps it.
+    holders = {row.owner_uid for row in uow.record_sets.live_in_zone(zone.id)}
     sites: dict[int, SiteClaim] = {}
     for row in uow.sites.owned_in_zone(zone.zone_name):
         site = row.site
@@ -365,9 +367,18 @@ def load_plan_inputs(uow: UnitOfWork, zone: Zone) -> PlanInputs:
             ipv4=tuple(site.ipv4 or ()),
             ipv6=tuple(site.ipv6 or ()),
             cname=site.cname,
+            incumbent=site.uid in holders,
         )
     records = tuple(
-        RecordClaim(record_ref(r), r.created, name=r.record_name, type=r.type, ttl=r.ttl, rdata=tuple(r.rdata))
+        RecordClaim(
+            record_ref(r),
+            r.created,
+            name=r.record_name,
+            type=r.type,
+            ttl=r.ttl,
+            rdata=tuple(r.rdata),
+            incumbent=r.uid in holders,
+        )
         for r in uow.records.live_in_zone(zone.zone_name)
     )
     return PlanInputs(zone_view(zone), tuple(sites.values()), records)
