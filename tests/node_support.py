@@ -20,6 +20,9 @@ from harness.tools.build import build as build_tool
 from tests.reconcile_support import wait_until
 
 RELEASE = "siteplane"
+# One release name and namespace for every module: the CRDs a release kept on uninstall carry its
+# name, and only a release of the same name and namespace may adopt them.
+NAMESPACE = "siteplane-system"
 OPERATOR = f"{RELEASE}-operator"
 DASHBOARD = f"{RELEASE}-dashboard"
 WEBHOOK_SERVICE = f"{RELEASE}-webhook"
@@ -126,3 +129,42 @@ def wait_ready(release: Release, namespace: str, plural: str, name: str, timeout
 
     wait_until(ready, timeout, f"{plural}/{name} Ready", lambda: f"{condition(seen)}\n{release.describe()}")
     return seen
+
+
+TENANT = "team-a"
+# The tenant's people, bound to the shipped roles: alice edits sites, bob DNS zones, carol manages
+# access (holding nothing else, so any grant of hers escalates).
+TENANT_BINDINGS = (
+    ("site-team", "siteplane:site-editor", "site-team"),
+    ("dns-team", "siteplane:dns-editor", "dns-team"),
+    ("access-managers", "siteplane:access-manager", "access-managers"),
+)
+
+
+def ensure_tenant(cluster: NodeCluster) -> None:
+    """The tenant namespace and its people's RoleBindings, whether or not another module made them."""
+    docs: list[dict[str, Any]] = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": TENANT}}]
+    for name, role, group in TENANT_BINDINGS:
+        docs.append(
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "RoleBinding",
+                "metadata": {"name": name, "namespace": TENANT},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+                "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}],
+            }
+        )
+    cluster.kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(docs))
+
+
+def escalating_grant(name: str) -> dict[str, Any]:
+    """An AccessGrant carol may not make: she would grant herself what she does not hold."""
+    return {
+        "apiVersion": "siteplane.io/v1alpha1",
+        "kind": "AccessGrant",
+        "metadata": {"name": name},
+        "spec": {"subjects": [{"kind": "User", "name": "carol"}], "resources": ["sites"], "access": "view"},
+    }
+
+
+WEBHOOK_REFUSAL = 'admission webhook "accessgrants-no-escalation.siteplane.io" denied the request'

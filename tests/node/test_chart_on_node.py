@@ -26,9 +26,14 @@ from tests.node_support import (
     DASHBOARD,
     IMAGE_UID,
     METRICS_SERVICE,
+    NAMESPACE,
     OPERATOR,
+    TENANT,
+    WEBHOOK_REFUSAL,
     WEBHOOK_SERVICE,
     Release,
+    ensure_tenant,
+    escalating_grant,
     http_get,
     image_values,
     wait_ready,
@@ -36,8 +41,6 @@ from tests.node_support import (
 from tests.reconcile_support import wait_until
 
 pytestmark = pytest.mark.node
-NAMESPACE = "siteplane-system"
-TENANT = "team-a"
 
 
 def data_volume(cluster: NodeCluster, claim: str) -> dict[str, Any]:
@@ -69,14 +72,7 @@ def release(
     installed.install(image_values(siteplane_image))
     operator, dashboard = installed.rollout(OPERATOR), installed.rollout(DASHBOARD)
     print(f"\nrollout after helm install: operator {operator:.1f}s, dashboard API {dashboard:.1f}s")
-    node_cluster.kubectl("create", "namespace", TENANT)
-    # The tenant's people: alice edits sites, bob DNS zones, carol manages access (holding nothing).
-    for name, role, group in (
-        ("site-team", "siteplane:site-editor", "site-team"),
-        ("dns-team", "siteplane:dns-editor", "dns-team"),
-        ("access-managers", "siteplane:access-manager", "access-managers"),
-    ):
-        node_cluster.kubectl("create", "rolebinding", name, f"--clusterrole={role}", f"--group={group}", "-n", TENANT)
+    ensure_tenant(node_cluster)
     yield installed
 
 
@@ -120,16 +116,10 @@ def test_the_apiserver_calls_the_webhook_through_its_service_and_the_webhook_ref
     webhooks = release.get("validatingwebhookconfiguration", "siteplane.io")["webhooks"]
     assert {w["clientConfig"]["service"]["name"] for w in webhooks} == {WEBHOOK_SERVICE}
     assert all("url" not in w["clientConfig"] for w in webhooks)
-    grant = {
-        "apiVersion": "siteplane.io/v1alpha1",
-        "kind": "AccessGrant",
-        "metadata": {"name": "carol-self"},
-        "spec": {"subjects": [{"kind": "User", "name": "carol"}], "resources": ["sites"], "access": "view"},
-    }
-    result = apply_as(release.cluster, "carol", grant)
+    result = apply_as(release.cluster, "carol", escalating_grant("carol-self"))
     assert result.returncode != 0
     # The apiserver's wording around the webhook's own: the refusal came back from the pod.
-    assert 'admission webhook "accessgrants-no-escalation.siteplane.io" denied the request' in result.stderr
+    assert WEBHOOK_REFUSAL in result.stderr
     assert "carol may not grant what they do not hold" in result.stderr
     assert release.cluster.kubectl("get", "accessgrant", "carol-self", "-n", TENANT, check=False).returncode != 0
 
