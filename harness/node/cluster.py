@@ -32,7 +32,7 @@ import yaml
 from harness.controlplane.cluster import USERS, ControlPlane, TestUser
 from harness.controlplane.pki import write_pki
 from harness.node import configs, host
-from harness.node.images import pause_image
+from harness.node.images import node_cache_dir, pause_image
 from harness.server import ADDRESS, InWorkdir, temporary_workdir
 
 NODE_NAME = "siteplane-node"
@@ -45,7 +45,7 @@ DRAIN_TIMEOUT = 90.0
 
 def containerd_root() -> Path:
     """containerd's content and snapshots, kept between sessions (imports become no-ops)."""
-    return Path(os.path.expanduser("~/.cache/siteplane")) / "node" / "containerd"
+    return node_cache_dir() / "containerd"
 
 
 @dataclass

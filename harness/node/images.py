@@ -34,7 +34,8 @@ def _pause_source() -> Path:
     return Path(json.loads(out)["Dir"]) / "build" / "pause" / "linux" / "pause.c"
 
 
-def _cache_dir() -> Path:
+def node_cache_dir() -> Path:
+    """``~/.cache/siteplane/node`` (or under ``$SITEPLANE_CACHE_DIR``): the pause image, containerd's root."""
     return build.cache_dir().parent.parent / "node"
 
 
@@ -44,7 +45,7 @@ def pause_image() -> tuple[Path, str]:
     gcc = subprocess.run(["gcc", "--version"], check=True, capture_output=True, text=True).stdout
     key = hashlib.sha256(source.read_bytes() + gcc.encode()).hexdigest()[:16]
     reference = f"{PAUSE_REPOSITORY}:{key}"
-    archive = _cache_dir() / f"pause-{key}.tar"
+    archive = node_cache_dir() / f"pause-{key}.tar"
     if archive.exists():
         return archive, reference
     archive.parent.mkdir(parents=True, exist_ok=True)
