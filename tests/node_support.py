@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import ssl
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -47,8 +48,6 @@ class Release:
     values: dict[str, Any] = field(default_factory=dict)
 
     def helm(self, *args: str, timeout: float = 600) -> str:
-        import subprocess
-
         cmd = [str(build_tool("helm")), f"--kubeconfig={self.cluster.kubeconfig}", "--kube-context=admin", *args]
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         if result.returncode != 0:
