@@ -191,3 +191,39 @@ def remove_chains(problems: list[str]) -> None:
                 result = _run(tool, "-t", table, "-X", chain)
                 if result.returncode:
                     problems.append(f"{tool} -t {table} -X {chain}: {result.stderr.strip()}")
+
+
+def node_traces(bridge: str) -> dict[str, object]:
+    """What of the host a node touches, as it is now: compared before and after a node's life.
+
+    Only what is the node's own, so that another test run on the machine (its mounts, its
+    processes) never shows up: KUBE-/CNI- chains, the bridge and veths, mounts under the
+    node's paths, kubepods cgroups, the fixed directories and the sysctls.
+    """
+    chains = []
+    for tool in ("iptables", "ip6tables"):
+        if shutil.which(tool) is None:
+            continue
+        for table in ("filter", "nat", "mangle"):
+            saved = _run(f"{tool}-save", "-t", table).stdout
+            chains += [f"{tool}/{table}/{c}" for c in re.findall(r"^:((?:KUBE-|CNI-)\S+)", saved, re.MULTILINE)]
+    links = sorted(name for name in os.listdir("/sys/class/net") if name == bridge or name.startswith("veth"))
+    roots = ("/run/netns", "/run/containerd", "/var/lib/kubelet", "/tmp/siteplane-node-")
+    mounts = sorted(
+        point
+        for line in Path("/proc/self/mountinfo").read_text().splitlines()
+        for point in [line.split()[4]]
+        if point.startswith(roots)
+    )
+    sysctls = {}
+    for name in SYSCTLS:
+        with contextlib.suppress(OSError):
+            sysctls[name] = _sysctl_path(name).read_text().strip()
+    return {
+        "chains": sorted(chains),
+        "links": links,
+        "mounts": mounts,
+        "cgroups": sorted(str(path) for path in _kubepods_cgroups()),
+        "dirs": sorted(str(path) for path in FIXED_DIRS if path.exists()),
+        "sysctls": sysctls,
+    }
