@@ -175,6 +175,12 @@ def test_the_standby_takes_over_when_the_leaders_pod_is_killed(release: Release)
 
 def test_helm_upgrade_rolls_the_replicas_while_the_webhook_keeps_answering(release: Release) -> None:
     leader_and_standby(release)  # both replicas up before the upgrade
+    # What the chart promises for a voluntary disruption: one replica stays.
+    assert release.get("poddisruptionbudget", OPERATOR)["spec"]["minAvailable"] == 1
+    assert release.get("deployment", OPERATOR)["spec"]["strategy"]["rollingUpdate"] == {
+        "maxSurge": 0,
+        "maxUnavailable": 1,
+    }
     answers: list[str] = []
     stop = threading.Event()
 
