@@ -282,6 +282,14 @@ class NodeCluster(ControlPlane):
             if child is not None and child.running:
                 self._stop_child(child)
         self.kubectl("delete", "pods", "-A", "--all", "--force", "--grace-period=0", "--wait=false", check=False)
+        # A pod already terminating keeps its grace period (30 s, and a preStop sleep) whatever the
+        # forced delete says: kill the workloads' processes now. Only theirs: the sandboxes stay
+        # for the kubelet to stop, which is what tears their network down through CNI.
+        _, pause = pause_image()
+        for line in self.ctr("containers", "ls", check=False).stdout.splitlines()[1:]:
+            container, image = [*line.split(), "", ""][:2]
+            if image != pause:
+                self.ctr("tasks", "kill", "--signal=SIGKILL", container, check=False)
         deadline = time.monotonic() + DRAIN_TIMEOUT
         while self.ctr("tasks", "ls", "--quiet", check=False).stdout.strip() and time.monotonic() < deadline:
             time.sleep(0.5)
