@@ -35,8 +35,9 @@ venv: $(STAMP)
 deps:
 	bash harness/system_deps.sh
 
-# etcd, kube-apiserver and kube-controller-manager, built from Go modules into a cache outside
-# the repository (~/.cache/siteplane), only when missing.
+# etcd, kube-apiserver, kube-controller-manager and, for the node tests (tests/node/), kube-scheduler,
+# kubelet and kube-proxy, built from Go modules into a cache outside the repository
+# (~/.cache/siteplane), only when missing.
 controlplane: venv
 	$(PY) harness/controlplane/build.py build
 

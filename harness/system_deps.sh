@@ -27,6 +27,19 @@ REQUIREMENTS=(
     # from a Debian base that mmdebstrap makes (harness/image/build.py).
     "/usr/bin/buildah buildah"
     "/usr/bin/mmdebstrap mmdebstrap"
+    # The node tests run the chart on a real node (harness/node/): containerd and runc run the pods,
+    # the CNI bridge plugin wires them, kube-proxy programs iptables, the teardown flushes conntrack.
+    "/usr/bin/containerd containerd"
+    "/usr/sbin/runc runc"
+    "/usr/lib/cni/bridge containernetworking-plugins"
+    "/usr/lib/cni/host-local containernetworking-plugins"
+    "/usr/lib/cni/portmap containernetworking-plugins"
+    "/usr/sbin/iptables iptables"
+    "/usr/sbin/conntrack conntrack"
+    "/usr/sbin/ip iproute2"
+    # The node's pause (sandbox) image is upstream's pause.c, compiled statically.
+    "/usr/bin/gcc gcc"
+    "/usr/lib/*/libc.a libc6-dev"
 )
 
 missing=()

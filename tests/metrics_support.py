@@ -24,8 +24,11 @@ def get(port: int, path: str) -> tuple[int, str]:
 def scrape(port: int) -> dict[Series, float]:
     """Every sample of /metrics, by (name, sorted labels); empty when nothing answers."""
     status, text = get(port, "/metrics")
-    if status != 200:
-        return {}
+    return parse(text) if status == 200 else {}
+
+
+def parse(text: str) -> dict[Series, float]:
+    """Every sample of a /metrics text, by (name, sorted labels)."""
     return {
         (s.name, tuple(sorted(s.labels.items()))): s.value
         for family in text_string_to_metric_families(text)

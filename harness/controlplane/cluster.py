@@ -25,7 +25,7 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Self
+from typing import ClassVar, Literal, Self
 
 import yaml
 
@@ -73,7 +73,8 @@ class ControlPlane(Server):
     etcd_peer_port: int = 0
     api_port: int = 0
 
-    port_fields = ("etcd_port", "etcd_peer_port", "api_port")
+    port_fields: ClassVar[tuple[str, ...]] = ("etcd_port", "etcd_peer_port", "api_port")
+    users: ClassVar[tuple[TestUser, ...]] = USERS  # the static token file's users
     label = "control plane"
     workdir_prefix = "siteplane-cp-"
     start_timeout = 120.0
@@ -105,7 +106,7 @@ class ControlPlane(Server):
     def how_to_connect(self) -> list[str]:
         return [
             f"API server: {self.server}",
-            f"users (contexts): {', '.join(u.name for u in USERS if not u.name.startswith('system:'))}",
+            f"users (contexts): {', '.join(u.name for u in self.users if not u.name.startswith('system:'))}",
             f"export KUBECONFIG={self.kubeconfig}",
         ]
 
@@ -174,7 +175,7 @@ class ControlPlane(Server):
         if self.crd_dir is not None:
             self.install_crds(self.crd_dir)
 
-    def _spawn_component(self, component: Component, args: Sequence[str]) -> None:
+    def _spawn_component(self, component: str, args: Sequence[str]) -> None:
         self._spawn(component, [str(self.bin_dir / component), *args])
 
     def _start_etcd(self) -> None:
@@ -196,47 +197,47 @@ class ControlPlane(Server):
         )
 
     def _start_apiserver(self) -> None:
+        self._spawn_component("kube-apiserver", self._apiserver_args())
+
+    def _apiserver_args(self) -> list[str]:
         pki = pki_paths(self.pki_dir)
-        self._spawn_component(
-            "kube-apiserver",
-            [
-                f"--etcd-servers={self.etcd_url}",
-                f"--bind-address={ADDRESS}",
-                f"--advertise-address={ADDRESS}",
-                f"--secure-port={self.api_port}",
-                f"--cert-dir={self.pki_dir}",
-                f"--tls-cert-file={pki['serving_cert']}",
-                f"--tls-private-key-file={pki['serving_key']}",
-                f"--client-ca-file={pki['ca']}",
-                f"--token-auth-file={self.workdir / 'tokens.csv'}",
-                "--authorization-mode=RBAC",
-                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-                f"--service-account-key-file={pki['sa_pub']}",
-                f"--service-account-signing-key-file={pki['sa_key']}",
-                "--service-cluster-ip-range=10.96.0.0/24",
-                "--profiling=false",
-            ],
-        )
+        return [
+            f"--etcd-servers={self.etcd_url}",
+            f"--bind-address={ADDRESS}",
+            f"--advertise-address={ADDRESS}",
+            f"--secure-port={self.api_port}",
+            f"--cert-dir={self.pki_dir}",
+            f"--tls-cert-file={pki['serving_cert']}",
+            f"--tls-private-key-file={pki['serving_key']}",
+            f"--client-ca-file={pki['ca']}",
+            f"--token-auth-file={self.workdir / 'tokens.csv'}",
+            "--authorization-mode=RBAC",
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+            f"--service-account-key-file={pki['sa_pub']}",
+            f"--service-account-signing-key-file={pki['sa_key']}",
+            "--service-cluster-ip-range=10.96.0.0/24",
+            "--profiling=false",
+        ]
 
     def _start_controller_manager(self) -> None:
-        self._spawn_component(
-            "kube-controller-manager",
-            [
-                f"--kubeconfig={self.workdir / 'controller-manager.kubeconfig'}",
-                # Only what the tests rely on: namespaces that really delete, ownerReferences that are
-                # really collected, the default ServiceAccount in every namespace, and aggregated
-                # ClusterRoles (siteplane's viewers really become part of `view`).
-                "--controllers=namespace-controller,garbage-collector-controller,serviceaccount-controller,"
-                "clusterrole-aggregation-controller",
-                "--leader-elect=false",
-                "--secure-port=0",
-                "--use-service-account-credentials=false",
-            ],
-        )
+        self._spawn_component("kube-controller-manager", self._controller_manager_args())
+
+    def _controller_manager_args(self) -> list[str]:
+        return [
+            f"--kubeconfig={self.workdir / 'controller-manager.kubeconfig'}",
+            # Only what the tests rely on: namespaces that really delete, ownerReferences that are
+            # really collected, the default ServiceAccount in every namespace, and aggregated
+            # ClusterRoles (siteplane's viewers really become part of `view`).
+            "--controllers=namespace-controller,garbage-collector-controller,serviceaccount-controller,"
+            "clusterrole-aggregation-controller",
+            "--leader-elect=false",
+            "--secure-port=0",
+            "--use-service-account-credentials=false",
+        ]
 
     # -- readiness ---------------------------------------------------------------------------
 
-    def _running(self, component: Component) -> bool:
+    def _running(self, component: str) -> bool:
         child = self._children.get(component)
         return child is not None and child.running
 
@@ -262,7 +263,7 @@ class ControlPlane(Server):
 
     def _write_tokens(self) -> None:
         lines = []
-        for uid, user in enumerate(USERS, start=1):
+        for uid, user in enumerate(self.users, start=1):
             token = self.tokens[user.name] = secrets.token_urlsafe(24)
             groups = ",".join(user.groups)
             lines.append(f'{token},{user.name},{uid},"{groups}"' if groups else f"{token},{user.name},{uid}")
@@ -286,7 +287,7 @@ class ControlPlane(Server):
         }
 
     def _write_kubeconfigs(self) -> None:
-        people = [u.name for u in USERS if not u.name.startswith("system:")]
+        people = [u.name for u in self.users if not u.name.startswith("system:")]
         for path, content in (
             (self.kubeconfig, self._kubeconfig(people, "admin")),
             (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+from collections.abc import Sequence
 from pathlib import Path
 
 from cryptography import x509
@@ -92,6 +93,29 @@ class CertificateAuthority:
         )
         return cert.public_bytes(serialization.Encoding.PEM), _pem_key(key)
 
+    def issue_client(self, common_name: str, organization: str) -> tuple[bytes, bytes]:
+        """(certificate PEM, key PEM) a client authenticates with: user ``common_name`` in group ``organization``."""
+        now = datetime.datetime.now(datetime.UTC)
+        key = _key()
+        subject = x509.Name(
+            [
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
+                x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+            ]
+        )
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(self.cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + _VALIDITY)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .sign(self.key, hashes.SHA256())
+        )
+        return cert.public_bytes(serialization.Encoding.PEM), _pem_key(key)
+
 
 # The files write_pki creates in its directory, by what they hold.
 PKI_FILES = {
@@ -108,9 +132,17 @@ def pki_paths(directory: Path) -> dict[str, Path]:
     return {role: directory / name for role, name in PKI_FILES.items()}
 
 
-def write_pki(directory: Path, hosts: list[str]) -> dict[str, Path]:
-    """Create the CA, the apiserver's serving pair and the service-account signing pair."""
+def write_pki(directory: Path, hosts: list[str], clients: Sequence[tuple[str, str, str]] = ()) -> dict[str, Path]:
+    """Create the CA, the apiserver's serving pair and the service-account signing pair.
+
+    ``clients``: (file stem, user, group) of client certificates to issue too, as ``<stem>.crt``
+    and ``<stem>.key`` (the CA's key is not kept, so they cannot be issued later).
+    """
     ca = CertificateAuthority()
+    for stem, user, group in clients:
+        client_cert, client_key = ca.issue_client(user, group)
+        _write(directory / f"{stem}.crt", client_cert)
+        _write(directory / f"{stem}.key", client_key, private=True)
     cert, key = ca.issue_serving(hosts)
     sa_key = _key()
     sa_pub = sa_key.public_key().public_bytes(

@@ -96,7 +96,8 @@ class Config:
     webhook_cert_dir: str | None = None
     """Directory with tls.crt, tls.key and ca.crt for the webhook; None generates a CA at start."""
     probes_listen: str | None = None
-    """host:port of the operator's probe and metrics server (/healthz, /readyz, /metrics); None: none."""
+    """host:port of the operator's readiness and metrics server (/readyz, /metrics); None: none.
+    Liveness is kopf's endpoint (``liveness``)."""
     log_format: str = "text"
     """The operator's log lines: "text" (kopf's format) or "json" (one JSON object a line)."""
     webhook_configuration: str = "siteplane.io"

@@ -93,8 +93,11 @@ def test_readiness_follows_the_database(
     database = f"t_{uuid.uuid4().hex[:12]}"
     url = postgres.create_database(database)
     upgrade(url)
-    port = free_port()
-    env = {"SITEPLANE_PROBES_LISTEN": f"127.0.0.1:{port}"}
+    port, liveness = free_port(), free_port()
+    env = {
+        "SITEPLANE_PROBES_LISTEN": f"127.0.0.1:{port}",
+        "SITEPLANE_LIVENESS": f"http://127.0.0.1:{liveness}/healthz",  # kopf's endpoint: the one liveness check
+    }
     operator = OperatorProcess(
         control_plane.kubeconfig, url, tmp_path / "zones", (namespace,), tmp_path / "operator.log", env
     )
@@ -111,12 +114,13 @@ def test_readiness_follows_the_database(
 
     with operator:
         wait_until(lambda: get(port, "/readyz")[0] == 200, 120, "the operator ready", operator.log)
-        assert get(port, "/healthz") == (200, "ok\n")
+        assert get(liveness, "/healthz")[0] == 200
+        assert get(port, "/healthz")[0] == 404  # liveness has one home: kopf's endpoint
         try:
             refuse_connections(True)
             wait_until(lambda: get(port, "/readyz")[0] == 503, 60, "not ready without its database")
             assert "the database does not answer" in get(port, "/readyz")[1]
-            assert get(port, "/healthz")[0] == 200  # alive all the same: a restart would not help
+            assert get(liveness, "/healthz")[0] == 200  # alive all the same: a restart would not help
             assert total(scrape(port), "siteplane_database_errors_total", error="unavailable") > 0
         finally:
             refuse_connections(False)

@@ -295,7 +295,8 @@ def test_the_chart_grants_what_the_shipped_rbac_grants_and_no_more(helm: Path) -
 
 @pytest.mark.parametrize("value_set", sorted(VALUE_SETS))
 def test_every_setting_the_chart_sets_is_one_siteplane_knows(helm: Path, value_set: str) -> None:
-    known = {variable for variable, _ in ENVIRONMENT.values()}
+    # POD_ID is kopf's convention for a replica's identity in peering (read by handlers/memo.py).
+    known = {variable for variable, _ in ENVIRONMENT.values()} | {"POD_ID"}
     for doc in documents(render(helm, *VALUE_SETS[value_set])):
         if doc["kind"] != "Deployment":
             continue

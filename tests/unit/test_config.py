@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from siteplane.config import ENVIRONMENT, Config
+from siteplane.handlers.login import in_cluster_server
 
 
 def test_defaults_need_no_environment() -> None:
@@ -81,3 +82,11 @@ def test_an_empty_webhook_configuration_turns_its_management_off() -> None:
     assert Config.from_env({"SITEPLANE_LIVENESS": "http://0.0.0.0:8081/healthz"}).liveness == (
         "http://0.0.0.0:8081/healthz"
     )
+
+
+def test_in_a_pod_the_operator_finds_the_apiserver_by_the_service_environment_not_by_dns() -> None:
+    default = "https://kubernetes.default.svc"
+    env = {"KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443"}
+    assert in_cluster_server(env, default) == "https://10.96.0.1:443"
+    assert in_cluster_server({**env, "KUBERNETES_SERVICE_HOST": "fd00::1"}, default) == "https://[fd00::1]:443"
+    assert in_cluster_server({}, default) == default

@@ -1,11 +1,13 @@
-"""The operator's probe and metrics server (``SITEPLANE_PROBES_LISTEN``), plain HTTP:
+"""The operator's readiness and metrics server (``SITEPLANE_PROBES_LISTEN``), plain HTTP:
 
-  /healthz   liveness: 200 while the operator's event loop answers (kopf's loop, the same one
-             every handler and watch runs in: a stuck loop stops answering and the pod restarts)
   /readyz    readiness: 200 only when the operator has started (its initial listing done), the
              database answers and the admission webhook listens; otherwise 503 and why. A
              standby is ready too: it serves the webhook.
   /metrics   Prometheus's text format (siteplane/metrics.py lists every metric)
+
+Liveness is not here: it is kopf's own liveness endpoint (``SITEPLANE_LIVENESS``), which kopf
+answers only while its event loop and its health activities run. One liveness check, kopf's,
+so a pod is never judged alive by one server and dead by the other.
 
 It starts before the operator is built, so a slow start reads "not ready", never "dead".
 """
@@ -30,21 +32,16 @@ class ProbeServer:
 
     async def start(self, host: str, port: int) -> None:
         app = web.Application()
-        app.add_routes(
-            [web.get("/healthz", self._healthz), web.get("/readyz", self._readyz), web.get("/metrics", self._metrics)]
-        )
+        app.add_routes([web.get("/readyz", self._readyz), web.get("/metrics", self._metrics)])
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, host, port).start()
-        log.info("probes and metrics on http://%s:%d (/healthz, /readyz, /metrics)", host, port)
+        log.info("probes and metrics on http://%s:%d (/readyz, /metrics)", host, port)
 
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-
-    async def _healthz(self, request: web.Request) -> web.Response:
-        return web.Response(text="ok\n")
 
     async def _readyz(self, request: web.Request) -> web.Response:
         operator = self._operator()
