@@ -134,6 +134,18 @@ class PostgresServer(Server):
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         return self.url_for(name)
 
+    def refuse_connections(self, name: str, refuse: bool = True) -> None:
+        """Make database ``name`` refuse new connections (and end those it has), or accept them
+        again: an outage of one database while the server, and every other database, runs on."""
+        with psycopg.connect(self.conninfo("postgres"), autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS {}").format(
+                    sql.Identifier(name), sql.SQL("false" if refuse else "true")
+                )
+            )
+            if refuse:
+                conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+
     # -- the server --------------------------------------------------------------------------
 
     def _run_as(self) -> pwd.struct_passwd | None:

@@ -6,10 +6,8 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-import psycopg
 import pytest
 import yaml
-from psycopg import sql
 
 from harness.controlplane.cluster import ControlPlane
 from harness.operator_runner import OperatorProcess
@@ -102,26 +100,16 @@ def test_readiness_follows_the_database(
         control_plane.kubeconfig, url, tmp_path / "zones", (namespace,), tmp_path / "operator.log", env
     )
 
-    def refuse_connections(refuse: bool) -> None:
-        with psycopg.connect(postgres.conninfo("postgres"), autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS {}").format(
-                    sql.Identifier(database), sql.SQL("false" if refuse else "true")
-                )
-            )
-            if refuse:
-                conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (database,))
-
     with operator:
         wait_until(lambda: get(port, "/readyz")[0] == 200, 120, "the operator ready", operator.log)
         assert get(liveness, "/healthz")[0] == 200
         assert get(port, "/healthz")[0] == 404  # liveness has one home: kopf's endpoint
         try:
-            refuse_connections(True)
+            postgres.refuse_connections(database, True)
             wait_until(lambda: get(port, "/readyz")[0] == 503, 60, "not ready without its database")
             assert "the database does not answer" in get(port, "/readyz")[1]
             assert get(liveness, "/healthz")[0] == 200  # alive all the same: a restart would not help
             assert total(scrape(port), "siteplane_database_errors_total", error="unavailable") > 0
         finally:
-            refuse_connections(False)
+            postgres.refuse_connections(database, False)
         wait_until(lambda: get(port, "/readyz")[0] == 200, 60, "ready again once the database answers")

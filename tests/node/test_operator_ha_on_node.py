@@ -13,9 +13,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import psycopg
 import pytest
-from psycopg import sql
 
 from harness.node.cluster import NodeCluster
 from harness.node.postgres import PodReachablePostgres
@@ -136,18 +134,9 @@ def test_one_replica_leads_and_both_are_ready_to_serve_the_webhook(release: Rele
 def test_readiness_follows_the_database_and_the_webhook_service_drops_unready_pods(
     release: Release, database: PodReachablePostgres
 ) -> None:
-    def refuse_connections(refuse: bool) -> None:
-        with psycopg.connect(database.conninfo("postgres"), autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS {}").format(
-                    sql.Identifier(DATABASE), sql.SQL("false" if refuse else "true")
-                )
-            )
-            if refuse:
-                conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (DATABASE,))
 
     try:
-        refuse_connections(True)
+        database.refuse_connections(DATABASE, True)
         wait_until(
             lambda: not any(ready_endpoints(release).values()), 90, "no ready webhook endpoint without the database"
         )
@@ -155,7 +144,7 @@ def test_readiness_follows_the_database_and_the_webhook_service_drops_unready_po
         status, body = http_get(f"http://{pod['status']['podIP']}:8082/readyz")
         assert (status, "the database does not answer" in body) == (503, True)
     finally:
-        refuse_connections(False)
+        database.refuse_connections(DATABASE, False)
     wait_until(lambda: all(ready_endpoints(release).values()) and len(ready_endpoints(release)) == 2, 90, "ready again")
 
 
