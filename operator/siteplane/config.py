@@ -26,6 +26,9 @@ class Config:
     """Peering priority of this replica: the live replica with the highest one is active, and
     replicas of equal priority all pause (kopf's rule), so each needs its own: "random" picks one
     in 1..32767 at start."""
+    peering_lifetime: int = 60
+    """Seconds a replica stays in the peering object after its last keep-alive: how long a standby
+    waits before it takes over from a leader that died without a word (kopf's peering lifetime)."""
     database_url: str = DEFAULT_DATABASE_URL
     """SQLAlchemy URL of the application database (SQLite file by default, or PostgreSQL)."""
     default_backend: str | None = None
@@ -207,6 +210,7 @@ ENVIRONMENT: dict[str, tuple[str, Parser]] = {
     "namespaces": ("SITEPLANE_NAMESPACES", _names),
     "peering": ("SITEPLANE_PEERING", _text),
     "priority": ("SITEPLANE_PEERING_PRIORITY", _priority),
+    "peering_lifetime": ("SITEPLANE_PEERING_LIFETIME", _positive),
     "database_url": ("SITEPLANE_DATABASE_URL", _text),
     "default_backend": ("SITEPLANE_DEFAULT_BACKEND", _text),
     "zone_dir": ("SITEPLANE_ZONE_DIR", _text),

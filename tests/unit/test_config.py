@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import fields
 from pathlib import Path
 
+import kopf
 import pytest
 
 from siteplane.config import ENVIRONMENT, Config
+from siteplane.handlers.kopf_settings import apply_settings
 from siteplane.handlers.login import in_cluster_server
 
 
@@ -21,6 +23,7 @@ def test_defaults_need_no_environment() -> None:
         ("SITEPLANE_NAMESPACES", "team-a, team-b,", "namespaces", ("team-a", "team-b")),
         ("SITEPLANE_PEERING", "siteplane", "peering", "siteplane"),
         ("SITEPLANE_PEERING_PRIORITY", "-5", "priority", -5),
+        ("SITEPLANE_PEERING_LIFETIME", "20", "peering_lifetime", 20),
         (
             "SITEPLANE_ZONE_RELOAD_COMMAND",
             "rndc -s 'ns 1' reload",
@@ -52,6 +55,7 @@ def test_each_variable_sets_its_field(variable: str, text: str, field: str, valu
         ("SITEPLANE_RECONCILE_WORKERS", "0", "must be at least 1"),
         ("SITEPLANE_STATUS_CONCURRENCY", "x", "must be a whole number"),
         ("SITEPLANE_PEERING_PRIORITY", "high", "must be a whole number"),
+        ("SITEPLANE_PEERING_LIFETIME", "0", "must be at least 1"),
         ("SITEPLANE_LOG_FORMAT", "yaml", "must be text or json"),
     ],
 )
@@ -90,3 +94,19 @@ def test_in_a_pod_the_operator_finds_the_apiserver_by_the_service_environment_no
     assert in_cluster_server(env, default) == "https://10.96.0.1:443"
     assert in_cluster_server({**env, "KUBERNETES_SERVICE_HOST": "fd00::1"}, default) == "https://[fd00::1]:443"
     assert in_cluster_server({}, default) == default
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected"),
+    [
+        pytest.param({}, (True, 60), id="standalone"),
+        pytest.param({"SITEPLANE_PEERING": "siteplane"}, (False, 60), id="peering-default-lifetime"),
+        pytest.param(
+            {"SITEPLANE_PEERING": "siteplane", "SITEPLANE_PEERING_LIFETIME": "15"}, (False, 15), id="peering-lifetime"
+        ),
+    ],
+)
+def test_the_peering_lifetime_reaches_kopf(environment: dict[str, str], expected: tuple[bool, int]) -> None:
+    settings = kopf.OperatorSettings()
+    apply_settings(settings, Config.from_env(environment))
+    assert (settings.peering.standalone, settings.peering.lifetime) == expected

@@ -29,6 +29,7 @@ def apply_settings(settings: kopf.OperatorSettings, config: Config) -> None:
     if config.peering is not None:
         settings.peering.name = config.peering
         settings.peering.priority = config.priority
+        settings.peering.lifetime = config.peering_lifetime
         settings.peering.clusterwide = not config.namespaces
         settings.peering.mandatory = True  # a misconfigured peering must not silently run two leaders
     # Long-lived watches: the server closes them after 10 minutes (the client gives it one more),
