@@ -4,6 +4,7 @@ by their ClusterIP from the host (kube-proxy's OUTPUT chain), and reading object
 from __future__ import annotations
 
 import json
+import socket
 import ssl
 import subprocess
 import time
@@ -89,6 +90,22 @@ class Release:
 
     def cluster_ip(self, service: str) -> str:
         return str(self.get("service", service)["spec"]["clusterIP"])
+
+    def wait_routed(self, service: str, timeout: float = 60) -> None:
+        """Until the Service's ClusterIP takes connections on its first port: a finished rollout is
+        not yet a routed Service (the EndpointSlice, then kube-proxy's next sync; until then its
+        rules refuse)."""
+        spec = self.get("service", service)["spec"]
+        address, port = spec["clusterIP"], int(spec["ports"][0]["port"])
+
+        def connects() -> bool:
+            try:
+                socket.create_connection((address, port), timeout=2).close()
+            except OSError:
+                return False
+            return True
+
+        wait_until(connects, timeout, f"{service} routed at {address}:{port}", self.describe)
 
     def describe(self) -> str:
         """Pods, events and the operator's log: what a failed wait shows."""

@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from harness.node.cluster import NodeCluster
+from harness.paths import EXAMPLES_DIR
 from tests.metrics_support import parse, total
 from tests.node_support import (
     DASHBOARD,
@@ -32,6 +33,7 @@ from tests.node_support import (
     WEBHOOK_REFUSAL,
     WEBHOOK_SERVICE,
     Release,
+    condition,
     ensure_tenant,
     escalating_grant,
     http_get,
@@ -41,6 +43,7 @@ from tests.node_support import (
 from tests.reconcile_support import wait_until
 
 pytestmark = pytest.mark.node
+EXAMPLE_NAMESPACES = ("team-a", "team-b")
 
 
 def data_volume(cluster: NodeCluster, claim: str) -> dict[str, Any]:
@@ -71,6 +74,8 @@ def release(
     installed = Release(node_cluster, NAMESPACE, tmp_path_factory.mktemp("values") / "values.yaml")
     installed.install(image_values(siteplane_image))
     operator, dashboard = installed.rollout(OPERATOR), installed.rollout(DASHBOARD)
+    for service in (WEBHOOK_SERVICE, DASHBOARD, METRICS_SERVICE):
+        installed.wait_routed(service)
     print(f"\nrollout after helm install: operator {operator:.1f}s, dashboard API {dashboard:.1f}s")
     ensure_tenant(node_cluster)
     yield installed
@@ -167,6 +172,54 @@ def test_the_webhook_service_routes_only_to_ready_pods(release: Release) -> None
         pod = pods[endpoint["addresses"][0]]
         ready = {c["type"]: c["status"] for c in pod["status"]["conditions"]}["Ready"] == "True"
         assert endpoint["conditions"]["ready"] is ready
+
+
+def test_the_shipped_examples_become_ready_and_their_zones_are_served(release: Release) -> None:
+    # The README's tour, in the cluster: everything Ready but the deliberate conflict, and each
+    # zone file on the pod's volume at the serial its DNSZone reports.
+    release.cluster.kubectl("apply", "-f", str(EXAMPLES_DIR))
+
+    def objects(plural: str) -> list[dict[str, Any]]:
+        items = json.loads(release.cluster.kubectl("get", plural, "-A", "-o", "json").stdout)["items"]
+        return [o for o in items if o["metadata"].get("namespace") in EXAMPLE_NAMESPACES]
+
+    def verdicts() -> dict[str, tuple[str, str]]:
+        return {
+            f"{o['kind']} {o['metadata']['namespace']}/{o['metadata']['name']}": (
+                condition(o).get("status", ""),
+                condition(o).get("reason", ""),
+            )
+            for plural in ("dnszones", "sites", "dnsrecords", "accessgrants")
+            for o in objects(plural)
+            if o["metadata"].get("generation") == o.get("status", {}).get("observedGeneration")
+        }
+
+    expected_count = sum(len(objects(plural)) for plural in ("dnszones", "sites", "dnsrecords", "accessgrants"))
+
+    def settled() -> bool:
+        found = verdicts()
+        return len(found) == expected_count and all(
+            status == "True" or key == "Site team-a/www-new" for key, (status, _) in found.items()
+        )
+
+    wait_until(settled, 180, "the examples settled", lambda: f"{verdicts()}\n{release.describe()}")
+    assert verdicts()["Site team-a/www-new"] == ("False", "DomainConflict")
+    for zone in objects("dnszones"):
+        name = zone["spec"]["zoneName"]
+        text = release.kubectl(
+            "exec", f"deployment/{OPERATOR}", "-c", "operator", "--", "cat", f"/var/lib/siteplane/zones/{name}.zone"
+        )
+        served = dns.zone.from_text(text, origin=f"{name}.", relativize=False)
+        soa = served.get_rdataset(f"{name}.", dns.rdatatype.SOA)
+        assert soa is not None and soa[0].serial == zone["status"]["serial"], text
+    shop = dns.zone.from_text(
+        release.kubectl(
+            "exec", f"deployment/{OPERATOR}", "-c", "operator", "--", "cat", "/var/lib/siteplane/zones/example.com.zone"
+        ),
+        origin="example.com.",
+        relativize=False,
+    ).get_rdataset("shop.example.com.", dns.rdatatype.A)
+    assert shop is not None and {r.to_text() for r in shop} == {"198.51.100.20"}  # team-b's Site in team-a's zone
 
 
 def test_helm_upgrade_runs_the_migration_and_rolls_the_operator(release: Release) -> None:

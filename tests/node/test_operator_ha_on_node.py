@@ -70,6 +70,7 @@ def release(
     }
     installed.install(values)
     print(f"\nrollout of 2 replicas after helm install: {installed.rollout(OPERATOR):.1f}s")
+    installed.wait_routed(WEBHOOK_SERVICE)
     node_cluster.kubectl("apply", "-n", TENANT, "-f", "-", user="bob", stdin=json.dumps(ZONE))
     wait_ready(installed, TENANT, "dnszone", "ha-example")
     yield installed
