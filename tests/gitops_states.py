@@ -37,7 +37,7 @@ from harness.server import free_port
 from siteplane.config import Config
 from siteplane.store.migrate import upgrade
 from tests.argocd_lua import CUSTOMIZATIONS, ROOT
-from tests.reconcile_support import apply, condition, wait_past_creation, wait_until
+from tests.reconcile_support import apply, condition, remove_webhook_configurations, wait_past_creation, wait_until
 
 GROUP = "siteplane.io/v1alpha1"
 RBAC_ROLES = REPO_ROOT / "manifests" / "rbac" / "roles.yaml"
@@ -144,7 +144,7 @@ class _World:
 
     def remove_webhook(self) -> None:
         """A webhook nobody serves would refuse every later write it covers (failurePolicy Fail)."""
-        self.plane.kubectl("delete", "validatingwebhookconfiguration", self.webhook, "--ignore-not-found", check=False)
+        remove_webhook_configurations(self.plane, self.webhook)
 
 
 def _grant(name: str) -> dict[str, Any]:

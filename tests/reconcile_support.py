@@ -23,6 +23,13 @@ def apply(plane: ControlPlane, namespace: str, docs: Iterable[dict[str, Any]]) -
     plane.kubectl("apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump_all(list(docs)))
 
 
+def remove_webhook_configurations(plane: ControlPlane, name: str) -> None:
+    """What kopf's managed mode created under ``name``: the checks and the finalizer mutation. Left
+    behind, they would call a webhook that is gone for every later test's objects."""
+    for kind in ("validatingwebhookconfiguration", "mutatingwebhookconfiguration"):
+        plane.kubectl("delete", kind, name, "--ignore-not-found", check=False)
+
+
 def objects(plane: ControlPlane, namespace: str, plural: str) -> list[dict[str, Any]]:
     return list(json.loads(plane.kubectl("get", plural, "-n", namespace, "-o", "json").stdout)["items"])
 

@@ -42,7 +42,7 @@ from siteplane.store.feed import APPLICATION_NAME, Notifications, bounds, last_s
 from siteplane.store.models import Change, ChangeAuthor, History
 from siteplane.store.unit_of_work import Store
 from tests.conftest import DATABASES, fresh_database_url
-from tests.reconcile_support import apply, condition, objects, wait_until
+from tests.reconcile_support import apply, condition, objects, remove_webhook_configurations, wait_until
 
 pytestmark = pytest.mark.cluster
 
@@ -151,7 +151,7 @@ def world(
                     wait_until(partial(_may_see, world, user, resource), 60, f"{user}'s permissions mirrored")
                 yield world
     finally:
-        plane.kubectl("delete", "validatingwebhookconfiguration", webhook, "--ignore-not-found", check=False)
+        remove_webhook_configurations(plane, webhook)
         plane.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
 
 

@@ -30,7 +30,7 @@ from siteplane.dashboard.app import create_app
 from siteplane.dashboard.routes.writes import GITOPS_PROBLEM
 from siteplane.kube.client import KubeClient
 from siteplane.store.migrate import upgrade
-from tests.reconcile_support import apply, condition, wait_until
+from tests.reconcile_support import apply, condition, remove_webhook_configurations, wait_until
 
 pytestmark = pytest.mark.cluster
 
@@ -167,7 +167,7 @@ def world(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory)
                 yield world
     finally:
         # A webhook nobody serves would slow every later write (failurePolicy Ignore still waits).
-        plane.kubectl("delete", "validatingwebhookconfiguration", webhook, "--ignore-not-found", check=False)
+        remove_webhook_configurations(plane, webhook)
         for ns in (a, b, g):
             plane.kubectl("delete", "namespace", ns, "--wait=false", check=False)
 

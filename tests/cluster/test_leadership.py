@@ -14,7 +14,7 @@ from harness.operator_runner import OperatorProcess
 from harness.server import free_ports
 from siteplane.store.migrate import upgrade
 from tests.metrics_support import get, scrape, total
-from tests.reconcile_support import wait_until
+from tests.reconcile_support import remove_webhook_configurations, wait_until
 
 pytestmark = pytest.mark.cluster
 MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"
@@ -135,4 +135,4 @@ def test_a_standby_serves_only_the_webhook_until_the_active_replica_stops(
     finally:
         leader.stop()
         standby.stop()
-        control_plane.kubectl("delete", "validatingwebhookconfiguration", webhook, "--ignore-not-found", check=False)
+        remove_webhook_configurations(control_plane, webhook)

@@ -12,7 +12,7 @@ from harness.controlplane.cluster import ControlPlane
 from harness.operator_runner import operator_running
 from harness.server import free_port
 from tests.cluster.test_operator_smoke import embedded_config
-from tests.reconcile_support import wait_until
+from tests.reconcile_support import remove_webhook_configurations, wait_until
 
 pytestmark = pytest.mark.cluster
 MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"
@@ -157,4 +157,4 @@ def test_with_its_own_rbac_the_operator_serves_the_webhook_and_makes_both_kinds_
                 ).stdout
                 assert got == role
     finally:
-        control_plane.kubectl("delete", "validatingwebhookconfiguration", webhook, "--ignore-not-found", check=False)
+        remove_webhook_configurations(control_plane, webhook)

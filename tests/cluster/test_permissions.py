@@ -24,7 +24,7 @@ from harness.server import free_port
 from siteplane.config import Config
 from siteplane.reconcile.rbac_mirror import PermissionEvaluator
 from siteplane.store.migrate import upgrade
-from tests.reconcile_support import apply, condition, served, wait_until
+from tests.reconcile_support import apply, condition, remove_webhook_configurations, served, wait_until
 
 pytestmark = pytest.mark.cluster
 
@@ -144,7 +144,7 @@ def world(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory)
             yield world
     finally:
         # A webhook nobody serves would refuse every AccessGrant in later tests (failurePolicy Fail).
-        plane.kubectl("delete", "validatingwebhookconfiguration", webhook, "--ignore-not-found", check=False)
+        remove_webhook_configurations(plane, webhook)
         for ns in (a, b):
             plane.kubectl("delete", "namespace", ns, "--wait=false", check=False)
 

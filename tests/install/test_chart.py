@@ -18,6 +18,7 @@ import pytest
 import yaml
 from kopf._cogs.structs.references import Resource
 from kopf._core.engines.admission import build_webhooks
+from kopf._core.intents.causes import WebhookType
 
 import siteplane.handlers.admission  # noqa: F401  (registers the webhook handlers with kopf)
 from harness.controlplane.build import KUBE_VERSION
@@ -205,13 +206,21 @@ def test_the_kustomize_base_is_the_chart_rendered_with_its_values(helm: Path) ->
 # --- what the operator needs --------------------------------------------------------------------
 
 
-def test_the_webhooks_are_those_kopf_builds_from_the_handlers(helm: Path) -> None:
-    """The chart's ValidatingWebhookConfiguration is what kopf's managed mode would write, with
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [
+        ("ValidatingWebhookConfiguration", WebhookType.VALIDATING),
+        ("MutatingWebhookConfiguration", WebhookType.MUTATING),
+    ],
+)
+def test_the_webhooks_are_those_kopf_builds_from_the_handlers(helm: Path, kind: str, reason: WebhookType) -> None:
+    """The chart's webhook configurations are what kopf's managed mode would write, with
     clientConfig.service (through the Service, not a URL) instead of kopf's URL."""
     docs = documents(render(helm))
-    shipped = find(docs, "ValidatingWebhookConfiguration")
+    shipped = find(docs, kind)
     service = find(docs, "Service", "-webhook")
-    handlers = [h for h in kopf.get_default_registry()._webhooks.get_all_handlers()]
+    handlers = [h for h in kopf.get_default_registry()._webhooks.get_all_handlers() if h.reason == reason]
+    assert handlers
     resources = [
         Resource("siteplane.io", "v1alpha1", plural, namespaced=True)
         for plural in ("sites", "dnszones", "dnsrecords", "accessgrants", "dnsbackends")
@@ -249,11 +258,15 @@ def test_one_certificate_secret_serves_every_replica(helm: Path) -> None:
     assert operator["spec"]["replicas"] == 2
     volumes = {v["name"]: v for v in operator["spec"]["template"]["spec"]["volumes"]}
     assert volumes["webhook-tls"]["secret"]["secretName"] == secret["metadata"]["name"]
-    webhook = find(docs, "ValidatingWebhookConfiguration")
-    assert {w["clientConfig"]["caBundle"] for w in webhook["webhooks"]} == {secret["data"]["ca.crt"]}
     cert_manager = documents(render(helm, "webhook.certificate.source=cert-manager"))
-    injected = find(cert_manager, "ValidatingWebhookConfiguration")
-    assert injected["metadata"]["annotations"]["cert-manager.io/inject-ca-from"] == "siteplane-system/siteplane-webhook"
+    for kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
+        webhook = find(docs, kind)
+        assert {w["clientConfig"]["caBundle"] for w in webhook["webhooks"]} == {secret["data"]["ca.crt"]}
+        injected = find(cert_manager, kind)
+        assert (
+            injected["metadata"]["annotations"]["cert-manager.io/inject-ca-from"]
+            == "siteplane-system/siteplane-webhook"
+        )
     assert find(cert_manager, "Certificate")["spec"]["secretName"] == secret["metadata"]["name"]
 
 

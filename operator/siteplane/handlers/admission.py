@@ -1,5 +1,10 @@
-"""The validating admission webhook: kopf's webhook server over TLS, the webhook configuration
-kept up to date by kopf (URL and caBundle), and four checks.
+"""The admission webhooks: kopf's webhook server over TLS, the webhook configurations kept up to
+date by kopf (URL and caBundle), four checks and one mutation.
+
+- Sites, DNSRecords, DNSZones are created with siteplane's finalizer (mutating, failurePolicy
+  Ignore), so the operator's first write to a new object is its status, not a finalizer PATCH.
+  When the webhook was bypassed or down, the operator adds the finalizer itself before it stores
+  anything: a deletion finds it either way.
 
 - AccessGrants (failurePolicy Fail): refused when they hand out more than their author holds; an
   admitted generation is recorded with its author, and reconciliation applies nothing else.
@@ -25,8 +30,9 @@ from siteplane.api.common import API_GROUP, API_VERSION
 from siteplane.config import Config
 from siteplane.domain.access import Author
 from siteplane.errors import KubeUnavailable
-from siteplane.handlers.memo import operator_of
+from siteplane.handlers.memo import config_of, operator_of
 from siteplane.kube.webhook_tls import WebhookCertificates, generate
+from siteplane.reconcile.observed import FINALIZER
 from siteplane.reconcile.operator import Operator
 
 log = logging.getLogger(__name__)
@@ -170,6 +176,29 @@ def _register_change_checks(plural: str, kind: str, what: str) -> None:
 
         await _check(memo, kind, refusal, what, fail_closed=False)
 
+
+def _register_finalizer(plural: str) -> None:
+    @kopf.on.mutate(
+        API_GROUP,
+        API_VERSION,
+        plural,
+        id=f"{plural}-finalizer",
+        operations=["CREATE"],
+        ignore_failures=True,  # the operator adds it itself when this webhook is down
+        side_effects=False,
+    )
+    def add_finalizer(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
+        meta = body.get("metadata") or {}
+        served = config_of(memo).namespaces
+        if served and meta.get("namespace") not in served:
+            return  # no operator of this installation would ever take it off again
+        finalizers = list(meta.get("finalizers") or [])
+        if FINALIZER not in finalizers:
+            patch.metadata["finalizers"] = [*finalizers, FINALIZER]
+
+
+for _plural in ("sites", "dnsrecords", "dnszones"):
+    _register_finalizer(_plural)
 
 _register_change_checks("sites", "Site", "the site's domains")
 _register_change_checks("dnsrecords", "DNSRecord", "the record's name")
