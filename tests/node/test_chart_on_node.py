@@ -118,9 +118,10 @@ def test_the_operator_rolls_out_ready_with_readiness_from_the_probe_server_and_l
 def test_the_apiserver_calls_the_webhook_through_its_service_and_the_webhook_refuses_an_escalation(
     release: Release,
 ) -> None:
-    webhooks = release.get("validatingwebhookconfiguration", "siteplane.io")["webhooks"]
-    assert {w["clientConfig"]["service"]["name"] for w in webhooks} == {WEBHOOK_SERVICE}
-    assert all("url" not in w["clientConfig"] for w in webhooks)
+    for kind in ("validatingwebhookconfiguration", "mutatingwebhookconfiguration"):
+        webhooks = release.get(kind, "siteplane.io")["webhooks"]
+        assert {w["clientConfig"]["service"]["name"] for w in webhooks} == {WEBHOOK_SERVICE}
+        assert all("url" not in w["clientConfig"] for w in webhooks)
     result = apply_as(release.cluster, "carol", escalating_grant("carol-self"))
     assert result.returncode != 0
     # The apiserver's wording around the webhook's own: the refusal came back from the pod.
@@ -135,6 +136,13 @@ def test_a_site_becomes_ready_and_its_record_is_in_the_zone_file_on_the_pods_vol
         assert result.returncode == 0, result.stderr
     site = wait_ready(release, TENANT, "site", "www")
     assert site["status"]["zone"] == "example.com"
+    # The finalizer came with the create (the mutating webhook, through the Service): no manager
+    # owns it, as one would had the operator PATCHed it on.
+    fields = json.loads(
+        release.cluster.kubectl("get", "site", "www", "-n", TENANT, "-o", "json", "--show-managed-fields").stdout
+    )["metadata"]
+    assert "siteplane.io/finalizer" in fields["finalizers"]
+    assert not [e["manager"] for e in fields["managedFields"] if "f:finalizers" in json.dumps(e.get("fieldsV1"))]
     zone_file = release.kubectl(
         "exec", f"deployment/{OPERATOR}", "-c", "operator", "--", "cat", "/var/lib/siteplane/zones/example.com.zone"
     )
