@@ -163,9 +163,13 @@ def test_the_standby_takes_over_when_the_leaders_pod_is_killed(release: Release)
     failover = time.monotonic() - started
     print(
         f"\nfailover: leader pod force-deleted; its process gone after {gone:.1f}s; "
-        f"a Site created then was Ready through the standby {failover:.1f}s after the delete"
+        f"a Site created then was Ready {failover:.1f}s after the delete"
     )
-    assert active(standby) == 1.0, "the former standby leads"
+    # A live replica leads: the former standby, or the Deployment's replacement pod once it has
+    # started, if its (random) peering priority is the higher one: kopf's rule.
+    new_leader, _ = leader_and_standby(release)
+    assert new_leader["metadata"]["name"] != leader["metadata"]["name"]
+    assert standby["metadata"]["name"] in {p["metadata"]["name"] for p in release.pods("operator")}
 
 
 def test_helm_upgrade_rolls_the_replicas_while_the_webhook_keeps_answering(release: Release) -> None:
