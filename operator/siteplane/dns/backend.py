@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
-from typing import Protocol
+from typing import Literal, Protocol
 
 from siteplane.domain.changes import ChangeSet
 from siteplane.domain.records import RecordKey, RecordSet
@@ -36,12 +36,48 @@ class SOASettings:
     ttl: int = 3600
 
 
+DNSSEC_TYPES = frozenset({"DNSKEY", "RRSIG", "NSEC", "NSEC3", "NSEC3PARAM", "CDS", "CDNSKEY"})
+"""Record types that signing produces. ``read_zone`` never returns them: they are the signer's, not
+the zone's content, and planning must never try to add or remove them."""
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """One DNSSEC private key of a zone siteplane signs itself (zone files). Servers that sign
+    (BIND, PowerDNS) keep their own keys and never see these."""
+
+    private_pem: bytes  # PKCS#8 PEM; kept in a Secret, never in the database, logs, status or events
+    flags: int  # 257: key-signing (SEP) or combined key; 256: zone-signing key
+    algorithm: int  # 13: ECDSA P-256 with SHA-256
+    created: int  # Unix time the key was made, for rollover
+
+
+@dataclass(frozen=True)
+class DnssecSettings:
+    """How a zone is signed. Present on a ZoneConfig: the zone is (made) signed; absent: unsigned."""
+
+    denial: Literal["NSEC3", "NSEC"] = "NSEC3"  # NSEC3 with 0 extra iterations and no salt (RFC 9276)
+    algorithm: int = 13
+    signing_keys: tuple[SigningKey, ...] = ()  # only for backends that sign in siteplane (zone files)
+
+
+@dataclass(frozen=True)
+class DnssecState:
+    """A zone's DNSSEC as served: what the registrar needs (DS) and what a validator checks against."""
+
+    signed: bool
+    dnskeys: tuple[str, ...] = ()  # the SEP DNSKEY rdata (flags 257), presentation format
+    ds: tuple[str, ...] = ()  # a DS (digest type 2, SHA-256) for each of ``dnskeys``, presentation format
+    signatures_expire: int | None = None  # earliest RRSIG expiration served (Unix time); None unsigned
+
+
 @dataclass(frozen=True)
 class ZoneConfig:
     """What a backend needs to know about a zone besides its record sets."""
 
     name: str  # normalised: lowercase, no trailing dot
     soa: SOASettings
+    dnssec: DnssecSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -154,4 +190,15 @@ class Backend(Protocol):
 
     def remove_zone(self, zone: str) -> None:
         """Remove the zone; removing a zone that does not exist is not an error."""
+        ...
+
+    # DNSSEC. ``create_zone`` and ``apply`` bring the zone's signing to ``zone.dnssec``: turned on
+    # (idempotently) when set, turned off when None; a change of settings counts as a write. A
+    # backend that signs in siteplane (zone files) also re-signs on an otherwise empty ``apply``
+    # when the earliest signature expires within its refresh window, so a periodic sync keeps
+    # signatures fresh.
+
+    def dnssec_state(self, zone: str) -> DnssecState:
+        """The zone's DNSSEC as served (DNSKEY, DS for the parent, earliest signature expiry).
+        ZoneMissing when there is no zone."""
         ...

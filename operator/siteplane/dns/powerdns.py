@@ -44,7 +44,15 @@ import dns.rdataclass
 import dns.rdatatype
 from dns.rdtypes.ANY.SOA import SOA
 
-from siteplane.dns.backend import BackendError, BackendStats, SOASettings, ZoneConfig, ZoneContent, ZoneMissing
+from siteplane.dns.backend import (
+    BackendError,
+    BackendStats,
+    DnssecState,
+    SOASettings,
+    ZoneConfig,
+    ZoneContent,
+    ZoneMissing,
+)
 from siteplane.dns.content import canonical_soa
 from siteplane.domain.changes import ChangeSet, diff
 from siteplane.domain.names import APEX, fqdn, normalise, relative_to
@@ -163,6 +171,10 @@ class PowerDNSBackend:
                     raise ZoneMissing(name)
                 return served
             return self._patch(name, soa, changes, probed.serial, probed.soa)
+
+    def dnssec_state(self, zone: str) -> DnssecState:
+        """Not signed: DNSSEC for this backend lands with issue 17."""
+        return DnssecState(signed=False)
 
     def remove_zone(self, zone: str) -> None:
         name = _zone_name(zone)

@@ -44,6 +44,7 @@ from dns.rdtypes.ANY.SOA import SOA
 from siteplane.dns.backend import (
     BackendError,
     BackendStats,
+    DnssecState,
     DriftDetected,
     RecordSetsRefused,
     SOASettings,
@@ -240,6 +241,10 @@ class RFC2136Backend:
         if run.refused:
             raise PartiallyApplied(name, run.refused, served)
         return served
+
+    def dnssec_state(self, zone: str) -> DnssecState:
+        """Not signed: DNSSEC for this backend lands with issue 17."""
+        return DnssecState(signed=False)
 
     def remove_zone(self, zone: str) -> None:
         name = zone_name(zone)

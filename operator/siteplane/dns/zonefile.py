@@ -27,7 +27,7 @@ from pathlib import Path
 import dns.exception
 import dns.zone
 
-from siteplane.dns.backend import BackendError, BackendStats, ZoneConfig, ZoneContent, ZoneMissing
+from siteplane.dns.backend import BackendError, BackendStats, DnssecState, ZoneConfig, ZoneContent, ZoneMissing
 from siteplane.dns.content import canonical_soa, checked_record_set, render_zone_file, zone_content, zone_name
 from siteplane.dns.files import fsync_directory, write_atomically
 from siteplane.domain.changes import ChangeSet, apply_to
@@ -134,6 +134,10 @@ class ZoneFileBackend:
         if current is None:
             raise ZoneMissing(zone.name)
         return self._converge(zone, current, apply_to(current.record_sets, changes))
+
+    def dnssec_state(self, zone: str) -> DnssecState:
+        """Not signed: DNSSEC for this backend lands with issue 17."""
+        return DnssecState(signed=False)
 
     def remove_zone(self, zone: str) -> None:
         # The reload command is not run: there is no file left to load, and taking the zone out of
