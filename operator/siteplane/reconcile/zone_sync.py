@@ -44,7 +44,7 @@ from siteplane.planning.zone_diff import ZoneBook, ZoneDiff, in_scope, zone_diff
 from siteplane.planning.zone_plan import RecordClaim, SiteClaim, ZonePlan, plan_zone
 from siteplane.reconcile.backends import BackendResolver
 from siteplane.reconcile.rows import owner_ref, record_ref, site_ref, zone_ref, zone_view
-from siteplane.store.models import RecordSetRow, Site, Zone, utcnow
+from siteplane.store.models import Record, RecordSetRow, Site, SiteDomain, Zone, utcnow
 from siteplane.store.unit_of_work import Store, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -229,10 +229,11 @@ class ZoneSynchronizer:
             zone = _serving(uow.zones.owner_of(zone_name))
             if zone is None:
                 return None
-            inputs = load_plan_inputs(uow, zone)
+            rows = load_zone_rows(uow, zone)
+            inputs = plan_inputs(zone, rows)
             plan = plan_zone(inputs.zone, inputs.sites, inputs.records)
-            _save_record_sets(uow, zone, plan)
-            result.affected |= _save_outcomes(uow, zone, plan)
+            live = _save_record_sets(uow, zone, plan, rows.record_sets)
+            result.affected |= _save_outcomes(plan, rows)
             withdrawing = uow.record_sets.withdrawing_in_zone(zone.id)
             desired = Desired(
                 zone.id,
@@ -240,7 +241,7 @@ class ZoneSynchronizer:
                 zone.backend,
                 {key: (rs, plan.owners[key]) for key, rs in plan.record_sets.items()},
                 zone_ref(zone),
-                _book(uow, zone, withdrawing),
+                _book(zone, live, withdrawing),
                 {RecordKey(r.name, r.type): owner_ref(r) for r in withdrawing},
                 tuple(r.id for r in withdrawing),
             )
@@ -348,12 +349,30 @@ def _publishing(site: Site) -> bool:
     return not site.suspended and bool(live) and all(d.state == OWNED for d in live)
 
 
-def load_plan_inputs(uow: UnitOfWork, zone: Zone) -> PlanInputs:
+@dataclass(frozen=True)
+class ZoneRows:
+    """A zone's rows, read once per sync: the planner's inputs come from them and the plan's
+    results go back onto them (a zone of thousands of names is not read three times)."""
+
+    record_sets: list[RecordSetRow]  # live record sets, each with its owner
+    records: list[Record]  # live DNSRecords naming the zone
+    site_domains: list[SiteDomain]  # live domains owned in the zone, each with its Site
+
+
+def load_zone_rows(uow: UnitOfWork, zone: Zone) -> ZoneRows:
+    return ZoneRows(
+        uow.record_sets.live_in_zone(zone.id),
+        uow.records.live_in_zone(zone.zone_name),
+        uow.sites.owned_in_zone(zone.zone_name),
+    )
+
+
+def plan_inputs(zone: Zone, rows: ZoneRows) -> PlanInputs:
     """The zone and every claim on it, as the planner's values."""
     # Who holds a record set now: in a tie of creation seconds, the holder keeps it.
-    holders = {row.owner_uid for row in uow.record_sets.live_in_zone(zone.id)}
+    holders = {row.owner_uid for row in rows.record_sets}
     sites: dict[int, SiteClaim] = {}
-    for row in uow.sites.owned_in_zone(zone.zone_name):
+    for row in rows.site_domains:
         site = row.site
         if not _publishing(site):
             continue
@@ -379,50 +398,56 @@ def load_plan_inputs(uow: UnitOfWork, zone: Zone) -> PlanInputs:
             rdata=tuple(r.rdata),
             incumbent=r.uid in holders,
         )
-        for r in uow.records.live_in_zone(zone.zone_name)
+        for r in rows.records
     )
     return PlanInputs(zone_view(zone), tuple(sites.values()), records)
 
 
-def _save_record_sets(uow: UnitOfWork, zone: Zone, plan: ZonePlan) -> None:
-    rows = {(r.name, r.type): r for r in uow.record_sets.live_in_zone(zone.id)}
-    generations = _owner_generations(uow, plan.owners.values())
+def _save_record_sets(uow: UnitOfWork, zone: Zone, plan: ZonePlan, current: list[RecordSetRow]) -> list[RecordSetRow]:
+    """Bring the zone's live record set rows from ``current`` to the plan; returns them as they are now."""
+    rows = {(r.name, r.type): r for r in current}
+    live: list[RecordSetRow] = []
+    generations: dict[str, int] | None = None  # read only when a row is written: most syncs write none
     for key, rs in plan.record_sets.items():
         owner = plan.owners[key]
         row = rows.pop((key.name, key.type), None)
         if row is not None and (row.ttl, list(row.rdata), row.owner_uid) == (rs.ttl, list(rs.rdata), owner.uid):
+            live.append(row)
             continue
         if row is not None:
             uow.record_sets.withdraw([row])
             uow.flush()
-        uow.record_sets.add(
-            RecordSetRow(
-                zone_id=zone.id,
-                name=rs.name,
-                type=rs.type,
-                ttl=rs.ttl,
-                rdata=list(rs.rdata),
-                owner_kind=owner.kind,
-                owner_namespace=owner.namespace,
-                owner_name=owner.name,
-                owner_uid=owner.uid,
-                owner_generation=generations.get(owner.uid, 0),
-            )
+        if generations is None:
+            generations = _owner_generations(uow, plan.owners.values())
+        added = RecordSetRow(
+            zone_id=zone.id,
+            name=rs.name,
+            type=rs.type,
+            ttl=rs.ttl,
+            rdata=list(rs.rdata),
+            owner_kind=owner.kind,
+            owner_namespace=owner.namespace,
+            owner_name=owner.name,
+            owner_uid=owner.uid,
+            owner_generation=generations.get(owner.uid, 0),
         )
+        uow.record_sets.add(added)
+        live.append(added)
     uow.record_sets.withdraw(list(rows.values()))
     uow.flush()
+    return live
 
 
-def _save_outcomes(uow: UnitOfWork, zone: Zone, plan: ZonePlan) -> set[ObjectRef]:
+def _save_outcomes(plan: ZonePlan, rows: ZoneRows) -> set[ObjectRef]:
     """Each claim's outcome in this zone (Published, NameConflict, ...) onto its row."""
     changed: set[ObjectRef] = set()
-    for record in uow.records.live_in_zone(zone.zone_name):
+    for record in rows.records:
         outcome = plan.outcomes.get(record_ref(record))
         state = outcome.state if outcome else "Pending"
         if record.state != state:
             record.state = state
             changed.add(record_ref(record))
-    for row in uow.sites.owned_in_zone(zone.zone_name):
+    for row in rows.site_domains:
         outcome = plan.outcomes.get(site_ref(row.site))
         publish_state = outcome.state if outcome else None
         if row.publish_state != publish_state:
@@ -449,8 +474,7 @@ def _rejection(key: RecordKey, row: RecordSetRow, reason: str) -> str:
     return f"the DNS server refused {key} ({reason}){hint}"
 
 
-def _book(uow: UnitOfWork, zone: Zone, withdrawing: Iterable[RecordSetRow]) -> ZoneBook:
-    live = uow.record_sets.live_in_zone(zone.id)
+def _book(zone: Zone, live: list[RecordSetRow], withdrawing: Iterable[RecordSetRow]) -> ZoneBook:
     return ZoneBook(
         applied=frozenset(RecordKey(r.name, r.type) for r in live if r.applied_serial is not None),
         withdrawing=frozenset(RecordKey(r.name, r.type) for r in withdrawing)
