@@ -19,6 +19,7 @@ Usage::
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -160,19 +161,27 @@ def build(force: bool = False) -> Path:
     if not missing:
         return target
     target.mkdir(parents=True, exist_ok=True)
-    for name in missing:
-        started = time.monotonic()
-        print(f"building {name} ({KUBE_VERSION}) into {target} ...", file=sys.stderr, flush=True)
-        partial = target / f".{name}.partial"
-        subprocess.run(
-            ["go", "build", "-trimpath", "-ldflags", _ldflags(), "-o", str(partial), f"./cmd/{name}"],
-            check=True,
-            env=_go_env(),
-            cwd=MODULE_DIR,
-        )
-        partial.rename(target / name)  # atomic: a half-built binary is never mistaken for a cached one
-        print(f"built {name} in {time.monotonic() - started:.0f}s", file=sys.stderr, flush=True)
+    # Two builds at once (a test run beside `make demo`, or two worktrees) would write the same
+    # .partial files; the second one waits here and then finds the binaries built.
+    with (target / ".build.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for name in [name for name in missing if force or not (target / name).exists()]:
+            _build_one(target, name)
     return target
+
+
+def _build_one(target: Path, name: str) -> None:
+    started = time.monotonic()
+    print(f"building {name} ({KUBE_VERSION}) into {target} ...", file=sys.stderr, flush=True)
+    partial = target / f".{name}.partial"
+    subprocess.run(
+        ["go", "build", "-trimpath", "-ldflags", _ldflags(), "-o", str(partial), f"./cmd/{name}"],
+        check=True,
+        env=_go_env(),
+        cwd=MODULE_DIR,
+    )
+    partial.rename(target / name)  # atomic: a half-built binary is never mistaken for a cached one
+    print(f"built {name} in {time.monotonic() - started:.0f}s", file=sys.stderr, flush=True)
 
 
 def main(argv: list[str]) -> int:
