@@ -63,6 +63,11 @@ class Config:
     and bigger as load rises."""
     status_concurrency: int = 8
     """Status writes in flight at once."""
+    status_settle_seconds: float = 2.0
+    """How long an object must be quiet before a status write that changes only tallies (a zone's
+    serial and record count) is made; conditions are never held."""
+    status_settle_max_seconds: float = 30.0
+    """The longest such a write waits while its object stays busy."""
     api_listen: str = "127.0.0.1:8080"
     """host:port the dashboard API (`siteplane serve`) listens on."""
     api_audiences: tuple[str, ...] = ()
@@ -225,6 +230,8 @@ ENVIRONMENT: dict[str, tuple[str, Parser]] = {
     "zone_gather_max_seconds": ("SITEPLANE_ZONE_GATHER_MAX_SECONDS", _seconds),
     "zone_sync_concurrency": ("SITEPLANE_ZONE_SYNC_CONCURRENCY", _positive),
     "status_concurrency": ("SITEPLANE_STATUS_CONCURRENCY", _positive),
+    "status_settle_seconds": ("SITEPLANE_STATUS_SETTLE_SECONDS", _seconds),
+    "status_settle_max_seconds": ("SITEPLANE_STATUS_SETTLE_MAX_SECONDS", _seconds),
     "api_listen": ("SITEPLANE_API_LISTEN", _text),
     "api_audiences": ("SITEPLANE_API_AUDIENCES", _names),
     "api_token_cache_seconds": ("SITEPLANE_API_TOKEN_CACHE_SECONDS", _seconds),

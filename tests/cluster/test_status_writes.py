@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +25,7 @@ from harness.manifests import site_doc, zone_doc
 from harness.operator_runner import operator_running
 from siteplane.config import Config
 from siteplane.store.migrate import upgrade
-from tests.reconcile_support import apply, condition, served, wait_until
+from tests.reconcile_support import apply, condition, serial, served, wait_until
 
 pytestmark = pytest.mark.cluster
 PAIRS, ROUNDS = 40, 5  # 200 races
@@ -135,3 +136,71 @@ def test_a_status_write_that_never_gets_an_answer_holds_up_no_other_object(
             )
             assert hung, "a request about the loser was made to hang"
             assert ("www", "A", "198.51.100.7") in served(tmp_path / "zones", zone_name)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_burst_of_sites_writes_its_zones_tallies_once_the_zone_settles(
+    control_plane: ControlPlane, namespace: str, database_url: str, tmp_path: Path
+) -> None:
+    """Five batches of Sites, each published (a zone sync, a new serial) before the next: the Sites'
+    Ready is written at once, the zone's serial and record count once the zone has been quiet."""
+    zone_dir, zone_name = tmp_path / "zones", f"burst-{uuid.uuid4().hex[:6]}.example"
+    config = Config(
+        database_url=database_url, zone_dir=str(zone_dir), namespaces=(namespace,), status_settle_seconds=10
+    )
+    with operator_running(control_plane.kubeconfig, config):
+        apply(control_plane, namespace, [zone_doc("zone", zone_name)])
+        wait_until(lambda: condition(_zone(control_plane, namespace)).get("status") == "True", 60, "the zone Ready")
+        watch = subprocess.Popen(
+            [
+                "kubectl",
+                f"--kubeconfig={control_plane.kubeconfig}",
+                "--context=admin",
+                "get",
+                "dnszone",
+                "zone",
+                "-n",
+                namespace,
+                "--watch-only",
+                "-o",
+                "jsonpath={.status.serial} {.status.recordCount}{'\\n'}",
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        serials = []
+        try:
+            for batch in range(5):
+                names = [f"b{batch}-s{i}" for i in range(8)]
+                apply(control_plane, namespace, [site_doc(n, f"{n}.{zone_name}", "192.0.2.1") for n in names])
+                wait_until(
+                    lambda names=names: (
+                        all(  # type: ignore[misc]
+                            _settled(s, "Published") for n, s in _sites(control_plane, namespace).items() if n in names
+                        )
+                        and set(names) <= set(_sites(control_plane, namespace))
+                    ),
+                    60,
+                    f"batch {batch} Published",
+                )
+                serials.append(serial(zone_dir, zone_name))
+            wait_until(
+                lambda: (
+                    (_zone(control_plane, namespace).get("status") or {}).get("serial") == serial(zone_dir, zone_name)
+                ),
+                60,
+                "the zone's status to show the served serial",
+            )
+        finally:
+            watch.terminate()
+            seen = watch.communicate(timeout=10)[0].split("\n")
+    assert len(set(serials)) == 5, f"each batch was its own sync, with its own serial: {serials}"
+    written = [line.split() for line in seen if line.strip()]
+    assert len(written) == 1, f"the zone's tallies were written once, after the burst: {written}"
+    assert written[0][0] == str(serial(zone_dir, zone_name)), (
+        f"written: {written}, served: {serial(zone_dir, zone_name)}"
+    )
+
+
+def _zone(plane: ControlPlane, namespace: str) -> dict[str, Any]:
+    return dict(json.loads(plane.kubectl("get", "dnszone", "zone", "-n", namespace, "-o", "json").stdout))

@@ -360,7 +360,16 @@ def build(config: Config, kube: KubeClient | None = None, identity: str | None =
     dnsbackends = DNSBackends(store, backends, SecretReader(kube))
     leadership = Leadership(active=config.peering is None)
     gate = leadership.wait_active
-    status = StatusWriter(store, objects, cache, _reporters(dnsbackends), config.status_concurrency, gate)
+    status = StatusWriter(
+        store,
+        objects,
+        cache,
+        _reporters(dnsbackends),
+        config.status_concurrency,
+        gate,
+        settle=config.status_settle_seconds,
+        settle_max=config.status_settle_max_seconds,
+    )
     controller: Controller | None = None
 
     def synced(result: SyncResult, requesters: set[ObjectRef]) -> None:

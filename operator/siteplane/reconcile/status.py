@@ -53,6 +53,10 @@ class StatusReport:
     fields: dict[str, Any] = field(default_factory=dict)
     generation: int | None = None
     """The generation the report describes; the object's own when None."""
+    settling: frozenset[str] = frozenset()
+    """Fields that are tallies (a zone's serial and record count): a patch that changes only these
+    may wait until the object has been quiet for a moment, so a zone that a burst of Sites syncs
+    twenty times has its status written once, not twenty times. Conditions never wait."""
 
 
 def progress(ready: ConditionChange) -> list[ConditionChange]:
@@ -239,9 +243,12 @@ def record_status(record: RecordFacts) -> StatusReport:
     return report
 
 
+ZONE_TALLIES = frozenset({"recordCount", "serial", "driftCorrections"})
+
+
 def zone_status(zone: ZoneFacts) -> StatusReport:
     fields = {"recordCount": zone.record_count, "serial": zone.serial, "driftCorrections": zone.drift_corrections}
-    report = StatusReport([_stored(zone.generation)], fields, zone.generation)
+    report = StatusReport([_stored(zone.generation)], fields, zone.generation, settling=ZONE_TALLIES)
     namespace = zone.ref.namespace
     if not zone.is_owner:
         message = f"spec.zoneName: {zone.zone_name} is already defined by {describe_holder(zone.holder, namespace)}"
@@ -258,7 +265,9 @@ def zone_status(zone: ZoneFacts) -> StatusReport:
         report.conditions.append(ConditionChange(READY, "False", "Pending", "not yet created on the backend"))
     else:
         report.conditions.append(
-            ConditionChange(READY, "True", "Served", f"serial {zone.serial}, {zone.record_count} record set(s)")
+            # No serial or count in the message: they move with every sync, and a condition that
+            # moves is written at once (status.serial and status.recordCount carry them, settling).
+            ConditionChange(READY, "True", "Served", "the zone is served by its backend")
         )
     return report
 

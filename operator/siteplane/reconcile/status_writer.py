@@ -11,12 +11,19 @@ marked, and a mark taken while a batch is being written is kept for the next bat
 last change to an object, one more write of it starts, and reads the database as it is then. A
 write computed against an older view of the object itself is refused by the API server (409); the
 writer reads the object again and recomputes. No reconcile waits for any of this.
+
+Tallies settle. A patch that would change only a report's settling fields (a zone's serial and
+record count) waits until the object has been quiet, unmarked, for ``settle`` seconds, or at most
+``settle_max`` seconds while it stays busy: a burst of Sites moves each zone's serial with every
+sync, and writing each move would cost the API more than the Sites' own status. The wait ends
+with a fresh computation, so what is written is the tally as it is then.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -106,8 +113,11 @@ class StatusWriter:
         reporters: Mapping[str, Reporter],
         concurrency: int = 8,
         gate: Callable[[], Awaitable[None]] | None = None,
+        settle: float = 2.0,
+        settle_max: float = 30.0,
     ) -> None:
         self.store = store
+        self.settle, self.settle_max = settle, settle_max
         # Awaited before each batch of writes: a standby replica writes no status (leadership.py).
         self.gate = gate
         self.objects = objects
@@ -119,6 +129,9 @@ class StatusWriter:
         self._gone: dict[Key, ObjectRef] = {}
         self._recorded: dict[Key, Summary] = {}  # what the database's object_status holds, as last written
         self._attempts: dict[Key, int] = {}  # failed writes in a row, per object: its own backoff
+        self._marked_at: dict[Key, float] = {}  # when each object was last marked (monotonic)
+        self._settling: dict[Key, float] = {}  # objects whose tallies wait, since when
+        self._settle_timers: dict[Key, asyncio.TimerHandle] = {}
         self._marked = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -128,8 +141,11 @@ class StatusWriter:
 
     def mark(self, refs: Iterable[ObjectRef]) -> None:
         """These objects' status may read differently now: write it (if it does) soon."""
+        now = time.monotonic()
         for ref in refs:
-            self._dirty[Key.of(ref)] = ref
+            key = Key.of(ref)
+            self._dirty[key] = ref
+            self._marked_at[key] = now
             self._idle.clear()
             self._marked.set()
 
@@ -147,15 +163,19 @@ class StatusWriter:
         self._dirty.pop(key, None)
         self._recorded.pop(key, None)
         self._attempts.pop(key, None)
+        self._marked_at.pop(key, None)
+        self._settling.pop(key, None)
+        if (timer := self._settle_timers.pop(key, None)) is not None:
+            timer.cancel()
         self._gone[key] = ref
         self._idle.clear()
         self._marked.set()
 
     def pending(self) -> int:
-        return len(self._dirty)
+        return len(self._dirty) + len(self._settle_timers)
 
     async def idle(self) -> None:
-        """Until nothing is marked and nothing is being written (for tests and the benchmark)."""
+        """Until nothing is marked, settling or being written (for tests and the benchmark)."""
         await self._idle.wait()
 
     # -- writing ------------------------------------------------------------------------------
@@ -172,7 +192,7 @@ class StatusWriter:
                     del self._dirty[key]
                 await self._write_batch(list(batch.values()))
                 await self._record_gone()
-            if not self._dirty:
+            if not self._dirty and not self._settle_timers:
                 self._idle.set()
 
     async def _write_batch(self, refs: list[ObjectRef]) -> None:
@@ -245,6 +265,9 @@ class StatusWriter:
                 return True  # only the garbage collector has business with it now
             patch = render(current.status, current.generation, report)
             if not patch:
+                self._settling.pop(Key.of(ref), None)
+                return True
+            if self._waits_to_settle(ref, patch.keys(), report):
                 return True
             try:
                 body = await self.objects.patch_status(current.ref, patch, current.resource_version)
@@ -261,11 +284,37 @@ class StatusWriter:
                 self._later([ref], error)
                 return False
             self.stats.writes += 1
+            self._settling.pop(Key.of(ref), None)
             metrics.status_written(ref.kind)
             self.cache.put(Observed.from_body(ref.kind, body))
             return True
         self._later([ref], None)
         return False
+
+    def _waits_to_settle(self, ref: ObjectRef, changed: Iterable[str], report: StatusReport) -> bool:
+        """Whether this patch, which changes only tallies, waits; if so, the object is looked at
+        again once it may have settled."""
+        key = Key.of(ref)
+        if not report.settling or not set(changed) <= report.settling:
+            self._settling.pop(key, None)
+            return False
+        now = time.monotonic()
+        since = self._settling.setdefault(key, now)
+        due = min(self._marked_at.get(key, now) + self.settle, since + self.settle_max)
+        if now >= due:
+            return False
+        if key not in self._settle_timers:
+            self._settle_timers[key] = asyncio.get_running_loop().call_at(
+                asyncio.get_running_loop().time() + (due - now), self._settled, key, ref
+            )
+        return True
+
+    def _settled(self, key: Key, ref: ObjectRef) -> None:
+        """A settling object's wait is over: compute its status again (not a mark: it stays quiet)."""
+        self._settle_timers.pop(key, None)
+        self._dirty[key] = ref
+        self._idle.clear()
+        self._marked.set()
 
     async def _read(self, ref: ObjectRef) -> Observed | None:
         try:
