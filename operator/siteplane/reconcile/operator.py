@@ -369,6 +369,7 @@ def build(config: Config, kube: KubeClient | None = None, identity: str | None =
         gate,
         settle=config.status_settle_seconds,
         settle_max=config.status_settle_max_seconds,
+        busy=lambda zone_name: writer.busy(zone_name),  # the writer is made below: it reports to status
     )
     controller: Controller | None = None
 

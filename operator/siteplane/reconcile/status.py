@@ -57,6 +57,9 @@ class StatusReport:
     """Fields that are tallies (a zone's serial and record count): a patch that changes only these
     may wait until the object has been quiet for a moment, so a zone that a burst of Sites syncs
     twenty times has its status written once, not twenty times. Conditions never wait."""
+    settling_zone: str | None = None
+    """The zone whose pending syncs keep the tallies waiting: while it has work queued, more
+    changes are on their way."""
 
 
 def progress(ready: ConditionChange) -> list[ConditionChange]:
@@ -248,7 +251,9 @@ ZONE_TALLIES = frozenset({"recordCount", "serial", "driftCorrections"})
 
 def zone_status(zone: ZoneFacts) -> StatusReport:
     fields = {"recordCount": zone.record_count, "serial": zone.serial, "driftCorrections": zone.drift_corrections}
-    report = StatusReport([_stored(zone.generation)], fields, zone.generation, settling=ZONE_TALLIES)
+    report = StatusReport(
+        [_stored(zone.generation)], fields, zone.generation, settling=ZONE_TALLIES, settling_zone=zone.zone_name
+    )
     namespace = zone.ref.namespace
     if not zone.is_owner:
         message = f"spec.zoneName: {zone.zone_name} is already defined by {describe_holder(zone.holder, namespace)}"

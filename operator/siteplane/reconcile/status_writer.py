@@ -13,10 +13,11 @@ write computed against an older view of the object itself is refused by the API 
 writer reads the object again and recomputes. No reconcile waits for any of this.
 
 Tallies settle. A patch that would change only a report's settling fields (a zone's serial and
-record count) waits until the object has been quiet, unmarked, for ``settle`` seconds, or at most
-``settle_max`` seconds while it stays busy: a burst of Sites moves each zone's serial with every
-sync, and writing each move would cost the API more than the Sites' own status. The wait ends
-with a fresh computation, so what is written is the tally as it is then.
+record count) waits while the zone has syncs queued or running (``busy``) and until the object has
+been quiet, unmarked, for ``settle`` seconds; at most ``settle_max`` seconds in all. A burst of
+Sites moves each zone's serial with every sync, seconds apart under load, and writing each move
+would cost the API more than the Sites' own status. The wait ends with a fresh computation, so
+what is written is the tally as it is then.
 """
 
 from __future__ import annotations
@@ -115,9 +116,10 @@ class StatusWriter:
         gate: Callable[[], Awaitable[None]] | None = None,
         settle: float = 2.0,
         settle_max: float = 30.0,
+        busy: Callable[[str], bool] | None = None,
     ) -> None:
         self.store = store
-        self.settle, self.settle_max = settle, settle_max
+        self.settle, self.settle_max, self.busy = settle, settle_max, busy
         # Awaited before each batch of writes: a standby replica writes no status (leadership.py).
         self.gate = gate
         self.objects = objects
@@ -300,7 +302,10 @@ class StatusWriter:
             return False
         now = time.monotonic()
         since = self._settling.setdefault(key, now)
-        due = min(self._marked_at.get(key, now) + self.settle, since + self.settle_max)
+        busy = report.settling_zone is not None and self.busy is not None and self.busy(report.settling_zone)
+        quiet_at = self._marked_at.get(key, now) + self.settle
+        # While busy, look again every ``settle`` seconds: its last sync may mark nothing new.
+        due = min(now + self.settle if busy else quiet_at, since + self.settle_max)
         if now >= due:
             return False
         if key not in self._settle_timers:

@@ -114,6 +114,10 @@ class ZoneWriter:
         """Zones with requests waiting for their sync."""
         return len(self._waiting)
 
+    def busy(self, zone_name: str) -> bool:
+        """Whether the zone has a sync waiting or running: more of its changes are on their way."""
+        return zone_name in self._workers
+
     def close(self) -> None:
         for handle in self._retries.values():
             handle.cancel()
