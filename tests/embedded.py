@@ -16,6 +16,7 @@ from siteplane.reconcile.placement import PlacementLock
 from siteplane.reconcile.records import Records
 from siteplane.reconcile.sites import Sites
 from siteplane.reconcile.status import StatusReport, record_status, site_status, zone_status
+from siteplane.reconcile.store_batch import StoreBatcher
 from siteplane.reconcile.zone_sync import ZoneSynchronizer
 from siteplane.reconcile.zone_writer import ZoneWriter
 from siteplane.reconcile.zones import Zones
@@ -61,10 +62,11 @@ class Embedded:
         async def go() -> Outcome:
             writer = ZoneWriter(self.synchronizer.sync, gather_seconds=0)
             placement = PlacementLock()
+            batch = StoreBatcher(self.store, placement.shared)
             reconcilers = {
-                "Site": Sites(self.store, placement, writer),
+                "Site": Sites(self.store, placement, writer, batch),
                 "DNSZone": Zones(self.store, placement, writer, self.backends, set),
-                "DNSRecord": Records(self.store, writer),
+                "DNSRecord": Records(self.store, writer, batch),
             }
             reconciler = reconcilers[obj.ref.kind]
             outcome = await (reconciler.finalize(obj) if delete else reconciler.reconcile(obj))

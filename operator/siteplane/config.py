@@ -50,9 +50,11 @@ class Config:
     kube_timeout: float = 30.0
     """Seconds any single request to the Kubernetes API may take (watches aside, which the server
     ends every 10 minutes); kopf's own requests use the same limit."""
-    reconcile_workers: int = 16
-    """Objects reconciled at once. Each reconcile is short (a database transaction); the DNS work
-    is done by the zone writer, so a few workers keep up with thousands of objects."""
+    reconcile_workers: int = 64
+    """Objects reconciled at once. Each reconcile is short (its share of a database transaction:
+    Sites and DNSRecords stored at once share one, reconcile/store_batch.py); the DNS work is done
+    by the zone writer. More workers make bigger shared transactions in a burst: at N=1,000,
+    operator CPU 13.9 s with 16, 11.7 s with 64."""
     zone_gather_seconds: float = 0.05
     """How long a zone's writer waits for its requests to pause before it syncs: a burst becomes one sync."""
     zone_gather_max_seconds: float = 1.0

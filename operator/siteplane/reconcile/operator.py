@@ -52,6 +52,7 @@ from siteplane.reconcile.records import Records
 from siteplane.reconcile.sites import Sites
 from siteplane.reconcile.status import StatusReport, record_status, site_status, zone_status
 from siteplane.reconcile.status_writer import Reporter, StatusWriter
+from siteplane.reconcile.store_batch import StoreBatcher
 from siteplane.reconcile.zone_sync import SyncResult, ZoneSynchronizer
 from siteplane.reconcile.zone_writer import ZoneWriter
 from siteplane.reconcile.zones import Zones
@@ -387,15 +388,17 @@ def build(config: Config, kube: KubeClient | None = None, identity: str | None =
         gate,
     )
     placement = PlacementLock()
+    # Sites and DNSRecords stored at once share a transaction (and the placement lock's shared side).
+    batch = StoreBatcher(store, placement.shared)
     accessgrants = AccessGrants(store, SubjectAccessReviews(kube), RbacObjects(kube))
     reconcilers: dict[str, Reconciler] = {}
     authors = AuthorLog(store)
     controller = Controller(reconcilers, cache, objects, status, writer, config.reconcile_workers, authors.flush, gate)
     reconcilers.update(
         {
-            "Site": Sites(store, placement, writer),
+            "Site": Sites(store, placement, writer, batch),
             "DNSZone": Zones(store, placement, writer, backends, controller.deleting),
-            "DNSRecord": Records(store, writer),
+            "DNSRecord": Records(store, writer, batch),
             "AccessGrant": accessgrants,
             "DNSBackend": dnsbackends,
         }

@@ -16,6 +16,7 @@ from siteplane.errors import InvalidSpec
 from siteplane.reconcile.effects import Effects
 from siteplane.reconcile.observed import Observed
 from siteplane.reconcile.status import StatusReport
+from siteplane.reconcile.store_batch import StoreBatcher
 from siteplane.store.unit_of_work import Store, UnitOfWork
 
 T = TypeVar("T")
@@ -72,3 +73,16 @@ async def transaction(
             return store.transaction(work)
 
     return await asyncio.to_thread(run)
+
+
+async def stored(
+    store: Store,
+    work: Callable[[UnitOfWork], T],
+    lock: Callable[[], AbstractContextManager[object]] = nullcontext,
+    batch: StoreBatcher | None = None,
+) -> T:
+    """``work`` in one committed transaction: through ``batch``, shared with the works requested
+    beside it (the batch holds its own lock); without, a transaction of its own holding ``lock``."""
+    if batch is not None:
+        return await batch.run(work)
+    return await transaction(store, work, lock)

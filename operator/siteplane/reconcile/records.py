@@ -13,7 +13,8 @@ from siteplane.domain.objects import ObjectRef
 from siteplane.domain.records import typed_rdata
 from siteplane.reconcile.effects import Effects
 from siteplane.reconcile.observed import Observed
-from siteplane.reconcile.outcome import Outcome, parse, transaction
+from siteplane.reconcile.outcome import Outcome, parse, stored
+from siteplane.reconcile.store_batch import StoreBatcher
 from siteplane.reconcile.withdrawal import withdrawn
 from siteplane.reconcile.zone_writer import ZoneWriter
 from siteplane.store.models import Record, utcnow
@@ -66,12 +67,14 @@ def withdraw_record(uow: UnitOfWork, uid: str) -> Effects:
 class Records:
     store: Store
     writer: ZoneWriter
+    batch: StoreBatcher | None = None
+    """Shares one transaction among the objects stored at once; None: a transaction each."""
     kind: str = "DNSRecord"
     finalizer: bool = True
 
     async def reconcile(self, obj: Observed) -> Outcome:
         spec = parse(DNSRecordSpec, obj)
-        return Outcome(await transaction(self.store, lambda uow: store_record(uow, obj, spec)))
+        return Outcome(await stored(self.store, lambda uow: store_record(uow, obj, spec), batch=self.batch))
 
     async def finalize(self, obj: Observed) -> Outcome:
         return await self._withdraw(obj.ref)
@@ -80,5 +83,5 @@ class Records:
         await self._withdraw(ref)
 
     async def _withdraw(self, ref: ObjectRef) -> Outcome:
-        effects = await transaction(self.store, lambda uow: withdraw_record(uow, ref.uid))
+        effects = await stored(self.store, lambda uow: withdraw_record(uow, ref.uid), batch=self.batch)
         return await withdrawn(self.store, self.writer, ref, effects)

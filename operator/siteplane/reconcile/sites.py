@@ -13,8 +13,9 @@ from siteplane.api.site import SiteSpec
 from siteplane.domain.objects import ObjectRef
 from siteplane.reconcile.effects import Effects
 from siteplane.reconcile.observed import Observed
-from siteplane.reconcile.outcome import Outcome, parse, transaction
+from siteplane.reconcile.outcome import Outcome, parse, stored
 from siteplane.reconcile.placement import PlacementLock, settle_domains
+from siteplane.reconcile.store_batch import StoreBatcher
 from siteplane.reconcile.withdrawal import withdrawn
 from siteplane.reconcile.zone_writer import ZoneWriter
 from siteplane.store.models import Site, SiteDomain, utcnow
@@ -105,13 +106,16 @@ class Sites:
     store: Store
     placement: PlacementLock
     writer: ZoneWriter
+    batch: StoreBatcher | None = None
+    """Shares one transaction among the Sites stored at once; None: a transaction each."""
     kind: str = "Site"
     finalizer: bool = True
 
     async def reconcile(self, obj: Observed) -> Outcome:
         spec = parse(SiteSpec, obj)
-        effects = await transaction(self.store, lambda uow: store_site(uow, obj, spec), self.placement.shared)
-        return Outcome(effects)
+        return Outcome(
+            await stored(self.store, lambda uow: store_site(uow, obj, spec), self.placement.shared, self.batch)
+        )
 
     async def finalize(self, obj: Observed) -> Outcome:
         return await self._withdraw(obj.ref)
@@ -120,5 +124,5 @@ class Sites:
         await self._withdraw(ref)
 
     async def _withdraw(self, ref: ObjectRef) -> Outcome:
-        effects = await transaction(self.store, lambda uow: withdraw_site(uow, ref.uid), self.placement.shared)
+        effects = await stored(self.store, lambda uow: withdraw_site(uow, ref.uid), self.placement.shared, self.batch)
         return await withdrawn(self.store, self.writer, ref, effects)
