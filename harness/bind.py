@@ -130,6 +130,21 @@ class BindServer(Server):
         self.rndc("addzone", name, config)
         return path
 
+    def serve_zone_file(self, zone: str, source: Path) -> Path:
+        """Serve ``source`` (a complete zone file, e.g. one siteplane wrote and signed) as a static
+        primary zone, exactly as written: added with ``rndc addzone`` the first time, reloaded after.
+        No updates, no signing by named: a pre-signed zone is served as it is."""
+        name = _zone_name(zone)
+        path = self.zone_file(name)
+        known = path.exists()
+        path.write_bytes(source.read_bytes())
+        self._hand_over(path)
+        if known:
+            self.rndc("reload", name)
+        else:
+            self.rndc("addzone", name, f'{{ type primary; file "{path}"; }};')
+        return path
+
     def delete_zone(self, zone: str) -> None:
         """``rndc delzone -clean``: named forgets the zone and removes its file and journal."""
         self.rndc("delzone", "-clean", _zone_name(zone))

@@ -15,13 +15,18 @@ from pathlib import Path
 from typing import Any
 
 import dns.dnssec
+import dns.message
 import dns.name
+import dns.query
+import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
+import dns.rrset
 import dns.zone
 import pytest
 from dns.rdtypes.ANY.RRSIG import RRSIG
 
+from harness.bind import BindServer
 from harness.controlplane.cluster import ControlPlane
 from harness.manifests import record_doc, site_doc, zone_doc
 from harness.operator_runner import OperatorProcess
@@ -158,6 +163,10 @@ def test_enabled_dnssec_signs_the_zone_every_rrset_validates_after_changes_and_r
             record_doc("mx", zone, "@", "MX", [{"preference": 10, "host": "mx.example.net"}]),
         ],
     )
+    _wait_dnssec(world, "signed", "True", "Signed")
+    # The Site and the DNSRecord may land in a later sync than the zone's first, signed, write.
+    wait_until(lambda: _zone_obj(world, "signed")["status"].get("recordCount") == 3, 60, "recordCount 3")
+    wait_until(lambda: _served(world, zone).get_rdataset(f"shop.{zone}.", "A") is not None, 60, "shop served")
     obj = _wait_dnssec(world, "signed", "True", "Signed")
     served = _served(world, zone)
     origin = served.origin
@@ -173,7 +182,7 @@ def test_enabled_dnssec_signs_the_zone_every_rrset_validates_after_changes_and_r
     _assert_nonexistent_name_denied(served, "nothere")
     _assert_nonexistent_name_denied(served, "shop2")
     # The zone's records are as before: signing adds nothing planning would see.
-    wait_until(lambda: _zone_obj(world, "signed")["status"].get("recordCount") == 3, 30, "recordCount 3")
+    assert _zone_obj(world, "signed")["status"]["recordCount"] == 3
 
     # A record change: the new record is signed too, everything still validates.
     serial = served.get_soa().serial
@@ -265,3 +274,62 @@ def test_turning_dnssec_off_removes_every_signature_and_the_key_secret(world: Wo
         check=False,
     )
     assert refused.returncode != 0 and "dnssec.denial applies only when dnssec.enabled is true" in refused.stderr
+
+
+def _ask(bind: BindServer, qname: str, rdtype: str) -> dns.message.Message:
+    query = dns.message.make_query(qname, rdtype, want_dnssec=True)
+    return dns.query.tcp(query, bind.address, port=bind.port, timeout=5)
+
+
+def _validate_sections(response: dns.message.Message, keys: dns.rrset.RRset, origin: dns.name.Name) -> int:
+    """Every RRset of the answer and authority sections validated against ``keys``; how many."""
+    checked = 0
+    for section in (response.answer, response.authority):
+        sigs = {(r.name, r.covers): r for r in section if r.rdtype == dns.rdatatype.RRSIG}
+        for rrset in section:
+            if rrset.rdtype == dns.rdatatype.RRSIG:
+                continue
+            sig = sigs.get((rrset.name, rrset.rdtype))
+            assert sig is not None, f"{rrset.name} {dns.rdatatype.to_text(rrset.rdtype)} came unsigned"
+            dns.dnssec.validate(rrset, sig, {origin: keys})
+            checked += 1
+    return checked
+
+
+def test_a_real_dns_server_serving_the_signed_zone_file_gives_answers_and_denials_that_validate(
+    world: World, bind_server: BindServer
+) -> None:
+    """named (no DNSSEC of its own) serves the file the operator wrote; dnspython asks it with the DO
+    bit, and every answer, and the NSEC3 proof of a name that does not exist, validates."""
+    zone = f"served-{uuid.uuid4().hex[:6]}.example"
+    apply(world.plane, world.namespace, [zone_doc("served", zone, dnssec={"enabled": True})])
+    apply(world.plane, world.namespace, [site_doc("www-served", f"www.{zone}", "192.0.2.20")])
+    _wait_dnssec(world, "served", "True", "Signed")
+    wait_until(lambda: _served(world, zone).get_rdataset(f"www.{zone}.", "A") is not None, 60, "www signed in")
+    path = world.zone_dir / f"{zone}.zone"
+    serial = _served(world, zone).get_soa().serial
+    bind_server.serve_zone_file(zone, path)
+    wait_until(
+        lambda: any(
+            r.rdtype == dns.rdatatype.SOA and r[0].serial >= serial for r in _ask(bind_server, zone, "SOA").answer
+        ),
+        30,
+        "named serving the zone file",
+    )
+    origin = dns.name.from_text(zone)
+    keys = next(r for r in _ask(bind_server, zone, "DNSKEY").answer if r.rdtype == dns.rdatatype.DNSKEY)
+    assert _validate_sections(_ask(bind_server, zone, "DNSKEY"), keys, origin) == 1
+    answer = _ask(bind_server, f"www.{zone}", "A")
+    assert next(r.to_text() for r in answer.answer if r.rdtype == dns.rdatatype.A).endswith("192.0.2.20")
+    assert _validate_sections(answer, keys, origin) >= 1
+    # A name that does not exist: NXDOMAIN, with NSEC3 records that validate and cover its hash.
+    denial = _ask(bind_server, f"nothere.{zone}", "A")
+    assert denial.rcode() == dns.rcode.NXDOMAIN
+    assert _validate_sections(denial, keys, origin) >= 2  # SOA and NSEC3(s)
+    hashed = dns.dnssec.nsec3_hash(f"nothere.{zone}", None, 0, 1)
+    nsec3 = [r for r in denial.authority if r.rdtype == dns.rdatatype.NSEC3]
+    assert any(_covers(r.name.labels[0].decode().upper(), r[0].next, hashed) for r in nsec3)
+    # A type that does not exist at a name that does (NODATA): the NSEC3 of that name proves it.
+    nodata = _ask(bind_server, f"www.{zone}", "TXT")
+    assert nodata.rcode() == dns.rcode.NOERROR and not nodata.answer
+    assert _validate_sections(nodata, keys, origin) >= 2
