@@ -333,3 +333,24 @@ def test_a_real_dns_server_serving_the_signed_zone_file_gives_answers_and_denial
     nodata = _ask(bind_server, f"www.{zone}", "TXT")
     assert nodata.rcode() == dns.rcode.NOERROR and not nodata.answer
     assert _validate_sections(nodata, keys, origin) >= 2
+
+
+def test_after_an_operator_restart_the_same_key_goes_on_signing(world: World) -> None:
+    zone = f"restart-{uuid.uuid4().hex[:6]}.example"
+    apply(world.plane, world.namespace, [zone_doc("restarted", zone, dnssec={"enabled": True})])
+    obj = _wait_dnssec(world, "restarted", "True", "Signed")
+    dnskeys = obj["status"]["dnssec"]["dnskeys"]
+    started = world.operator.log().count("siteplane started")
+    world.operator.stop()
+    last = min(s.expiration for s in _signatures(_served(world, zone)))
+    world.operator.start()
+    wait_until(lambda: world.operator.log().count("siteplane started") > started, 60, "operator restart")
+    # Signatures refreshed by the new process, with the key from the Secret: the DS stays valid.
+    wait_until(
+        lambda: min(s.expiration for s in _signatures(_served(world, zone))) > last, VALIDITY, "signatures refreshed"
+    )
+    served = _served(world, zone)
+    assert [k.to_text() for k in served.find_rdataset(served.origin, dns.rdatatype.DNSKEY)] == dnskeys
+    assert _validate_every_rrset(served) >= 5
+    assert condition(_zone_obj(world, "restarted"), "DNSSECReady")["status"] == "True"
+    assert "could not be read" not in world.operator.log()

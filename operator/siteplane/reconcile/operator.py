@@ -365,7 +365,10 @@ def build(config: Config, kube: KubeClient | None = None, identity: str | None =
         config.dnssec_signature_validity,
         config.dnssec_resign_window,
     )
-    keys = SigningKeys(KeySecrets(kube, config.dnssec_key_namespace) if config.dnssec_key_namespace else None)
+    keys = SigningKeys(
+        KeySecrets(kube, config.dnssec_key_namespace) if config.dnssec_key_namespace else None,
+        loop=asyncio.get_running_loop(),
+    )
     dnsbackends = DNSBackends(store, backends, SecretReader(kube))
     leadership = Leadership(active=config.peering is None)
     gate = leadership.wait_active
@@ -378,7 +381,7 @@ def build(config: Config, kube: KubeClient | None = None, identity: str | None =
         status.mark(requesters | result.affected)
 
     writer = ZoneWriter(
-        ZoneSynchronizer(store, backends, keys.keys_for).sync,
+        ZoneSynchronizer(store, backends, keys.for_sync).sync,
         synced,
         config.zone_gather_seconds,
         config.zone_sync_concurrency,
