@@ -354,3 +354,15 @@ def test_after_an_operator_restart_the_same_key_goes_on_signing(world: World) ->
     assert _validate_every_rrset(served) >= 5
     assert condition(_zone_obj(world, "restarted"), "DNSSECReady")["status"] == "True"
     assert "could not be read" not in world.operator.log()
+
+
+def test_deleting_a_signed_zone_removes_its_file_and_its_key_secret(world: World) -> None:
+    zone = f"deleted-{uuid.uuid4().hex[:6]}.example"
+    apply(world.plane, world.namespace, [zone_doc("doomed", zone, dnssec={"enabled": True})])
+    obj = _wait_dnssec(world, "doomed", "True", "Signed")
+    name = secret_name(zone, obj["metadata"]["uid"])
+    world.plane.kubectl("get", "secret", name, "-n", world.key_namespace)
+    world.plane.kubectl("delete", "dnszone", "doomed", "-n", world.namespace, "--timeout=60s")
+    assert not (world.zone_dir / f"{zone}.zone").exists()
+    gone = world.plane.kubectl("get", "secret", name, "-n", world.key_namespace, check=False)
+    assert gone.returncode != 0 and "NotFound" in gone.stderr
