@@ -38,6 +38,7 @@ from harness.server import ADDRESS, PROBE_TIMEOUT, InWorkdir, Server
 NAMED = "/usr/sbin/named"
 RNDC = "/usr/sbin/rndc"
 NAMED_CHECKCONF = "/usr/bin/named-checkconf"
+DNSSEC_VERIFY = "/usr/bin/dnssec-verify"  # BIND's own check that a zone file is fully and correctly signed
 # The account named runs as when the tests run as root. The Debian bind9 package creates it, and
 # starting named directly as that user (rather than as root with `-u bind`) means named never holds
 # root at all, so it needs no capabilities, which a container may not grant.

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,11 +28,14 @@ import dns.zone
 import pytest
 from dns.rdtypes.ANY.RRSIG import RRSIG
 
-from harness.bind import BindServer
+from harness.bind import DNSSEC_VERIFY, BindServer
 from harness.controlplane.cluster import ControlPlane
 from harness.manifests import record_doc, site_doc, zone_doc
 from harness.operator_runner import OperatorProcess
-from siteplane.dns.backend import DNSSEC_TYPES
+from siteplane.dns import signing
+from siteplane.dns.backend import DNSSEC_TYPES, DnssecSettings, SOASettings, ZoneConfig
+from siteplane.dns.zonefile import ZoneFileBackend
+from siteplane.domain.records import apex_ns, record_set
 from siteplane.reconcile.signing_keys import secret_name
 from tests.conftest import fresh_database_url
 from tests.reconcile_support import apply, condition, objects, wait_until
@@ -143,6 +148,17 @@ def _assert_nonexistent_name_denied(zone: dns.zone.Zone, missing: str) -> None:
     dns.dnssec.validate((name, rds), (name, sigs), {origin: zone.find_rdataset(origin, dns.rdatatype.DNSKEY)})
 
 
+def _bind_verifies(world: World, zone: str) -> None:
+    """BIND's dnssec-verify finds the operator's zone file fully signed (an independent validator)."""
+    done = subprocess.run(
+        [DNSSEC_VERIFY, "-z", "-o", zone, str(world.zone_dir / f"{zone}.zone")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0 and "Zone fully signed" in done.stdout + done.stderr, done.stdout + done.stderr
+
+
 def _covers(owner: str, next_hash: bytes, hashed: str) -> bool:
     """Whether the NSEC3 at hash ``owner`` pointing to ``next_hash`` covers ``hashed`` (the last one
     of the ring wraps around to the first)."""
@@ -195,6 +211,7 @@ def test_enabled_dnssec_signs_the_zone_every_rrset_validates_after_changes_and_r
     assert changed.get_rdataset(f"blog.{zone}.", dns.rdatatype.RRSIG, dns.rdatatype.A) is not None
     assert _validate_every_rrset(changed) >= 10
     _assert_nonexistent_name_denied(changed, "nothere")
+    _bind_verifies(world, zone)
 
     # A refresh: with nothing to change, the periodic sync signs again before signatures lapse.
     earliest = min(s.expiration for s in _signatures(changed))
@@ -206,6 +223,7 @@ def test_enabled_dnssec_signs_the_zone_every_rrset_validates_after_changes_and_r
     refreshed = _served(world, zone)
     assert _validate_every_rrset(refreshed) >= 10
     _assert_nonexistent_name_denied(refreshed, "nothere")
+    _bind_verifies(world, zone)
     # ... and the status follows the new expiry.
     before = obj["status"]["dnssec"]["signaturesExpire"]
     wait_until(
@@ -366,3 +384,31 @@ def test_deleting_a_signed_zone_removes_its_file_and_its_key_secret(world: World
     assert not (world.zone_dir / f"{zone}.zone").exists()
     gone = world.plane.kubectl("get", "secret", name, "-n", world.key_namespace, check=False)
     assert gone.returncode != 0 and "NotFound" in gone.stderr
+
+
+@pytest.mark.parametrize("denial", ["NSEC3", "NSEC"])
+def test_bind_dnssec_verify_finds_a_zone_file_with_cuts_wildcards_and_empty_non_terminals_fully_signed(
+    tmp_path: Path, denial: str
+) -> None:
+    """BIND's dnssec-verify, an implementation independent of dnspython, checks every signature and
+    the completeness of the denial chain (-z: one combined key signs everything)."""
+    key = signing.generate_key(time.time())
+    backend = ZoneFileBackend(tmp_path)
+    soa = SOASettings(mname="ns1.example.net.", rname="hostmaster.example.com.")
+    sets = [
+        apex_ns(3600, ["ns1.example.net", "ns2.example.org"]),
+        record_set("www", "A", 300, ["192.0.2.1"]),
+        record_set("a.b.c", "TXT", 300, ["deep"]),
+        record_set("*.dev", "A", 300, ["192.0.2.10"]),
+        record_set("sub", "NS", 300, ["ns.sub.example.com"]),
+        record_set("ns.sub", "A", 300, ["192.0.2.53"]),
+    ]
+    settings = DnssecSettings(denial=denial, signing_keys=(key,))  # type: ignore[arg-type]
+    backend.create_zone(ZoneConfig("example.com", soa, settings), sets)
+    done = subprocess.run(
+        [DNSSEC_VERIFY, "-z", "-o", "example.com", str(backend.path("example.com"))],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0 and "Zone fully signed" in done.stdout + done.stderr, done.stdout + done.stderr
