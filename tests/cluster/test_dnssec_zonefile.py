@@ -412,3 +412,40 @@ def test_bind_dnssec_verify_finds_a_zone_file_with_cuts_wildcards_and_empty_non_
         timeout=60,
     )
     assert done.returncode == 0 and "Zone fully signed" in done.stdout + done.stderr, done.stdout + done.stderr
+
+
+def test_a_lost_key_secret_is_not_silently_replaced_and_a_restored_one_signs_on(world: World) -> None:
+    """A new key would not match the DS at the registrar: with the Secret gone, the restarted
+    operator says so and keeps the served zone as it is; once the Secret is back it signs on."""
+    zone = f"lost-{uuid.uuid4().hex[:6]}.example"
+    apply(world.plane, world.namespace, [zone_doc("lost", zone, dnssec={"enabled": True})])
+    obj = _wait_dnssec(world, "lost", "True", "Signed")
+    name = secret_name(zone, obj["metadata"]["uid"])
+    saved = json.loads(world.plane.kubectl("get", "secret", name, "-n", world.key_namespace, "-o", "json").stdout)
+    world.operator.stop()
+    world.plane.kubectl("delete", "secret", name, "-n", world.key_namespace)
+    world.operator.start()
+
+    def says_gone() -> bool:
+        ready = condition(_zone_obj(world, "lost"))
+        return ready.get("status") == "False" and "is gone; restore it" in ready.get("message", "")
+
+    wait_until(
+        says_gone, 60, "Ready=False naming the lost Secret", lambda: json.dumps(_zone_obj(world, "lost")["status"])
+    )
+    assert world.plane.kubectl("get", "secret", name, "-n", world.key_namespace, check=False).returncode != 0
+    served = _served(world, zone)
+    assert [k.to_text() for k in served.find_rdataset(served.origin, dns.rdatatype.DNSKEY)] == obj["status"]["dnssec"][
+        "dnskeys"
+    ]
+
+    restored = {k: saved[k] for k in ("apiVersion", "kind", "type", "immutable", "data")}
+    restored["metadata"] = {"name": name, "namespace": world.key_namespace, "labels": saved["metadata"]["labels"]}
+    world.plane.kubectl("create", "-f", "-", stdin=json.dumps(restored))
+    wait_until(lambda: condition(_zone_obj(world, "lost")).get("status") == "True", 90, "Ready again")
+    obj = _wait_dnssec(world, "lost", "True", "Signed")
+    served = _served(world, zone)
+    assert [k.to_text() for k in served.find_rdataset(served.origin, dns.rdatatype.DNSKEY)] == obj["status"]["dnssec"][
+        "dnskeys"
+    ]
+    _validate_every_rrset(served)
