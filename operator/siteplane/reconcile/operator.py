@@ -31,6 +31,7 @@ from siteplane.domain.objects import ObjectRef
 from siteplane.errors import SiteplaneError
 from siteplane.kube.access_reviews import SubjectAccessReviews
 from siteplane.kube.client import KubeClient, load_credentials
+from siteplane.kube.key_secrets import KeySecrets
 from siteplane.kube.objects import CustomObjects
 from siteplane.kube.peering import PeeringObjects
 from siteplane.kube.rbac_objects import RbacObjects
@@ -49,6 +50,7 @@ from siteplane.reconcile.outcome import Reconciler
 from siteplane.reconcile.placement import PlacementLock
 from siteplane.reconcile.rbac_mirror import MirrorLoop, RbacMirror
 from siteplane.reconcile.records import Records
+from siteplane.reconcile.signing_keys import SigningKeys
 from siteplane.reconcile.sites import Sites
 from siteplane.reconcile.status import StatusReport, record_status, site_status, zone_status
 from siteplane.reconcile.status_writer import Reporter, StatusWriter
@@ -111,6 +113,13 @@ class Operator:
             names = lambda: self.store.read(lambda uow: uow.zones.names_to_check())  # noqa: E731
             interval, gate = self.config.drift_interval, self.leadership.wait_active
             self._spawn(check_for_drift(names, self.writer.check, interval, gate), "drift-checks")
+        if not 0 < self.config.drift_interval < self.config.dnssec_resign_window:
+            log.warning(
+                "drift checks every %ss: signed zone files are re-signed only by them, so their signatures "
+                "may lapse; keep SITEPLANE_DRIFT_INTERVAL well below SITEPLANE_DNSSEC_RESIGN_WINDOW (%ss)",
+                self.config.drift_interval or "never",
+                self.config.dnssec_resign_window,
+            )
         if self.config.backend_recheck_interval > 0:
             self._spawn(self._recheck_backends(self.config.backend_recheck_interval), "backend-rechecks")
         if self.config.changes_keep_seconds > 0:
@@ -357,7 +366,17 @@ def build(config: Config, kube: KubeClient | None = None, identity: str | None =
     )
     objects = CustomObjects(kube)
     cache = ObjectCache()
-    backends = BackendResolver(Path(config.zone_dir), config.zone_reload_command, config.default_backend)
+    backends = BackendResolver(
+        Path(config.zone_dir),
+        config.zone_reload_command,
+        config.default_backend,
+        config.dnssec_signature_validity,
+        config.dnssec_resign_window,
+    )
+    keys = SigningKeys(
+        KeySecrets(kube, config.dnssec_key_namespace) if config.dnssec_key_namespace else None,
+        loop=asyncio.get_running_loop(),
+    )
     dnsbackends = DNSBackends(store, backends, SecretReader(kube))
     leadership = Leadership(active=config.peering is None)
     gate = leadership.wait_active
@@ -380,7 +399,7 @@ def build(config: Config, kube: KubeClient | None = None, identity: str | None =
         status.mark(requesters | result.affected)
 
     writer = ZoneWriter(
-        ZoneSynchronizer(store, backends).sync,
+        ZoneSynchronizer(store, backends, keys.for_sync).sync,
         synced,
         config.zone_gather_seconds,
         config.zone_sync_concurrency,
@@ -397,7 +416,7 @@ def build(config: Config, kube: KubeClient | None = None, identity: str | None =
     reconcilers.update(
         {
             "Site": Sites(store, placement, writer, batch),
-            "DNSZone": Zones(store, placement, writer, backends, controller.deleting),
+            "DNSZone": Zones(store, placement, writer, backends, controller.deleting, keys),
             "DNSRecord": Records(store, writer, batch),
             "AccessGrant": accessgrants,
             "DNSBackend": dnsbackends,

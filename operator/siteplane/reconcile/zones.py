@@ -11,18 +11,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from siteplane.api.conditions import ConditionChange
 from siteplane.api.dnszone import DNSZoneSpec
 from siteplane.domain.objects import ObjectRef
-from siteplane.errors import BackendError, BackendUnavailable, InvalidSpec
+from siteplane.errors import BackendError, BackendUnavailable, InvalidSpec, SecretUnavailable
 from siteplane.reconcile.backends import EMBEDDED, BackendResolver
 from siteplane.reconcile.effects import Effects
 from siteplane.reconcile.observed import Observed
 from siteplane.reconcile.outcome import Outcome, parse, transaction
 from siteplane.reconcile.placement import PlacementLock, claim_zone_name, resettle_below, settle_delegations
 from siteplane.reconcile.rows import owner_ref, zone_ref, zone_view
+from siteplane.reconcile.signing_keys import SigningKeys, secret_name
 from siteplane.reconcile.status import READY, StatusReport, problem
 from siteplane.reconcile.zone_writer import ZoneWriter, backoff
 from siteplane.store.models import Zone, utcnow
@@ -47,6 +48,7 @@ def _columns(obj: Observed, spec: DNSZoneSpec) -> dict[str, object]:
         "delegations": [d.model_dump(by_alias=True, exclude_none=True) for d in spec.delegations or []],
         "deletion_policy": spec.deletion_policy or "Delete",
         "management": spec.management or "Shared",
+        "dnssec": {"denial": spec.dnssec.denial or "NSEC3"} if spec.dnssec and spec.dnssec.enabled else None,
     }
 
 
@@ -163,6 +165,13 @@ def delete_zone(uow: UnitOfWork, uid: str, deleting: set[str] | None, backend_of
     return Deletion(effects)
 
 
+def _signed_before(uow: UnitOfWork, uid: str) -> bool:
+    """Whether the zone had DNSSEC on and was last seen served signed with some DNSKEY."""
+    zone = uow.zones.by_uid(uid)
+    served = zone.dnssec_served if zone is not None else None
+    return zone is not None and zone.dnssec is not None and bool(served and served.get("dnskeys"))
+
+
 def _still_served(uow: UnitOfWork, uid: str) -> bool:
     zone = uow.zones.by_uid(uid)
     return zone is not None and zone.served
@@ -176,6 +185,7 @@ class Zones:
     backends: BackendResolver
     deleting: Callable[[], set[str]]
     """uids of objects being deleted right now: they do not hold a zone, since they leave anyway."""
+    keys: SigningKeys = field(default_factory=lambda: SigningKeys(None))
     kind: str = "DNSZone"
     finalizer: bool = True
 
@@ -184,9 +194,31 @@ class Zones:
         # Nothing is stored for a zone naming a backend that does not exist: no half-created zone.
         # A backend that exists but fails is another matter: the zone is stored, and its sync says why.
         self.backends.require_known(spec.backend)
-        effects = await transaction(
-            self.store, lambda uow: store_zone(uow, obj, spec, self._backend_of), self.placement.exclusive
-        )
+        signed = spec.dnssec is not None and spec.dnssec.enabled
+        if signed and self.backends.signs_itself(spec.backend) and self.keys.keys_for(obj.ref.uid) is None:
+            # Before the zone is stored: its sync finds the key in memory (a Secret the first time).
+            # A zone served signed all along whose Secret is gone gets no new key: a new key would
+            # not match the DS at the registrar and make the zone bogus at once; the served
+            # signatures stay valid until they expire, time to restore the Secret.
+            signed_before = await asyncio.to_thread(self.store.read, lambda uow: _signed_before(uow, obj.ref.uid))
+            if not await self.keys.ensure(spec.zone_name, obj.ref.uid, create=not signed_before):
+                raise SecretUnavailable(
+                    f"spec.dnssec: the Secret {secret_name(spec.zone_name, obj.ref.uid)} with this zone's signing "
+                    "key is gone; restore it (a new key would not match the DS at the registrar), or remove the "
+                    "DS at the registrar and turn spec.dnssec off and on again",
+                    retryable=True,
+                )
+        had_dnssec: list[bool] = []
+
+        def store(uow: UnitOfWork) -> Effects:
+            row = uow.zones.by_uid(obj.ref.uid)
+            had_dnssec.append(row is not None and row.dnssec is not None)
+            return store_zone(uow, obj, spec, self._backend_of)
+
+        effects = await transaction(self.store, store, self.placement.exclusive)
+        if not signed and (any(had_dnssec) or self.keys.keys_for(obj.ref.uid) is not None):
+            # Turned off: the next sync unsigns the zone, which needs no key.
+            await self.keys.discard(spec.zone_name, obj.ref.uid)
         return Outcome(effects)
 
     async def finalize(self, obj: Observed) -> Outcome:
@@ -211,6 +243,8 @@ class Zones:
             error = BackendError(result.error or "the zone is still on its backend", retryable=result.retryable)
             delay = backoff(0) if error.retryable else backoff(0, base=30, cap=600)
             return Outcome(effects, report=problem(error), retry_after=delay, finished=False)
+        if (spec is not None and spec.dnssec is not None) or self.keys.keys_for(obj.ref.uid) is not None:
+            await self.keys.discard(zone_name, obj.ref.uid)
         return Outcome(effects)
 
     async def forget(self, ref: ObjectRef) -> None:
