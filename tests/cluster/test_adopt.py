@@ -1,0 +1,217 @@
+"""Adopting a live zone changes nothing: on BIND, on PowerDNS and in a zone file.
+
+Each case loads the same zone onto a real server the way a hosting company has it (named loads a
+hand-written file through rndc addzone; PowerDNS imports it with pdnsutil load-zone; the zone-file
+backend's directory holds it), runs ``siteplane adopt`` as a separate process against the server
+(AXFR with TSIG, the PowerDNS API, the file), applies its output with kubectl, and runs the real
+operator with that server as its default backend until every object is Ready. Then:
+
+- the operator sent nothing to the server: the backend's write counter (BackendStats.writes:
+  UPDATE messages, PATCH/PUT/POST requests, zone files written) is 0;
+- the zone as served, read by dnspython alone (AXFR from the servers, the file parsed), is the
+  same text before and after: every record of every record set, TTLs, and the SOA with its serial;
+  for the zone file, the file's bytes too;
+- and the counter is live: one TTL changed through a DNSRecord afterwards is exactly one write.
+
+What the manifests cannot describe (an SSHFP, a TXT of two strings) is in the report, and stays
+served as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import dns.query
+import dns.tsigkeyring
+import dns.zone
+import pytest
+
+from harness.bind import BindServer
+from harness.controlplane.cluster import ControlPlane
+from harness.dns_targets import BindTarget, PowerDNSTarget, Target, ZoneFileTarget
+from harness.operator_runner import operator_running
+from harness.powerdns import PowerDNSServer
+from siteplane.config import Config
+from siteplane.store.migrate import upgrade
+from tests.backend_targets import PowerDNSTarget as PowerDNSTool
+from tests.reconcile_support import apply, objects, wait_all, wait_until
+
+pytestmark = pytest.mark.cluster
+KINDS = ["zonefile", "rfc2136", "powerdns"]
+SITE_ADDRESSES = "203.0.113.0/24,2001:db8::/32"
+
+HEAD = """\
+$TTL 3600
+@ IN SOA ns1.hosting.example.net. hostmaster.hosting.example.net. ( 2024010101 7200 900 1209600 300 )
+@ IN NS ns1.hosting.example.net.
+@ IN NS ns2.hosting.example.net.
+"""
+RECORDS = """\
+@ IN A 203.0.113.10
+@ IN AAAA 2001:db8::10
+www IN A 203.0.113.10
+www IN AAAA 2001:db8::10
+blog 300 IN A 203.0.113.11
+mail IN A 198.51.100.25
+@ IN MX 10 mail
+@ IN TXT "v=spf1 mx -all"
+_dmarc IN TXT "v=DMARC1; p=reject"
+_sip._tcp IN SRV 10 5 5060 sip.example.net.
+@ IN CAA 0 issue "letsencrypt.org"
+shop IN NS ns1.shop-dns.example.net.
+docs IN CNAME pages.example.net.
+10 IN PTR host10.example.net.
+host IN SSHFP 1 1 0123456789abcdef0123456789abcdef01234567
+multi IN TXT "part one" "part two"
+"""
+NOT_DESCRIBED = {("host", "SSHFP"), ("multi", "TXT")}
+
+
+@dataclass
+class Served:
+    """How to read the zone as served without siteplane's code, and how the adopt command reaches it."""
+
+    target: Target
+    text: Callable[[], str]  # the whole zone, SOA and serial included, as dnspython renders it sorted
+    adopt_args: list[str]
+    raw: Callable[[], bytes] | None = None
+
+
+def _rendered(zone: dns.zone.Zone) -> str:
+    return str(zone.to_text(sorted=True, relativize=False))
+
+
+def _preload(kind: str, zone: str, request: pytest.FixtureRequest, tmp_path: Path) -> Served:
+    text = HEAD + RECORDS
+    if kind == "zonefile":
+        directory = tmp_path / "zones"
+        directory.mkdir()
+        path = directory / f"{zone}.zone"
+        path.write_text(text)
+        return Served(
+            ZoneFileTarget(directory),
+            lambda: _rendered(dns.zone.from_file(str(path), origin=zone, relativize=False)),
+            ["--from-file", str(path)],
+            raw=path.read_bytes,
+        )
+    if kind == "rfc2136":
+        bind: BindServer = request.getfixturevalue("bind_server")
+        bind.add_zone(zone, RECORDS, head=HEAD)
+        keyring = dns.tsigkeyring.from_text({bind.tsig_name: (bind.tsig_algorithm, bind.tsig_secret)})
+        secret = tmp_path / "tsig.secret"
+        secret.write_text(bind.tsig_secret)
+
+        def axfr() -> str:
+            messages = dns.query.xfr(
+                bind.address, zone + ".", port=bind.port, keyring=keyring, timeout=5, relativize=False
+            )
+            return _rendered(dns.zone.from_xfr(messages, relativize=False))
+
+        args = ["--from-axfr", f"{bind.address}:{bind.port}", "--zone", zone, "--tsig-name", bind.tsig_name]
+        return Served(BindTarget(bind), axfr, [*args, "--tsig-secret-file", str(secret)])
+    pdns: PowerDNSServer = request.getfixturevalue("powerdns_server")
+    # pdnsutil runs as the server's account: the file must be readable by it.
+    with tempfile.TemporaryDirectory() as shared:
+        os.chmod(shared, 0o755)
+        path = Path(shared) / f"{zone}.zone"
+        path.write_text(f"$ORIGIN {zone}.\n" + text)
+        path.chmod(0o644)
+        PowerDNSTool(pdns).pdnsutil("load-zone", zone, str(path))
+    key = tmp_path / "pdns.key"
+    key.write_text(pdns.api_key)
+
+    def pdns_axfr() -> str:
+        messages = dns.query.xfr(pdns.address, zone + ".", port=pdns.port, timeout=5, relativize=False)
+        return _rendered(dns.zone.from_xfr(messages, relativize=False))
+
+    args = ["--from-powerdns", pdns.api_url, "--server-id", pdns.server_id, "--zone", zone]
+    return Served(PowerDNSTarget(pdns), pdns_axfr, [*args, "--api-key-file", str(key)])
+
+
+@pytest.fixture
+def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, Served]]:
+    zone = f"adopt-{request.param}-{uuid.uuid4().hex[:6]}.example"
+    yield zone, _preload(request.param, zone, request, tmp_path)
+
+
+def _adopt(args: list[str], out: Path) -> tuple[subprocess.CompletedProcess[str], dict[str, object]]:
+    done = subprocess.run(
+        [sys.executable, "-m", "siteplane", "adopt", *args, "--site-addresses", SITE_ADDRESSES, "-o", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return done, json.loads((out / "adopt-report.json").read_text())
+
+
+def _zone_status(plane: ControlPlane, namespace: str) -> dict[str, object]:
+    return dict(objects(plane, namespace, "dnszones")[0].get("status", {}))
+
+
+@pytest.mark.parametrize("served", KINDS, indirect=True)
+def test_adopted_manifests_applied_onto_the_live_zone_change_nothing(
+    served: tuple[str, Served], control_plane: ControlPlane, namespace: str, tmp_path: Path
+) -> None:
+    zone, server = served
+    before, raw_before = server.text(), server.raw() if server.raw else None
+
+    out = tmp_path / "adopted"
+    done, report = _adopt([*server.adopt_args, "--namespace", namespace], out)
+    assert done.returncode == 0, done.stderr
+    assert {(f["name"], f["type"]) for f in report["findings"]} == NOT_DESCRIBED  # type: ignore[index, union-attr]
+    assert report["objects"] == {"dnszones": 1, "sites": 2, "dnsrecords": 9}, report
+    for name, rtype in NOT_DESCRIBED:
+        assert f"{name}/{rtype}" in done.stderr
+
+    backend = f"b-{uuid.uuid4().hex[:8]}"
+    url = f"sqlite:///{tmp_path / 'siteplane.db'}"
+    upgrade(url)
+    config = Config(
+        database_url=url,
+        namespaces=(namespace,),
+        zone_dir=str(tmp_path / "embedded-zones"),
+        default_backend=backend,
+        backend_recheck_interval=2.0,
+    )
+    apply(control_plane, namespace, server.target.manifests(backend, namespace))
+    try:
+        with operator_running(control_plane.kubeconfig, config) as memo:
+            control_plane.kubectl("apply", "-R", "-f", str(out / zone))
+            wait_all(control_plane, namespace, "dnszones", timeout=120)
+            wait_all(control_plane, namespace, "sites", timeout=120)
+            wait_all(control_plane, namespace, "dnsrecords", timeout=120)
+            # The zone's status follows the sync that made the last object Ready within moments.
+            wait_until(
+                lambda: (
+                    _zone_status(control_plane, namespace).get("recordCount") == 1 + 9 + 5
+                ),  # apex NS, records, Sites' sets
+                30,
+                "the zone counting every record set",
+                lambda: str(_zone_status(control_plane, namespace)),
+            )
+            assert _zone_status(control_plane, namespace)["serial"] == 2024010101
+            instance = memo["operator"].backends.instance(backend)
+            assert instance is not None
+            stats = instance.stats
+            assert stats.writes == 0 and stats.full_reads >= 1, stats  # it did read the zone, and wrote nothing
+            assert server.text() == before
+            if server.raw is not None:
+                assert server.raw() == raw_before
+
+            # The counter is live: one real change through the manifests is one write.
+            control_plane.kubectl(
+                "patch", "dnsrecord", f"mail.{zone}-a", "-n", namespace, "--type=merge", "-p", '{"spec":{"ttl":600}}'
+            )
+            wait_until(lambda: stats.writes == 1, 60, "the TTL change written", lambda: str(stats))
+            assert server.text() != before
+    finally:
+        control_plane.kubectl("delete", "dnsbackend", backend, "--wait=false", check=False)
