@@ -44,10 +44,10 @@ def adopt_all(
     options: AdoptOptions,
     out_dir: Path | None,
     stream: IO[str] | None,
-    progress: IO[str] = sys.stderr,
+    progress: IO[str] | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> Run:
-    run, zones = Run(), source.zones()
+    run, zones, progress = Run(), source.zones(), progress or sys.stderr
     started = last = clock()
     for done, zone in enumerate(zones, 1):
         try:
