@@ -13,8 +13,11 @@ operator with that server as its default backend until every object is Ready. Th
   for the zone file, the file's bytes too;
 - and the counter is live: one TTL changed through a DNSRecord afterwards is exactly one write.
 
-What the manifests cannot describe (an SSHFP, a TXT of two strings) is in the report, and stays
-served as it was.
+The zone holds what tends to go wrong in a conversion: TXT with quotes, a backslash and a semicolon,
+a 300-byte TXT served as the 255 + 45 strings a DNSRecord would split it into, a CAA set mixing flags
+0 and 128, a wildcard and an uncompressed IPv6 address on the hosting network (Sites), one outside it
+in capitals, an SRV set of two. What the manifests cannot describe (an SSHFP, a TXT of two strings
+split elsewhere) is in the report, and stays served as it was.
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ $TTL 3600
 @ IN NS ns1.hosting.example.net.
 @ IN NS ns2.hosting.example.net.
 """
-RECORDS = """\
+RECORDS = f"""\
 @ IN A 203.0.113.10
 @ IN AAAA 2001:db8::10
 www IN A 203.0.113.10
@@ -71,8 +74,20 @@ docs IN CNAME pages.example.net.
 10 IN PTR host10.example.net.
 host IN SSHFP 1 1 0123456789abcdef0123456789abcdef01234567
 multi IN TXT "part one" "part two"
+*.dev IN A 203.0.113.20
+v6 IN AAAA 2001:0db8:0000:0000:0000:0000:0000:0042
+ext IN AAAA 2001:0DB9::1
+@ IN CAA 128 iodef "mailto:security@example.com"
+quote IN TXT "say \\"hi\\"; back\\\\slash"
+long IN TXT "{"a" * 255}" "{"b" * 45}"
+_xmpp._tcp IN SRV 5 0 5269 xmpp1.example.net.
+_xmpp._tcp IN SRV 10 0 5269 xmpp2.example.net.
 """
 NOT_DESCRIBED = {("host", "SSHFP"), ("multi", "TXT")}
+# Sites: example.com (www an alias), blog, *.dev, v6; they publish 7 A/AAAA sets. Every other record
+# set is a DNSRecord (the two CAA records are one set); the zone serves those and its apex NS.
+SITES, SITE_SETS, DNSRECORDS = 4, 7, 13
+RECORD_SETS = 1 + SITE_SETS + DNSRECORDS
 
 
 @dataclass
@@ -168,7 +183,7 @@ def test_adopted_manifests_applied_onto_the_live_zone_change_nothing(
     done, report = _adopt([*server.adopt_args, "--namespace", namespace], out)
     assert done.returncode == 0, done.stderr
     assert {(f["name"], f["type"]) for f in report["findings"]} == NOT_DESCRIBED  # type: ignore[index, union-attr]
-    assert report["objects"] == {"dnszones": 1, "sites": 2, "dnsrecords": 9}, report
+    assert report["objects"] == {"dnszones": 1, "sites": SITES, "dnsrecords": DNSRECORDS}, report
     for name, rtype in NOT_DESCRIBED:
         assert f"{name}/{rtype}" in done.stderr
 
@@ -191,9 +206,7 @@ def test_adopted_manifests_applied_onto_the_live_zone_change_nothing(
             wait_all(control_plane, namespace, "dnsrecords", timeout=120)
             # The zone's status follows the sync that made the last object Ready within moments.
             wait_until(
-                lambda: (
-                    _zone_status(control_plane, namespace).get("recordCount") == 1 + 9 + 5
-                ),  # apex NS, records, Sites' sets
+                lambda: _zone_status(control_plane, namespace).get("recordCount") == RECORD_SETS,
                 30,
                 "the zone counting every record set",
                 lambda: str(_zone_status(control_plane, namespace)),
