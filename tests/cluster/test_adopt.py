@@ -228,3 +228,28 @@ def test_adopted_manifests_applied_onto_the_live_zone_change_nothing(
             assert server.text() != before
     finally:
         control_plane.kubectl("delete", "dnsbackend", backend, "--wait=false", check=False)
+
+
+def test_a_list_of_zones_is_adopted_from_bind_with_progress_and_a_zone_it_does_not_serve_is_reported(
+    bind_server: BindServer, tmp_path: Path
+) -> None:
+    prefix = uuid.uuid4().hex[:6]
+    zones = [f"list{i}-{prefix}.example" for i in range(25)]
+    for zone in zones:
+        bind_server.add_zone(zone, "www IN A 203.0.113.7\n@ IN MX 10 mail.example.net.\n")
+    missing = f"missing-{prefix}.example"
+    (tmp_path / "zones.txt").write_text("\n".join([*zones, missing]) + "\n")
+    (tmp_path / "tsig.secret").write_text(bind_server.tsig_secret)
+    args = ["--from-axfr", f"{bind_server.address}:{bind_server.port}", "--zone-list", str(tmp_path / "zones.txt")]
+    args += ["--tsig-name", bind_server.tsig_name, "--tsig-secret-file", str(tmp_path / "tsig.secret")]
+    out = tmp_path / "adopted"
+    done, report = _adopt(args, out)
+    assert done.returncode == 1, done.stderr  # one zone was not adopted
+    assert "adopted 25/26 zones (26 read)" in done.stderr
+    assert report["zones"] == {"read": 26, "adopted": 25, "notAdopted": 1}
+    assert report["objects"] == {"dnszones": 25, "sites": 25, "dnsrecords": 25}
+    [finding] = report["findings"]  # type: ignore[index]
+    assert finding["zone"] == missing and "does not serve" in finding["reason"]
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == sorted(zones)
+    for zone in zones:
+        bind_server.delete_zone(zone)
