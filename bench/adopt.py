@@ -8,8 +8,12 @@ mail, SPF/DMARC/DKIM texts, an SRV, CAA, a few hosts, one SSHFP that is reported
 - adopt: ``siteplane adopt --from-file DIR -o OUT --site-addresses ...`` run as a user runs it (its
   own process, imports included), writing a directory per zone and the report.
 
-Run as ``python -m bench.adopt --zones 1000 [--repeat 3] [--json FILE]``. It prints zones/s, wall
-times and the ratio to the baseline, best of ``--repeat`` runs each.
+With ``--source bind`` the same zones are loaded into a real BIND 9 (rndc addzone) and read by zone
+transfer with TSIG instead: the baseline is then dnspython alone transferring them (``dns.query.xfr``
+and ``dns.zone.from_xfr``), and adopt runs ``--from-axfr ... --zone-list``.
+
+Run as ``python -m bench.adopt --zones 1000 [--source file|bind] [--repeat 3] [--json FILE]``. It
+prints zones/s, wall and CPU times and the ratios to the baseline, best of ``--repeat`` runs each.
 """
 
 from __future__ import annotations
@@ -21,9 +25,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import dns.query
+import dns.tsigkeyring
 import dns.zone
+
+from harness.bind import BindServer, running_bind
 
 SITE_ADDRESSES = "203.0.113.0/24,2001:db8::/32"
 
@@ -73,15 +82,25 @@ def baseline(paths: list[Path]) -> tuple[float, float]:
     return time.perf_counter() - started, time.process_time() - cpu
 
 
+def baseline_axfr(bind: BindServer, zones: list[str]) -> tuple[float, float]:
+    """(wall, CPU) seconds of dnspython transferring every zone (TSIG-signed AXFR) and building it."""
+    keyring = dns.tsigkeyring.from_text({bind.tsig_name: (bind.tsig_algorithm, bind.tsig_secret)})
+    started, cpu = time.perf_counter(), time.process_time()
+    for zone in zones:
+        messages = dns.query.xfr(bind.address, zone + ".", port=bind.port, keyring=keyring, timeout=10)
+        dns.zone.from_xfr(messages)
+    return time.perf_counter() - started, time.process_time() - cpu
+
+
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
 
 
-def adopt(directory: Path, out: Path) -> tuple[float, float, str]:
-    """(wall, CPU, stderr) of one ``siteplane adopt`` process."""
+def adopt(source: list[str], out: Path) -> tuple[float, float, str]:
+    """(wall, CPU, stderr) of one ``siteplane adopt`` process reading ``source`` (its flags)."""
     started, cpu = time.perf_counter(), _children_cpu()
-    command = [sys.executable, "-m", "siteplane", "adopt", "--from-file", str(directory), "-o", str(out)]
+    command = [sys.executable, "-m", "siteplane", "adopt", *source, "-o", str(out)]
     done = subprocess.run(
         [*command, "--site-addresses", SITE_ADDRESSES],
         capture_output=True,
@@ -97,6 +116,7 @@ def adopt(directory: Path, out: Path) -> tuple[float, float, str]:
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.adopt")
     parser.add_argument("--zones", type=int, default=1000)
+    parser.add_argument("--source", choices=("file", "bind"), default="file", help="zone files, or BIND by AXFR")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each; the best is reported")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
@@ -104,39 +124,57 @@ def main() -> int:
         directory = Path(work) / "zones"
         directory.mkdir()
         paths = write_zones(directory, args.zones)
-        # Alternated, so that both see the same load on a shared machine; the best of each is kept.
-        bases, runs = [], []
-        for r in range(args.repeat):
-            bases.append(baseline(paths))
-            runs.append(adopt(directory, Path(work) / f"out{r}"))
-        base, base_cpu = min(b[0] for b in bases), min(b[1] for b in bases)
-        wall, cpu, stderr = min(r[0] for r in runs), min(r[1] for r in runs), runs[0][2]
-        report = json.loads((Path(work) / "out0" / "adopt-report.json").read_text())
+        if args.source == "file":
+            figures = _measure(args, Path(work), lambda: baseline(paths), ["--from-file", str(directory)])
+        else:
+            with running_bind() as bind:
+                zones = [p.name.removesuffix(".zone") for p in paths]
+                for zone, path in zip(zones, paths, strict=True):
+                    bind.add_zone(zone, head=path.read_text())
+                (Path(work) / "zones.txt").write_text("\n".join(zones) + "\n")
+                (Path(work) / "tsig.secret").write_text(bind.tsig_secret)
+                source = ["--from-axfr", f"{bind.address}:{bind.port}", "--zone-list", str(Path(work) / "zones.txt")]
+                source += ["--tsig-name", bind.tsig_name, "--tsig-secret-file", str(Path(work) / "tsig.secret")]
+                figures = _measure(args, Path(work), lambda: baseline_axfr(bind, zones), source)
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    return 0
+
+
+def _measure(
+    args: argparse.Namespace, work: Path, base_run: Callable[[], tuple[float, float]], source: list[str]
+) -> dict[str, object]:
+    # Alternated, so that both see the same load on a shared machine; the best of each is kept.
+    bases, runs = [], []
+    for r in range(args.repeat):
+        bases.append(base_run())
+        runs.append(adopt(source, work / f"out{r}"))
+    base, base_cpu = min(b[0] for b in bases), min(b[1] for b in bases)
+    wall, cpu, stderr = min(r[0] for r in runs), min(r[1] for r in runs), runs[0][2]
+    report = json.loads((work / "out0" / "adopt-report.json").read_text())
     progress = [line for line in stderr.splitlines() if line.startswith("adopted ")]
-    summary = stderr.strip().splitlines()[-1]
-    figures = {
+    what = "parsing the same files" if args.source == "file" else "transferring the same zones (AXFR)"
+    print(f"progress lines: {len(progress)} (last: {progress[-1] if progress else '-'})")
+    print(stderr.strip().splitlines()[-1])
+    print(
+        f"siteplane adopt ({args.source}): {args.zones} zones in {wall:.2f} s wall ({args.zones / wall:.0f} zones/s, "
+        f"process start and imports included)\ndnspython alone {what}: {base:.2f} s ({args.zones / base:.0f} zones/s)"
+        f"\nratio adopt / dnspython: {wall / base:.2f} wall, {cpu / base_cpu:.2f} CPU ({cpu:.2f} s / {base_cpu:.2f} s)"
+    )
+    return {
+        "source": args.source,
         "zones": args.zones,
         "adopt_wall_s": round(wall, 3),
         "adopt_zones_per_s": round(args.zones / wall, 1),
-        "dnspython_parse_s": round(base, 3),
+        "dnspython_s": round(base, 3),
         "dnspython_zones_per_s": round(args.zones / base, 1),
         "ratio": round(wall / base, 2),
         "adopt_cpu_s": round(cpu, 3),
-        "dnspython_parse_cpu_s": round(base_cpu, 3),
+        "dnspython_cpu_s": round(base_cpu, 3),
         "cpu_ratio": round(cpu / base_cpu, 2),
         "objects": report["objects"],
         "findings": len(report["findings"]),
     }
-    print(f"progress lines: {len(progress)} (last: {progress[-1] if progress else '-'})")
-    print(summary)
-    print(
-        f"siteplane adopt: {args.zones} zones in {wall:.2f} s wall ({args.zones / wall:.0f} zones/s, process start "
-        f"and imports included)\ndnspython alone parsing the same files: {base:.2f} s ({args.zones / base:.0f} zones/s)"
-        f"\nratio adopt / parse: {wall / base:.2f} wall, {cpu / base_cpu:.2f} CPU ({cpu:.2f} s / {base_cpu:.2f} s)"
-    )
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
-    return 0
 
 
 if __name__ == "__main__":
