@@ -82,6 +82,8 @@ def test_names_at_the_hosting_addresses_become_sites_whose_records_replace_the_d
         rs("split", "AAAA", 3600, "2001:db8::13"),  # a Site has one TTL: stays DNSRecords
         rs("_acme", "A", 3600, "203.0.113.14"),  # not a site domain: stays a DNSRecord
         rs("*.dev", "A", 3600, "203.0.113.15"),
+        rs("shop", "NS", 3600, "ns1.shop.example.com."),
+        rs("ns1.shop", "A", 3600, "203.0.113.53"),  # glue of a delegation: stays a DNSRecord
         base=[*BASE[:2], rs("www", "A", 3600, "203.0.113.10")],
     )
     adoption = adopt_zone(ZONE, served, SITES)
@@ -97,8 +99,16 @@ def test_names_at_the_hosting_addresses_become_sites_whose_records_replace_the_d
         "*.dev.example.com": {"primaryDomain": "*.dev.example.com", "serving": {"ipv4": ["203.0.113.15"]}},
     }
     records = {(s["name"], s["type"]) for s in specs(adoption.documents, "DNSRecord")}
-    assert records == {("@", "MX"), ("mixed", "A"), ("split", "A"), ("split", "AAAA"), ("_acme", "A")}
-    assert (adoption.sites, adoption.records) == (3, 5)
+    assert records == {
+        ("@", "MX"),
+        ("mixed", "A"),
+        ("split", "A"),
+        ("split", "AAAA"),
+        ("_acme", "A"),
+        ("shop", "NS"),
+        ("ns1.shop", "A"),
+    }
+    assert (adoption.sites, adoption.records) == (3, 7)
 
 
 HOSTILE = [

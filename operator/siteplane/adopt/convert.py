@@ -313,8 +313,12 @@ def _sites(
     """
     if not options.site_networks:
         return []
+    # Addresses at or below a delegation are glue for the child zone's servers, not a site.
+    cuts = [key.name for key in served if key.type == "NS" and key.name != APEX]
     serving: dict[str, tuple[tuple[str, ...], tuple[str, ...], int]] = {}
     for name in sorted({key.name for key in records if key.type in ("A", "AAAA")}):
+        if any(name == cut or name.endswith("." + cut) for cut in cuts):
+            continue
         a, aaaa = served.get(RecordKey(name, "A")), served.get(RecordKey(name, "AAAA"))
         sets = [rs for key, rs in ((RecordKey(name, "A"), a), (RecordKey(name, "AAAA"), aaaa)) if rs and key in records]
         if len(sets) != sum(1 for rs in (a, aaaa) if rs) or len({rs.ttl for rs in sets}) != 1:
