@@ -100,7 +100,7 @@ def _children_cpu() -> float:
 def adopt(source: list[str], out: Path) -> tuple[float, float, str]:
     """(wall, CPU, stderr) of one ``siteplane adopt`` process reading ``source`` (its flags)."""
     started, cpu = time.perf_counter(), _children_cpu()
-    command = [sys.executable, "-m", "siteplane", "adopt", *source, "-o", str(out)]
+    command = [sys.executable, "-m", "siteplane", "adopt", *source, "-o", str(out), "--report", f"{out}.json"]
     done = subprocess.run(
         [*command, "--site-addresses", SITE_ADDRESSES],
         capture_output=True,
@@ -151,7 +151,7 @@ def _measure(
         runs.append(adopt(source, work / f"out{r}"))
     base, base_cpu = min(b[0] for b in bases), min(b[1] for b in bases)
     wall, cpu, stderr = min(r[0] for r in runs), min(r[1] for r in runs), runs[0][2]
-    report = json.loads((work / "out0" / "adopt-report.json").read_text())
+    report = json.loads((work / "out0.json").read_text())
     progress = [line for line in stderr.splitlines() if line.startswith("adopted ")]
     what = "parsing the same files" if args.source == "file" else "transferring the same zones (AXFR)"
     print(f"progress lines: {len(progress)} (last: {progress[-1] if progress else '-'})")

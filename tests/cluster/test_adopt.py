@@ -159,13 +159,14 @@ def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str
 
 def _adopt(args: list[str], out: Path) -> tuple[subprocess.CompletedProcess[str], dict[str, object]]:
     done = subprocess.run(
-        [sys.executable, "-m", "siteplane", "adopt", *args, "--site-addresses", SITE_ADDRESSES, "-o", str(out)],
+        [sys.executable, "-m", "siteplane", "adopt", *args, "--site-addresses", SITE_ADDRESSES, "-o", str(out)]
+        + ["--report", str(out.parent / "adopt-report.json")],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
-    return done, json.loads((out / "adopt-report.json").read_text())
+    return done, json.loads((out.parent / "adopt-report.json").read_text())
 
 
 def _zone_status(plane: ControlPlane, namespace: str) -> dict[str, object]:
@@ -253,3 +254,43 @@ def test_a_list_of_zones_is_adopted_from_bind_with_progress_and_a_zone_it_does_n
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == sorted(zones)
     for zone in zones:
         bind_server.delete_zone(zone)
+
+
+def test_a_directory_of_zone_files_with_a_parent_and_its_child_is_adopted_and_applied_without_a_write(
+    control_plane: ControlPlane, namespace: str, tmp_path: Path
+) -> None:
+    parent = f"adopt-dir-{uuid.uuid4().hex[:6]}.example"
+    child = f"shop.{parent}"
+    directory = tmp_path / "zones"
+    directory.mkdir()
+    files = {
+        parent: HEAD + RECORDS.replace("shop IN NS ns1.shop-dns.example.net.", "shop IN NS ns1.hosting.example.net."),
+        child: HEAD + "@ IN A 203.0.113.30\nwww IN A 203.0.113.30\n@ IN MX 10 mail.example.net.\n",
+    }
+    for zone, text in files.items():
+        (directory / f"{zone}.zone").write_text(text)
+    before = {zone: (directory / f"{zone}.zone").read_bytes() for zone in files}
+
+    out = tmp_path / "adopted"
+    done, report = _adopt(["--from-file", str(directory), "--namespace", namespace], out)
+    assert done.returncode == 0, done.stderr
+    assert "adopted 2/2 zones (2 read)" in done.stderr
+    assert report["objects"] == {"dnszones": 2, "sites": SITES + 1, "dnsrecords": DNSRECORDS + 1}
+
+    backend = f"b-{uuid.uuid4().hex[:8]}"
+    url = f"sqlite:///{tmp_path / 'siteplane.db'}"
+    upgrade(url)
+    config = Config(
+        database_url=url, namespaces=(namespace,), zone_dir=str(tmp_path / "embedded"), default_backend=backend
+    )
+    apply(control_plane, namespace, ZoneFileTarget(directory).manifests(backend, namespace))
+    try:
+        with operator_running(control_plane.kubeconfig, config) as memo:
+            control_plane.kubectl("apply", "-R", "-f", str(out))
+            for plural in ("dnszones", "sites", "dnsrecords"):
+                wait_all(control_plane, namespace, plural, timeout=120)
+            instance = memo["operator"].backends.instance(backend)
+            assert instance is not None and instance.stats.writes == 0, instance and instance.stats
+    finally:
+        control_plane.kubectl("delete", "dnsbackend", backend, "--wait=false", check=False)
+    assert {zone: (directory / f"{zone}.zone").read_bytes() for zone in files} == before

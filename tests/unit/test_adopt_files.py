@@ -53,15 +53,17 @@ def zones(tmp_path: Path) -> Path:
 
 
 def test_a_directory_is_adopted_zone_by_zone_and_every_refusal_is_reported(
-    zones: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    zones: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.chdir(tmp_path)
     out = tmp_path / "out"
     status = main(["adopt", "--from-file", str(zones), "-o", str(out), "--site-addresses", "203.0.113.0/24"])
     captured = capsys.readouterr()
     assert status == 1  # some zones were not adopted
     assert captured.out == ""
     assert "adopted 3/6 zones (6 read)" in captured.err
-    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["good1.example", "good2.example", "hostile.example"]
+    # Nothing but the zones' directories: `kubectl apply -R -f out` would take any .json for a manifest.
+    assert sorted(p.name for p in out.iterdir()) == ["good1.example", "good2.example", "hostile.example"]
     assert sorted(p.name for p in (out / "good1.example").iterdir()) == [
         "dnsrecords.yaml",
         "dnszone.yaml",
@@ -69,7 +71,7 @@ def test_a_directory_is_adopted_zone_by_zone_and_every_refusal_is_reported(
     ]
     assert sorted(p.name for p in (out / "hostile.example").iterdir()) == ["dnsrecords.yaml", "dnszone.yaml"]
 
-    report = json.loads((out / "adopt-report.json").read_text())
+    report = json.loads((tmp_path / "adopt-report.json").read_text())
     assert report["zones"] == {"read": 6, "adopted": 3, "notAdopted": 3}
     assert report["objects"] == {"dnszones": 3, "sites": 2, "dnsrecords": 3}
     found = {(f["zone"], f["name"], f["type"]) for f in report["findings"]}

@@ -52,7 +52,10 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="adopt zones whose settings cannot be described exactly too (the first sync will change them)",
     )
     adopt.add_argument("-o", "--out", type=Path, help="write a directory per zone here (default: one stream on stdout)")
-    adopt.add_argument("--report", type=Path, help=f"the findings as JSON (default: {REPORT_FILE}, in --out if given)")
+    # Not inside --out by default: `kubectl apply -R -f OUT` reads every .json there as a manifest.
+    adopt.add_argument(
+        "--report", type=Path, default=Path(REPORT_FILE), help=f"the findings as JSON (default: {REPORT_FILE})"
+    )
     adopt.set_defaults(func=run)
 
 
@@ -74,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     for finding in result.findings:
         print(f"siteplane adopt: {finding}", file=sys.stderr)
     data = report(result.adoptions, result.failures)
-    path = args.report or (args.out / REPORT_FILE if args.out else Path(REPORT_FILE))
+    path = args.report
     write_report(data, path)
     zones, objects = data["zones"], data["objects"]
     print(
