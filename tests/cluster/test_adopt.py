@@ -158,15 +158,27 @@ def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str
 
 
 def _adopt(args: list[str], out: Path) -> tuple[subprocess.CompletedProcess[str], dict[str, object]]:
+    report = out.parent / "adopt-report.json"
     done = subprocess.run(
-        [sys.executable, "-m", "siteplane", "adopt", *args, "--site-addresses", SITE_ADDRESSES, "-o", str(out)]
-        + ["--report", str(out.parent / "adopt-report.json")],
+        [
+            sys.executable,
+            "-m",
+            "siteplane",
+            "adopt",
+            *args,
+            "--site-addresses",
+            SITE_ADDRESSES,
+            "-o",
+            str(out),
+            "--report",
+            str(report),
+        ],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
-    return done, json.loads((out.parent / "adopt-report.json").read_text())
+    return done, json.loads(report.read_text())
 
 
 def _zone_status(plane: ControlPlane, namespace: str) -> dict[str, object]:
