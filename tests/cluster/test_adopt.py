@@ -18,10 +18,16 @@ a 300-byte TXT served as the 255 + 45 strings a DNSRecord would split it into, a
 0 and 128, a wildcard and an uncompressed IPv6 address on the hosting network (Sites), one outside it
 in capitals, an SRV set of two. What the manifests cannot describe (an SSHFP, a TXT of two strings
 split elsewhere) is in the report, and stays served as it was.
+
+A hostile zone (a table of what a DNSRecord cannot say, each row loaded where the server takes it)
+is adopted around those rows on each server: each is one finding, the rest is adopted, and the
+operator leaves them served untouched. A list of zones from BIND and a directory of zone files (a
+parent and its child) are adopted in one run each.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -31,6 +37,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import dns.query
 import dns.tsigkeyring
@@ -43,6 +50,7 @@ from harness.dns_targets import BindTarget, PowerDNSTarget, Target, ZoneFileTarg
 from harness.operator_runner import operator_running
 from harness.powerdns import PowerDNSServer
 from siteplane.config import Config
+from siteplane.dns.backend import Backend
 from siteplane.store.migrate import upgrade
 from tests.backend_targets import PowerDNSTarget as PowerDNSTool
 from tests.reconcile_support import apply, objects, wait_all, wait_until
@@ -104,8 +112,8 @@ def _rendered(zone: dns.zone.Zone) -> str:
     return str(zone.to_text(sorted=True, relativize=False))
 
 
-def _preload(kind: str, zone: str, request: pytest.FixtureRequest, tmp_path: Path) -> Served:
-    text = HEAD + RECORDS
+def _preload(kind: str, zone: str, request: pytest.FixtureRequest, tmp_path: Path, records: str = RECORDS) -> Served:
+    text = HEAD + records
     if kind == "zonefile":
         directory = tmp_path / "zones"
         directory.mkdir()
@@ -119,7 +127,7 @@ def _preload(kind: str, zone: str, request: pytest.FixtureRequest, tmp_path: Pat
         )
     if kind == "rfc2136":
         bind: BindServer = request.getfixturevalue("bind_server")
-        bind.add_zone(zone, RECORDS, head=HEAD)
+        bind.add_zone(zone, records, head=HEAD)
         keyring = dns.tsigkeyring.from_text({bind.tsig_name: (bind.tsig_algorithm, bind.tsig_secret)})
         secret = tmp_path / "tsig.secret"
         secret.write_text(bind.tsig_secret)
@@ -200,47 +208,58 @@ def test_adopted_manifests_applied_onto_the_live_zone_change_nothing(
     for name, rtype in NOT_DESCRIBED:
         assert f"{name}/{rtype}" in done.stderr
 
-    backend = f"b-{uuid.uuid4().hex[:8]}"
+    with _operator(control_plane, namespace, tmp_path, server.target) as backend:
+        control_plane.kubectl("apply", "-R", "-f", str(out / zone))
+        for plural in ("dnszones", "sites", "dnsrecords"):
+            wait_all(control_plane, namespace, plural, timeout=120)
+        # The zone's status follows the sync that made the last object Ready within moments.
+        wait_until(
+            lambda: _zone_status(control_plane, namespace).get("recordCount") == RECORD_SETS,
+            30,
+            "the zone counting every record set",
+            lambda: str(_zone_status(control_plane, namespace)),
+        )
+        assert _zone_status(control_plane, namespace)["serial"] == 2024010101
+        stats = backend().stats
+        assert stats.writes == 0 and stats.full_reads >= 1, stats  # it did read the zone, and wrote nothing
+        assert server.text() == before
+        if server.raw is not None:
+            assert server.raw() == raw_before
+
+        # The counter is live: one real change through the manifests is one write.
+        control_plane.kubectl(
+            "patch", "dnsrecord", f"mail.{zone}-a", "-n", namespace, "--type=merge", "-p", '{"spec":{"ttl":600}}'
+        )
+        wait_until(lambda: stats.writes == 1, 60, "the TTL change written", lambda: str(stats))
+        assert server.text() != before
+
+
+@contextlib.contextmanager
+def _operator(plane: ControlPlane, namespace: str, tmp_path: Path, target: Target) -> Iterator[Callable[[], Backend]]:
+    """The real operator (in-process, SQLite) serving ``namespace``, ``target`` its default DNSBackend;
+    yields how to get the backend it built for it (its counters are the operator's)."""
+    name = f"b-{uuid.uuid4().hex[:8]}"
     url = f"sqlite:///{tmp_path / 'siteplane.db'}"
     upgrade(url)
     config = Config(
         database_url=url,
         namespaces=(namespace,),
         zone_dir=str(tmp_path / "embedded-zones"),
-        default_backend=backend,
+        default_backend=name,
         backend_recheck_interval=2.0,
     )
-    apply(control_plane, namespace, server.target.manifests(backend, namespace))
+    apply(plane, namespace, target.manifests(name, namespace))
     try:
-        with operator_running(control_plane.kubeconfig, config) as memo:
-            control_plane.kubectl("apply", "-R", "-f", str(out / zone))
-            wait_all(control_plane, namespace, "dnszones", timeout=120)
-            wait_all(control_plane, namespace, "sites", timeout=120)
-            wait_all(control_plane, namespace, "dnsrecords", timeout=120)
-            # The zone's status follows the sync that made the last object Ready within moments.
-            wait_until(
-                lambda: _zone_status(control_plane, namespace).get("recordCount") == RECORD_SETS,
-                30,
-                "the zone counting every record set",
-                lambda: str(_zone_status(control_plane, namespace)),
-            )
-            assert _zone_status(control_plane, namespace)["serial"] == 2024010101
-            instance = memo["operator"].backends.instance(backend)
-            assert instance is not None
-            stats = instance.stats
-            assert stats.writes == 0 and stats.full_reads >= 1, stats  # it did read the zone, and wrote nothing
-            assert server.text() == before
-            if server.raw is not None:
-                assert server.raw() == raw_before
+        with operator_running(plane.kubeconfig, config) as memo:
 
-            # The counter is live: one real change through the manifests is one write.
-            control_plane.kubectl(
-                "patch", "dnsrecord", f"mail.{zone}-a", "-n", namespace, "--type=merge", "-p", '{"spec":{"ttl":600}}'
-            )
-            wait_until(lambda: stats.writes == 1, 60, "the TTL change written", lambda: str(stats))
-            assert server.text() != before
+            def backend() -> Backend:
+                instance = memo["operator"].backends.instance(name)
+                assert instance is not None, f"the operator has not built DNSBackend {name}"
+                return cast(Backend, instance)
+
+            yield backend
     finally:
-        control_plane.kubectl("delete", "dnsbackend", backend, "--wait=false", check=False)
+        plane.kubectl("delete", "dnsbackend", name, "--wait=false", check=False)
 
 
 def test_a_list_of_zones_is_adopted_from_bind_with_progress_and_a_zone_it_does_not_serve_is_reported(
@@ -289,20 +308,54 @@ def test_a_directory_of_zone_files_with_a_parent_and_its_child_is_adopted_and_ap
     assert "adopted 2/2 zones (2 read)" in done.stderr
     assert report["objects"] == {"dnszones": 2, "sites": SITES + 1, "dnsrecords": DNSRECORDS + 1}
 
-    backend = f"b-{uuid.uuid4().hex[:8]}"
-    url = f"sqlite:///{tmp_path / 'siteplane.db'}"
-    upgrade(url)
-    config = Config(
-        database_url=url, namespaces=(namespace,), zone_dir=str(tmp_path / "embedded"), default_backend=backend
-    )
-    apply(control_plane, namespace, ZoneFileTarget(directory).manifests(backend, namespace))
-    try:
-        with operator_running(control_plane.kubeconfig, config) as memo:
-            control_plane.kubectl("apply", "-R", "-f", str(out))
-            for plural in ("dnszones", "sites", "dnsrecords"):
-                wait_all(control_plane, namespace, plural, timeout=120)
-            instance = memo["operator"].backends.instance(backend)
-            assert instance is not None and instance.stats.writes == 0, instance and instance.stats
-    finally:
-        control_plane.kubectl("delete", "dnsbackend", backend, "--wait=false", check=False)
+    with _operator(control_plane, namespace, tmp_path, ZoneFileTarget(directory)) as backend:
+        control_plane.kubectl("apply", "-R", "-f", str(out))
+        for plural in ("dnszones", "sites", "dnsrecords"):
+            wait_all(control_plane, namespace, plural, timeout=120)
+        assert backend().stats.writes == 0, backend().stats
     assert {zone: (directory / f"{zone}.zone").read_bytes() for zone in files} == before
+
+
+# A hostile zone, one line per case: what a DNSRecord cannot say. (name, type, zone-file line, the
+# servers that refuse to load such a line at all, so that it is left out of their zone.)
+HOSTILE: list[tuple[str, str, str, tuple[str, ...]]] = [
+    ("host", "SSHFP", "host IN SSHFP 1 1 0123456789abcdef0123456789abcdef01234567", ()),
+    ("old", "HINFO", 'old IN HINFO "PDP-11" "UNIX"', ()),
+    ("moved", "DNAME", "moved IN DNAME elsewhere.example.net.", ()),
+    ("odd_name", "A", "odd_name IN A 192.0.2.1", ("rfc2136",)),  # named's check-names refuses the zone
+    ("zero", "A", "zero 0 IN A 192.0.2.3", ()),
+    ("slow", "A", "slow 604801 IN A 192.0.2.4", ()),
+    ("multi", "TXT", 'multi IN TXT "one" "two"', ()),
+    ("big", "TXT", "big IN TXT " + " ".join(['"' + "x" * 250 + '"'] * 9), ()),
+    ("ctl", "TXT", 'ctl IN TXT "bell\\007"', ()),
+    ("nomail", "MX", "nomail IN MX 0 .", ()),
+    ("acme", "CNAME", "acme IN CNAME _acme.validation.example.net.", ()),
+    ("ca", "CAA", 'ca IN CAA 0 Issue "letsencrypt.org"', ()),
+    ("_x._tcp", "SRV", "_x._tcp IN SRV 0 0 0 .", ()),
+    # Over the schema's 500 values; named refuses it too (max-records-per-type, 100 by default).
+    ("many", "A", "\n".join(f"many IN A 10.0.{i // 250}.{i % 250}" for i in range(501)), ("rfc2136",)),
+]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_hostile_zone_is_adopted_around_what_cannot_be_described_which_stays_served_untouched(
+    kind: str, request: pytest.FixtureRequest, control_plane: ControlPlane, namespace: str, tmp_path: Path
+) -> None:
+    rows = [(name, rtype, line) for name, rtype, line, refused_by in HOSTILE if kind not in refused_by]
+    zone = f"hostile-{kind}-{uuid.uuid4().hex[:6]}.example"
+    server = _preload(kind, zone, request, tmp_path, "ok IN A 192.0.2.10\n" + "\n".join(line for _, _, line in rows))
+    before = server.text()
+
+    out = tmp_path / "adopted"
+    done, report = _adopt([*server.adopt_args, "--namespace", namespace], out)
+    assert done.returncode == 0, done.stderr
+    found = {(f["name"], f["type"]): f["reason"] for f in report["findings"]}  # type: ignore[union-attr]
+    assert set(found) == {(name, rtype) for name, rtype, _ in rows}, found
+    assert report["objects"] == {"dnszones": 1, "sites": 0, "dnsrecords": 1}
+
+    with _operator(control_plane, namespace, tmp_path, server.target) as backend:
+        control_plane.kubectl("apply", "-R", "-f", str(out))
+        for plural in ("dnszones", "dnsrecords"):
+            wait_all(control_plane, namespace, plural, timeout=120)
+        assert backend().stats.writes == 0, backend().stats
+        assert server.text() == before  # every hostile record set still served as it was
