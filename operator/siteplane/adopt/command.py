@@ -8,9 +8,10 @@ import sys
 from ipaddress import ip_network
 from pathlib import Path
 
-from siteplane.adopt.convert import AdoptOptions, Network
+from siteplane.adopt.convert import AdoptOptions
 from siteplane.adopt.output import report, write_report
 from siteplane.adopt.run import adopt_all
+from siteplane.adopt.sites import Network
 from siteplane.adopt.sources import FileSource, Source, SourceError, axfr_source, powerdns_source
 
 TSIG_SECRET_ENV = "SITEPLANE_TSIG_SECRET"

@@ -16,29 +16,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Any
 
+import dns.exception
 import dns.name
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 from pydantic import BaseModel, ValidationError
 
+from siteplane.adopt.check import AdoptionCheckFailed as AdoptionCheckFailed  # raised by adopt_zone
+from siteplane.adopt.check import check
 from siteplane.adopt.names import NameBook
+from siteplane.adopt.sites import Network, relative, site_specs
 from siteplane.api.common import API_GROUP, API_VERSION
 from siteplane.api.dnsrecord import RECORD_TYPES, DNSRecordSpec
 from siteplane.api.dnszone import DNSZoneSpec
-from siteplane.api.site import SiteSpec
-from siteplane.dns.backend import DNSSEC_TYPES, SOASettings, ZoneContent
-from siteplane.dns.content import canonical_soa
-from siteplane.domain.names import APEX, absolute, fqdn, normalise
-from siteplane.domain.objects import ObjectRef
-from siteplane.domain.records import RecordKey, RecordSet, apex_ns, record_set
-from siteplane.planning.placement import ZoneView
-from siteplane.planning.zone_plan import RecordClaim, SiteClaim, plan_zone
-
-Network = IPv4Network | IPv6Network
+from siteplane.dns.backend import DNSSEC_TYPES, ZoneContent
+from siteplane.domain.names import APEX, normalise
+from siteplane.domain.records import RecordKey, RecordSet, record_set
 
 LEFT_ALONE = "left on the server as served: siteplane does not manage it (the DNSZone is Shared)"
 NOT_ADOPTED = "zone not adopted: no manifests written for it"
@@ -97,10 +93,6 @@ class Adoption:
         return bool(self.documents)
 
 
-class AdoptionCheckFailed(Exception):
-    """The planner would not serve exactly what is served: a bug here, so no manifests at all."""
-
-
 def adopt_zone(zone: str, content: ZoneContent, options: AdoptOptions) -> Adoption:
     zone = normalise(zone)
     result = Adoption(zone)
@@ -123,13 +115,14 @@ def adopt_zone(zone: str, content: ZoneContent, options: AdoptOptions) -> Adopti
         if reason is not None:
             result.findings.append(Finding(zone, rs.name, rs.type, reason, LEFT_ALONE))
 
-    sites = _sites(zone, content.record_sets, records, zone_spec.default_ttl or content.soa.ttl, options)
+    default_ttl = zone_spec.default_ttl or content.soa.ttl
+    sites = site_specs(zone, content.record_sets, records, default_ttl, options.site_networks)
     for site in sites:
         for domain in site.domains:
-            name = _relative(domain, zone)
+            name = relative(domain, zone)
             records.pop(RecordKey(name, "A"), None)
             records.pop(RecordKey(name, "AAAA"), None)
-    _check(zone, content, zone_spec, sites, records, options)
+    check(zone, content, zone_spec, sites, records, options.allow_changes)
 
     # Object names are unique per kind: the DNSZone, a Site and a DNSRecord may share one.
     site_names, record_names, meta = NameBook(), NameBook(), _metadata(options)
@@ -195,23 +188,6 @@ def _zone_spec(zone: str, content: ZoneContent, options: AdoptOptions) -> tuple[
         return DNSZoneSpec.model_validate({k: v for k, v in spec.items() if v is not None}), blocking
     except ValidationError as error:
         return None, [*blocking, Finding(zone, ZONE_LEVEL, "SOA", _schema_says(error), "")]
-
-
-def _soa_of(spec: DNSZoneSpec) -> SOASettings:
-    """The SOA settings the operator derives from ``spec`` (every field is set by adoption)."""
-    soa = spec.soa
-    assert soa is not None and spec.default_ttl is not None
-    assert soa.primary_name_server and soa.responsible_mailbox
-    assert soa.refresh and soa.retry and soa.expire and soa.negative_ttl
-    return SOASettings(
-        mname=absolute(soa.primary_name_server),
-        rname=absolute(soa.responsible_mailbox),
-        refresh=soa.refresh,
-        retry=soa.retry,
-        expire=soa.expire,
-        minimum=soa.negative_ttl,
-        ttl=spec.default_ttl,
-    )
 
 
 # -- record sets ------------------------------------------------------------------------------------
@@ -293,119 +269,6 @@ def _schema_says(error: ValidationError) -> str:
         value = f" {e['input']!r}" if isinstance(e.get("input"), str | int) else ""
         problems.append(f"{where}{value}: {what}")
     return "the schema refuses it: " + "; ".join(problems)
-
-
-# -- sites ------------------------------------------------------------------------------------------
-
-
-def _sites(
-    zone: str,
-    served: Mapping[RecordKey, RecordSet],
-    records: Mapping[RecordKey, DNSRecordSpec],
-    default_ttl: int,
-    options: AdoptOptions,
-) -> list[SiteSpec]:
-    """A Site for each name whose A/AAAA (all of them) point into the hosting company's networks.
-
-    A name and www.<name> served alike become one Site (the name primary, www an alias): the way a
-    site is usually published. Any other grouping (by shared address) would merge customers who
-    share a server.
-    """
-    if not options.site_networks:
-        return []
-    # Addresses at or below a delegation are glue for the child zone's servers, not a site.
-    cuts = [key.name for key in served if key.type == "NS" and key.name != APEX]
-    serving: dict[str, tuple[tuple[str, ...], tuple[str, ...], int]] = {}
-    for name in sorted({key.name for key in records if key.type in ("A", "AAAA")}):
-        if any(name == cut or name.endswith("." + cut) for cut in cuts):
-            continue
-        a, aaaa = served.get(RecordKey(name, "A")), served.get(RecordKey(name, "AAAA"))
-        sets = [rs for key, rs in ((RecordKey(name, "A"), a), (RecordKey(name, "AAAA"), aaaa)) if rs and key in records]
-        if len(sets) != sum(1 for rs in (a, aaaa) if rs) or len({rs.ttl for rs in sets}) != 1:
-            continue  # one of them is not adoptable, or they differ in TTL: a Site has one
-        addresses = [ip_address(text) for rs in sets for text in rs.rdata]
-        if all(any(address in net for net in options.site_networks) for address in addresses):
-            serving[fqdn(name, zone)] = (a.rdata if a else (), aaaa.rdata if aaaa else (), sets[0].ttl)
-    sites, used = [], set()
-    for domain in sorted(serving, key=lambda d: (d.count("."), d)):
-        if domain in used:
-            continue
-        aliases = (
-            [f"www.{domain}"] if serving.get(f"www.{domain}") == serving[domain] and not domain.startswith("*") else []
-        )
-        ipv4, ipv6, ttl = serving[domain]
-        spec_data: dict[str, Any] = {
-            "primaryDomain": domain,
-            "serving": {k: list(v) for k, v in (("ipv4", ipv4), ("ipv6", ipv6)) if v},
-        }
-        if aliases:
-            spec_data["aliases"] = aliases
-        if ttl != default_ttl:
-            spec_data["ttl"] = ttl
-        try:
-            site = SiteSpec.model_validate(spec_data)
-        except ValidationError:
-            continue  # e.g. an underscore label, or more addresses than a Site takes: stays DNSRecords
-        used.update(site.domains)
-        sites.append(site)
-    return sites
-
-
-def _relative(domain: str, zone: str) -> str:
-    return APEX if domain == zone else domain[: -len(zone) - 1]
-
-
-# -- the check --------------------------------------------------------------------------------------
-
-
-def _check(
-    zone: str,
-    content: ZoneContent,
-    zone_spec: DNSZoneSpec,
-    sites: list[SiteSpec],
-    records: Mapping[RecordKey, DNSRecordSpec],
-    options: AdoptOptions,
-) -> None:
-    """The planner, given these manifests, serves exactly what is served (in what they describe)."""
-    assert zone_spec.default_ttl is not None
-    namespace = options.namespace or "adopted"
-    view = ZoneView(ObjectRef("DNSZone", namespace, zone), zone, zone_spec.default_ttl, tuple(zone_spec.name_servers))
-    site_claims = [
-        SiteClaim(
-            ObjectRef("Site", namespace, site.primary_domain),
-            "",
-            domains=tuple(site.domains),
-            ttl=site.ttl,
-            ipv4=tuple(str(a) for a in site.serving.ipv4 or ()),
-            ipv6=tuple(str(a) for a in site.serving.ipv6 or ()),
-        )
-        for site in sites
-    ]
-    record_claims = [
-        RecordClaim(
-            ObjectRef("DNSRecord", namespace, str(key)),
-            "",
-            name=spec.name,
-            type=spec.type,
-            ttl=spec.ttl,
-            # What the spec's values render to: _inexpressible took the spec only when they render
-            # to exactly the served rdata (rendering them again here would double the run time).
-            rdata=content.record_sets[key].rdata,
-        )
-        for key, spec in records.items()
-    ]
-    plan = plan_zone(view, site_claims, record_claims)
-    if losers := [str(ref) for ref, outcome in plan.outcomes.items() if outcome.state != "Published"]:
-        raise AdoptionCheckFailed(f"zone {zone}: not every object would publish: {', '.join(losers)}")
-    expected = {key: content.record_sets[key] for key in plan.record_sets}
-    ns = apex_ns(zone_spec.default_ttl, zone_spec.name_servers)
-    if options.allow_changes:
-        expected[ns.key] = ns  # a TTL that could not be kept was reported
-    if unlike := sorted(str(k) for k in expected if expected[k] != plan.record_sets[k]):
-        raise AdoptionCheckFailed(f"zone {zone}: the planner would serve {', '.join(unlike)} differently")
-    assert content.soa is not None
-    if canonical_soa(_soa_of(zone_spec)) != content.soa and not options.allow_changes:
-        raise AdoptionCheckFailed(f"zone {zone}: the SOA would be served differently")
 
 
 # -- documents --------------------------------------------------------------------------------------
