@@ -359,3 +359,31 @@ def test_a_hostile_zone_is_adopted_around_what_cannot_be_described_which_stays_s
             wait_all(control_plane, namespace, plural, timeout=120)
         assert backend().stats.writes == 0, backend().stats
         assert server.text() == before  # every hostile record set still served as it was
+
+
+def test_allow_changes_adopts_a_zone_whose_apex_ns_ttl_it_cannot_keep_and_the_first_sync_changes_just_that(
+    request: pytest.FixtureRequest, control_plane: ControlPlane, namespace: str, tmp_path: Path
+) -> None:
+    zone = f"ns-ttl-{uuid.uuid4().hex[:6]}.example"
+    server = _preload("zonefile", zone, request, tmp_path, RECORDS)
+    path = Path(server.adopt_args[1])
+    path.write_text(path.read_text().replace("@ IN NS ", "@ 86400 IN NS "))  # both records of the set
+    before = server.text()
+
+    refused, report = _adopt([*server.adopt_args, "--namespace", namespace], tmp_path / "refused")
+    assert refused.returncode == 1 and report["zones"] == {"read": 1, "adopted": 0, "notAdopted": 1}
+    assert "apex NS has TTL 86400 and the SOA TTL 3600" in refused.stderr
+
+    out = tmp_path / "adopted"
+    done, report = _adopt([*server.adopt_args, "--namespace", namespace, "--allow-changes"], out)
+    assert done.returncode == 0, done.stderr
+    assert "the operator's first sync will change this" in done.stderr
+    with _operator(control_plane, namespace, tmp_path, server.target) as backend:
+        control_plane.kubectl("apply", "-R", "-f", str(out))
+        for plural in ("dnszones", "sites", "dnsrecords"):
+            wait_all(control_plane, namespace, plural, timeout=120)
+        assert backend().stats.writes == 1, backend().stats
+    after = server.text()
+    changed = set(after.splitlines()) ^ set(before.splitlines())
+    # The NS set at TTL 3600 now, and the serial raised: nothing else.
+    assert {line.split()[3] for line in changed} == {"NS", "SOA"}, changed
