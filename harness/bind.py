@@ -114,15 +114,15 @@ class BindServer(Server):
             raise RuntimeError(f"rndc {' '.join(args)} failed ({result.returncode}): {output.strip()}")
         return output
 
-    def add_zone(self, zone: str, records: str | None = None) -> Path:
+    def add_zone(self, zone: str, records: str | None = None, *, head: str = ZONE_TEMPLATE) -> Path:
         """Create a primary zone with a fresh zone file and load it with ``rndc addzone``.
 
-        ``records`` is zone-file text appended after the SOA and NS (relative names are relative to
-        the zone). Updates and transfers need the TSIG key; everyone may query.
+        ``records`` is zone-file text appended after ``head`` (by default $TTL, SOA and NS; relative
+        names are relative to the zone). Updates and transfers need the TSIG key; everyone may query.
         """
         name = _zone_name(zone)
         path = self.zone_file(name)
-        path.write_text(ZONE_TEMPLATE + (records.rstrip("\n") + "\n" if records else ""))
+        path.write_text(head + (records.rstrip("\n") + "\n" if records else ""))
         self._hand_over(path)
         config = (
             f'{{ type primary; file "{path}"; '

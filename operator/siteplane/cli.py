@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from siteplane import __version__
+from siteplane.adopt.command import add_parser as add_adopt
 from siteplane.config import Config
 
 
@@ -189,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     crds.add_argument("--out", default="crds", help="directory to write (default: crds)")
     crds.add_argument("--check", action="store_true", help="only check that the files are current")
     crds.set_defaults(func=_crds)
+    add_adopt(commands)
     return parser
 
 

@@ -271,6 +271,12 @@ class ZoneFileBackend:
         self._reload_pending.discard(name)
 
 
+def parse_zone_file(zone: str, text: str) -> ZoneContent:
+    """A zone file's text read as this backend reads its own files (``siteplane adopt`` reads others
+    the same way: what it sees is what the backend will compare with)."""
+    return _parse(zone, text, b"").content
+
+
 def _parse(zone: str, text: str, digest: bytes) -> _Seen:
     try:
         z = dns.zone.from_text(
