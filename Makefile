@@ -19,7 +19,7 @@ help:
 	@echo "make crds     regenerate crds/ from operator/siteplane/api"
 	@echo "make image    build the image from the Containerfile (buildah, no registry; root) into ~/.cache/siteplane/image"
 	@echo "make install-manifests  regenerate manifests/install/ and the chart's copies of crds/ and the shipped roles"
-	@echo "make bench    the convergence benchmark (SIZES=100,1000,5000,10000 SETUPS=sqlite+zonefile,postgresql+bind)"
+	@echo "make bench    the convergence benchmark (SIZES=100,1000,10000,50000 SETUPS=sqlite+zonefile,postgresql+bind)"
 	@echo "make bench-dashboard  the dashboard API at 10,000 Sites: lists, throughput against /healthz, live updates"
 
 $(STAMP): pyproject.toml
@@ -77,7 +77,7 @@ cluster: controlplane
 	$(PY) -m harness.controlplane.cluster
 
 # Not part of `make test`: the full run takes long. Results: bench/results/latest.json and .png.
-SIZES  ?= 100,1000,5000,10000
+SIZES  ?= 100,1000,10000,50000
 SETUPS ?= sqlite+zonefile,postgresql+bind
 bench: venv deps controlplane
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
