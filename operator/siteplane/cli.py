@@ -15,6 +15,14 @@ from siteplane.config import Config
 
 
 def _config(args: argparse.Namespace) -> Config:
+    try:
+        return _configured(args)
+    except ValueError as error:  # a setting refused: its one line says which and why, no traceback
+        print(f"siteplane: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _configured(args: argparse.Namespace) -> Config:
     config = Config.from_env()
     overrides: dict[str, Any] = {
         "namespaces": tuple(getattr(args, "namespace", None) or ()) or None,

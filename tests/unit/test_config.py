@@ -8,6 +8,7 @@ from pathlib import Path
 import kopf
 import pytest
 
+from siteplane.cli import main
 from siteplane.config import ENVIRONMENT, Config
 from siteplane.handlers.kopf_settings import apply_settings
 from siteplane.handlers.login import in_cluster_server
@@ -117,3 +118,14 @@ def test_a_resign_window_not_shorter_than_the_signature_validity_is_refused() ->
         Config.from_env({"SITEPLANE_DNSSEC_SIGNATURE_VALIDITY": "60", "SITEPLANE_DNSSEC_RESIGN_WINDOW": "60"})
     config = Config.from_env({"SITEPLANE_DNSSEC_SIGNATURE_VALIDITY": "60", "SITEPLANE_DNSSEC_RESIGN_WINDOW": "45"})
     assert (config.dnssec_signature_validity, config.dnssec_resign_window) == (60, 45)
+
+
+@pytest.mark.parametrize("command", ["run", "serve"])
+def test_the_commands_refuse_a_bad_setting_in_one_line_without_a_traceback(
+    command: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SITEPLANE_STATUS_SETTLE_SECONDS", "-1")
+    with pytest.raises(SystemExit) as stopped:
+        main([command])
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err == "siteplane: SITEPLANE_STATUS_SETTLE_SECONDS must not be negative\n"
