@@ -47,7 +47,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from siteplane.dns.backend import BackendError, DnssecSettings, ZoneConfig
+from siteplane.dns.backend import BackendError, DnssecSettings, ZoneConfig, ZoneMissing
 from siteplane.dns.content import render_zone_file, zone_name
 from siteplane.dns.files import write_atomically
 from siteplane.domain.records import RecordSet
@@ -274,6 +274,8 @@ class RndcZoneProvisioner:
     def _show(self, name: str) -> str:
         shown = self._rndc("showzone", name)
         if not shown.ok:
+            if _NOT_FOUND in shown.output:
+                raise ZoneMissing(name)  # removed behind our back: the caller's usual answer to that
             raise self._error("showzone", name, shown.output)
         return shown.output
 
