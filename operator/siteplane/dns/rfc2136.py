@@ -1,9 +1,12 @@
 """A DNS server driven over the wire: SOA queries, zone transfers and TSIG-signed RFC 2136 UPDATEs.
 
 Works with any primary that takes dynamic updates (BIND 9, Knot, PowerDNS with dnsupdate). Reads
-are cheap: a signed SOA query, and a full zone transfer (AXFR) only when the serial moved since
-the last read. So what a read sees is only as fresh as the serial: a change that keeps the serial
-(a zone file edited and reloaded without raising it) stays unseen until the serial moves.
+are cheap: a signed SOA query, and when the serial moved since the last read, an IXFR from that
+serial (the whole zone by AXFR only when the server has no differences to give, or they do not
+apply). A signed zone's serial moves at every re-signing, which changes nothing a read returns:
+an IXFR of a few signatures instead of the whole zone each time. So what a read sees is only as
+fresh as the serial: a change that keeps the serial (a zone file edited and reloaded without
+raising it) stays unseen until the serial moves.
 
 Writes are optimistic: every replaced or deleted RRset carries an RFC 2136 prerequisite requiring
 exactly what was last read (or its absence), so a change made behind our back fails the update
@@ -175,6 +178,8 @@ class RFC2136Backend:
             ) from None
         # Per zone, the content last read from the server, at the serial it carries.
         self._cache: dict[str, ZoneContent] = {}
+        # Per zone, the last dnssec_state and the serial it was read at.
+        self._dnssec: dict[str, tuple[int, DnssecState]] = {}
         # Zones found signed by the server's own configuration (no zone_signer): checked once.
         self._signed_elsewhere: set[str] = set()
         self.stats = BackendStats()
@@ -195,7 +200,8 @@ class RFC2136Backend:
         self._query_soa(".")
 
     def read_zone(self, zone: str) -> ZoneContent | None:
-        """A signed SOA query (the probe); the content last read while the serial is the same, else an AXFR."""
+        """A signed SOA query (the probe); the content last read while the serial is the same, else
+        the differences since then (IXFR), or the whole zone (AXFR) when nothing was read before."""
         name = zone_name(zone)
         self.stats.probes += 1
         soa = self._query_soa(name)
@@ -205,7 +211,7 @@ class RFC2136Backend:
         cached = self._cache.get(name)
         if cached is not None and cached.serial == soa.serial:
             return cached
-        content = self._transfer(name)
+        content = self._transfer(name) if cached is None else self._read_back(name, cached)
         self._cache[name] = content
         return content
 
@@ -278,20 +284,36 @@ class RFC2136Backend:
         """The zone's DNSSEC as served, from a zone transfer: signed when the apex serves a DNSKEY
         set and every RRset the zone is authoritative for (and its denial chain) carries an
         unexpired signature by one of those keys. While the server is still signing (or withdrawing)
-        that is not so yet, and the zone counts as unsigned."""
+        that is not so yet, and the zone counts as unsigned.
+
+        Cheap when the serial did not move since the last answer (one SOA query): every change to
+        what is served, the server's own signing and re-signing included, moves it. Only the
+        signatures' expiry is time's doing, so an answer whose signatures have expired is not reused.
+        """
         name = zone_name(zone)
-        if self._query_soa(name) is None:
+        self.stats.probes += 1
+        soa = self._query_soa(name)
+        if soa is None:
+            self._dnssec.pop(name, None)
             raise ZoneMissing(name)
+        now = int(time.time())
+        known = self._dnssec.get(name)
+        if known is not None and known[0] == soa.serial and (known[1].signatures_expire or now + 1) > now:
+            return known[1]
         self.stats.full_reads += 1
         messages = self._xfr(name, dns.rdatatype.AXFR)
         try:
             transferred = dns.zone.from_xfr(iter(messages), relativize=True)
         except Exception as exc:
             raise self._transport_error("zone transfer", name, exc) from exc
-        return served_dnssec(transferred, int(time.time()))
+        state = served_dnssec(transferred, now)
+        serial = transferred.get_soa().serial
+        self._dnssec[name] = (serial, state)
+        return state
 
     def remove_zone(self, zone: str) -> None:
         name = zone_name(zone)
+        self._dnssec.pop(name, None)
         if self._query_soa(name) is None:
             self._cache.pop(name, None)
             return
