@@ -33,7 +33,15 @@ from dns.rdtypes.ANY.NSEC3 import NSEC3
 from dns.rdtypes.ANY.NSEC3PARAM import NSEC3PARAM
 from dns.rdtypes.ANY.RRSIG import RRSIG
 
-from siteplane.dns.backend import DNSSEC_TYPES, Backend, DnssecSettings, DnssecState, SOASettings, ZoneConfig
+from siteplane.dns.backend import (
+    DNSSEC_TYPES,
+    Backend,
+    BackendStats,
+    DnssecSettings,
+    DnssecState,
+    SOASettings,
+    ZoneConfig,
+)
 from siteplane.domain.changes import ChangeSet
 from siteplane.domain.records import RecordSet, apex_ns, canonical_rdata, record_set
 from tests.backend_targets import BindTarget, PowerDNSTarget
@@ -194,6 +202,11 @@ def test_read_zone_hides_the_signers_records_and_an_empty_apply_writes_nothing(z
     fresh.apply(zone.config, ChangeSet())
     assert (fresh.stats - before).writes == 0
     assert zone.signed_state() is not None
+    # Asking again while nothing changed costs one request (BIND: the SOA query; the zone transfer
+    # is needed only when the serial moved).
+    before = dataclasses.replace(zone.backend.stats)
+    assert zone.signed_state() is not None
+    assert zone.backend.stats - before == BackendStats(probes=1)
 
 
 def test_a_record_change_on_a_signed_zone_is_served_signed(zone: Zone) -> None:
@@ -259,6 +272,8 @@ def test_signatures_still_validate_after_the_server_renews_them(zone: Zone) -> N
     keys = zone.keys()
     www = RECORDS[2]
     first = _rrsig(zone, www)
+    known = zone.backend.read_zone(zone.name)
+    assert known is not None
     if zone.target.kind == "rfc2136":
         # The test policy's signatures live 9-10 minutes and are renewed 8 minutes before they
         # expire: within about two minutes BIND has re-signed the zone on its own.
@@ -266,6 +281,15 @@ def test_signatures_still_validate_after_the_server_renews_them(zone: Zone) -> N
             "BIND re-signed www A", lambda: (s := _rrsig(zone, www)).expiration > first.expiration and s, 180.0
         )
         assert renewed.inception > first.inception
+        # Re-signing moved the serial; what it changed is signatures only, which a read hides. The
+        # read asks for the differences (IXFR; BIND sends the whole zone instead when they would be
+        # no smaller, as when every signature was renewed at once) and writes nothing.
+        before = dataclasses.replace(zone.backend.stats)
+        content = zone.backend.read_zone(zone.name)
+        spent = zone.backend.stats - before
+        assert (spent.probes, spent.incremental_reads, spent.writes) == (1, 1, 0), spent
+        assert content is not None and content.serial > known.serial
+        assert content.record_sets == known.record_sets
     else:
         # PowerDNS signs each answer as it goes out, with a window fixed per week: from the start of
         # the previous week (weeks start Thursday 00:00 UTC, the epoch's weekday) to two weeks after

@@ -222,6 +222,7 @@ class PowerDNSBackend:
         signature window (see ``_SIGNATURE_WEEKS_AHEAD``)."""
         name = _zone_name(zone)
         with self._lock:
+            self.stats.probes += 1  # one GET, whatever the zone holds
             keys = self._cryptokeys(name)
         sep = [k for k in keys if k.get("active") and int(k.get("flags") or 0) & _SEP and k.get("dnskey")]
         if not sep:
