@@ -39,6 +39,14 @@ class Config:
     """Command run after the embedded backend writes a zone file (the zone name is appended)."""
     drift_interval: float = 300.0
     """Seconds between two comparisons of a zone with what its server serves; 0 turns them off."""
+    dnssec_key_namespace: str | None = None
+    """Namespace of the Secrets holding the DNSSEC signing keys of zones siteplane signs itself (zone
+    files): the operator's own (the chart sets it). Unset: such zones cannot be signed."""
+    dnssec_signature_validity: float = 14 * 86400.0
+    """Seconds the RRSIGs siteplane makes (zone files) are valid from their signing."""
+    dnssec_resign_window: float = 7 * 86400.0
+    """Zone files are signed again when their earliest RRSIG expires within this many seconds: the
+    periodic sync (drift_interval) finds them, so it must be well below this window."""
     backend_recheck_interval: float = 60.0
     """Seconds between two re-reads of a DNSBackend's Secrets and tests of its server; 0: never."""
     changes_keep_seconds: float = 86400.0
@@ -216,6 +224,9 @@ ENVIRONMENT: dict[str, tuple[str, Parser]] = {
     "zone_dir": ("SITEPLANE_ZONE_DIR", _text),
     "zone_reload_command": ("SITEPLANE_ZONE_RELOAD_COMMAND", _command),
     "drift_interval": ("SITEPLANE_DRIFT_INTERVAL", _seconds),
+    "dnssec_key_namespace": ("SITEPLANE_DNSSEC_KEY_NAMESPACE", _text),
+    "dnssec_signature_validity": ("SITEPLANE_DNSSEC_SIGNATURE_VALIDITY", _interval),
+    "dnssec_resign_window": ("SITEPLANE_DNSSEC_RESIGN_WINDOW", _seconds),
     "backend_recheck_interval": ("SITEPLANE_BACKEND_RECHECK_INTERVAL", _seconds),
     "changes_keep_seconds": ("SITEPLANE_CHANGES_KEEP_SECONDS", _seconds),
     "api_concurrency": ("SITEPLANE_API_CONCURRENCY", _count),

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from siteplane.api.common import (
     JSON_INTEGER,
     LIST_SET,
     TTL,
+    Boolean,
     CRModel,
     NamespaceName,
     ObjectName,
@@ -17,6 +18,8 @@ from siteplane.api.common import (
     StatusBase,
     TargetName,
     ZoneName,
+    cel,
+    cel_rules,
     immutable,
     list_map,
 )
@@ -60,6 +63,32 @@ class Delegation(CRModel):
     below shop, '*' for any; all when unset."""
 
 
+DNSSEC_DENIAL_RULE = cel(
+    "self.enabled || !has(self.denial)",
+    "dnssec.denial applies only when dnssec.enabled is true",
+    field_path=".denial",
+)
+
+
+class DNSSEC(CRModel):
+    """Signing of the zone (docs/dnssec.md). Algorithm 13 (ECDSA P-256 with SHA-256), one combined
+    key; the DS to hand to the registrar appears in status.dnssec once the zone is signed."""
+
+    model_config = cel_rules(DNSSEC_DENIAL_RULE)
+
+    enabled: Boolean
+    """true: the zone is signed. Turning it off: remove the DS at the registrar first, wait out its TTL."""
+    denial: Literal["NSEC3", "NSEC"] | None = None
+    """How absent names are proven absent: NSEC3 (default; SHA-1, no opt-out, 0 extra iterations,
+    empty salt, as RFC 9276 asks) or NSEC (simpler, but lets anyone list the zone's names)."""
+
+    @model_validator(mode="after")
+    def _denial_only_when_enabled(self) -> DNSSEC:
+        if not self.enabled and self.denial is not None:
+            raise ValueError(DNSSEC_DENIAL_RULE["message"])
+        return self
+
+
 class DNSZoneSpec(CRModel):
     """Desired state of an authoritative DNS zone."""
 
@@ -83,6 +112,19 @@ class DNSZoneSpec(CRModel):
     management: Literal["Shared", "Exclusive"] | None = None
     """Shared (default): record sets siteplane never published (added on the server by hand) are left
     alone. Exclusive: the zone holds exactly what siteplane publishes; anything else is removed."""
+    dnssec: DNSSEC | None = None
+    """DNSSEC signing; off when unset."""
+
+
+class DNSSECStatus(CRModel):
+    """The zone's DNSSEC as served: what the parent zone (the registrar) needs, and when it lapses."""
+
+    ds: Annotated[list[Annotated[str, Field(max_length=1024)]], Field(max_length=8)] | None = None
+    """DS records (digest type 2, SHA-256) to publish at the parent, presentation format."""
+    dnskeys: Annotated[list[Annotated[str, Field(max_length=2048)]], Field(max_length=8)] | None = None
+    """The key-signing DNSKEY records (flags 257), for registrars that take keys instead of DS."""
+    signatures_expire: Annotated[str, Field(max_length=32)] | None = None
+    """The earliest RRSIG expiry served (RFC 3339); signatures are refreshed well before it."""
 
 
 class DNSZoneStatus(StatusBase):
@@ -92,6 +134,8 @@ class DNSZoneStatus(StatusBase):
     """Record sets currently published in the zone."""
     serial: Annotated[int, Field(ge=0, le=4294967295)] | None = None
     """The zone's current SOA serial."""
+    dnssec: DNSSECStatus | None = None
+    """DNSSEC as served, while spec.dnssec is enabled and the zone is signed (condition DNSSECReady)."""
     drift_corrections: Annotated[int, Field(ge=0)] | None = None
     """Record sets found changed on the server behind siteplane's back and put back (the database's
     zones.checked_at says when the zone was last compared; it is not written here, to spare the API)."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Literal, Protocol
 
 from siteplane.domain.changes import ChangeSet
@@ -46,7 +46,9 @@ class SigningKey:
     """One DNSSEC private key of a zone siteplane signs itself (zone files). Servers that sign
     (BIND, PowerDNS) keep their own keys and never see these."""
 
-    private_pem: bytes  # PKCS#8 PEM; kept in a Secret, never in the database, logs, status or events
+    private_pem: bytes = field(
+        repr=False
+    )  # PKCS#8 PEM; kept in a Secret, never in the database, logs, status or events
     flags: int  # 257: key-signing (SEP) or combined key; 256: zone-signing key
     algorithm: int  # 13: ECDSA P-256 with SHA-256
     created: int  # Unix time the key was made, for rollover
@@ -69,6 +71,9 @@ class DnssecState:
     dnskeys: tuple[str, ...] = ()  # the SEP DNSKEY rdata (flags 257), presentation format
     ds: tuple[str, ...] = ()  # a DS (digest type 2, SHA-256) for each of ``dnskeys``, presentation format
     signatures_expire: int | None = None  # earliest RRSIG expiration served (Unix time); None unsigned
+    problem: str | None = None
+    """Why the served zone does not validate against its DNSKEY (None: it does, or the backend cannot
+    tell). Backends that check their own signatures (zone files) fill it in."""
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import dns.zone
 from dns.rdataclass import IN
 from dns.rdtypes.ANY.SOA import SOA
 
-from siteplane.dns.backend import BackendError, SOASettings, ZoneContent
+from siteplane.dns.backend import DNSSEC_TYPES, BackendError, SOASettings, ZoneContent
 from siteplane.domain.names import APEX, normalise
 from siteplane.domain.records import RecordKey, RecordSet, canonical_rdata
 
@@ -95,6 +95,8 @@ def zone_content(z: dns.zone.Zone) -> ZoneContent:
                 assert isinstance(rdata, SOA)
                 serial, soa = rdata.serial, soa_settings(z.origin, rdata, rds.ttl)
                 continue
+            if dns.rdatatype.to_text(rds.rdtype) in DNSSEC_TYPES:
+                continue  # the signer's, not the zone's content
             rs = RecordSet(owner, dns.rdatatype.to_text(rds.rdtype), rds.ttl, rdata_texts(z.origin, rds))
             records[rs.key] = rs
     return ZoneContent(serial, records, soa)

@@ -12,6 +12,12 @@ the file's inode, size and mtime: an edit in place can keep all three (a same-si
 one clock tick, or an mtime set back). After a write (and the reload command) the file is read
 again the same way, so a write returns what is on disk, which a reload hook or another writer
 may have changed, rather than what was meant.
+
+DNSSEC (``ZoneConfig.dnssec``): the zone is signed whole on every write (signing.py) with the keys
+handed in, and an otherwise empty ``apply`` writes (re-signs) when the earliest signature
+expires within ``resign_window`` seconds, so the periodic sync keeps signatures fresh. A change
+of keys or of the denial chain, or turning DNSSEC off, is a write too. ``read_zone`` leaves the
+DNSSEC records out; ``dnssec_state`` validates every RRset against the zone's own DNSKEY.
 """
 
 from __future__ import annotations
@@ -27,7 +33,17 @@ from pathlib import Path
 import dns.exception
 import dns.zone
 
-from siteplane.dns.backend import BackendError, BackendStats, DnssecState, ZoneConfig, ZoneContent, ZoneMissing
+from siteplane.dns import signing
+from siteplane.dns.backend import (
+    BackendError,
+    BackendStats,
+    DnssecSettings,
+    DnssecState,
+    SOASettings,
+    ZoneConfig,
+    ZoneContent,
+    ZoneMissing,
+)
 from siteplane.dns.content import canonical_soa, checked_record_set, render_zone_file, zone_content, zone_name
 from siteplane.dns.files import fsync_directory, write_atomically
 from siteplane.domain.changes import ChangeSet, apply_to
@@ -35,6 +51,8 @@ from siteplane.domain.records import RecordKey, RecordSet
 
 SERIAL_MAX = 2**32 - 1
 RELOAD_TIMEOUT = 30.0
+SIGNATURE_VALIDITY = 14 * 86400  # seconds an RRSIG is valid from its signing
+RESIGN_WINDOW = 7 * 86400  # re-sign when the earliest signature expires within this many seconds
 STDERR_TAIL = 500
 
 # Zone files may be edited by hand; $INCLUDE and $GENERATE would read or create data we never wrote.
@@ -52,12 +70,15 @@ def next_serial(old: int | None, now: float) -> int:
     return candidate or 1
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Seen:
     """A zone file's bytes as this backend last read or wrote them: their digest, and what they hold."""
 
     digest: bytes
     content: ZoneContent
+    signature: signing.Signature | None = None  # how the file is signed (None: unsigned)
+    zone: dns.zone.Zone | None = None  # the parsed file, for dnssec_state (kept only for signed zones)
+    state: DnssecState | None = None  # dnssec_state of these bytes, once asked
 
 
 class ZoneFileBackend:
@@ -68,8 +89,14 @@ class ZoneFileBackend:
         directory: Path,
         reload_command: Sequence[str] | None = None,
         clock: Callable[[], float] = time.time,
+        signature_validity: float = SIGNATURE_VALIDITY,
+        resign_window: float = RESIGN_WINDOW,
     ) -> None:
+        if not 0 <= resign_window < signature_validity:
+            raise ValueError("the re-signing window must be shorter than the signatures' validity")
         self.directory = Path(directory)
+        self.signature_validity = int(signature_validity)
+        self.resign_window = int(resign_window)
         self.reload_command = tuple(reload_command) if reload_command else None
         self.reload_timeout = RELOAD_TIMEOUT
         self._clock = clock
@@ -116,9 +143,8 @@ class ZoneFileBackend:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise BackendError(f"cannot read zone file for {name}: {exc}") from exc
-        content = _parse(name, text)
-        self._seen[name] = _Seen(digest, content)
-        return content
+        self._seen[name] = seen = _parse(name, text, digest)
+        return seen.content
 
     def create_zone(self, zone: ZoneConfig, record_sets: Iterable[RecordSet]) -> ZoneContent:
         # Idempotent: an existing file is brought to exactly ``record_sets`` like any other change.
@@ -136,8 +162,18 @@ class ZoneFileBackend:
         return self._converge(zone, current, apply_to(current.record_sets, changes))
 
     def dnssec_state(self, zone: str) -> DnssecState:
-        """Not signed: DNSSEC for this backend lands with issue 17."""
-        return DnssecState(signed=False)
+        """The file's DNSSEC, every RRset validated against its DNSKEY at the backend's clock;
+        remembered for the same bytes (validating costs a signature check per RRset)."""
+        name = zone_name(zone)
+        if self.read_zone(name) is None:
+            raise ZoneMissing(name)
+        seen = self._seen[name]
+        if seen.signature is None or seen.zone is None:
+            return DnssecState(signed=False)
+        now = self._clock()
+        if seen.state is None or (seen.state.signatures_expire or 0) <= now:
+            seen.state = signing.state_of(seen.zone, now)
+        return seen.state
 
     def remove_zone(self, zone: str) -> None:
         # The reload command is not run: there is no file left to load, and taking the zone out of
@@ -160,26 +196,56 @@ class ZoneFileBackend:
         name = zone_name(zone.name)
         records = {key: checked_record_set(name, rs) for key, rs in desired.items()}
         soa = canonical_soa(zone.soa)
-        if current is not None and dict(current.record_sets) == records and current.soa == soa:
+        now = self._clock()
+        seen = self._seen.get(name) if current is not None else None
+        signed_as_wanted = self._signed_as_wanted(seen.signature if seen else None, zone.dnssec, now)
+        if current is not None and dict(current.record_sets) == records and current.soa == soa and signed_as_wanted:
             if name in self._reload_pending:
                 self._reload(name)
             return current
-        serial = next_serial(current.serial if current else None, self._clock())
+        serial = next_serial(current.serial if current else None, now)
         data = render_zone_file(name, soa, serial, records.values())
+        if zone.dnssec is not None:
+            data = self._signed(name, data, zone.dnssec, soa, now)
         written = ZoneContent(serial, records, soa)
-        if _parse(name, data.decode("utf-8")) != written:
+        parsed = _parse(name, data.decode("utf-8"), hashlib.sha256(data).digest())
+        if parsed.content != written:
             raise BackendError(f"zone {name} does not survive rendering unchanged", retryable=False)
         # Marked before writing: a failure after the rename must still leave the reload owed.
         self._reload_pending.add(name)
         self._write(name, data)
         self.stats.wrote()
         # Remembered as written, so that reading the same bytes back costs a digest and no parse.
-        self._seen[name] = _Seen(hashlib.sha256(data).digest(), written)
+        self._seen[name] = parsed
         self._reload(name)
         served = self.read_zone(name)
         if served is None:
             raise BackendError(f"zone file for {name} is gone right after it was written")
         return served
+
+    def _signed_as_wanted(self, signature: signing.Signature | None, wanted: DnssecSettings | None, now: float) -> bool:
+        """Whether a file signed as ``signature`` needs no re-signing for ``wanted``."""
+        if wanted is None:
+            return signature is None
+        return (
+            signature is not None
+            and signature.denial == wanted.denial
+            and signature.dnskeys == signing.public_dnskeys(wanted)
+            and signature.expires is not None
+            and signature.expires - now > self.resign_window
+        )
+
+    def _signed(self, name: str, data: bytes, settings: DnssecSettings, soa: SOASettings, now: float) -> bytes:
+        """The rendered zone file ``data``, signed whole."""
+        z = dns.zone.from_text(data.decode("utf-8"), origin=name + ".", relativize=True, check_origin=False)
+        inception = int(now) - signing.INCEPTION_SLACK
+        # RFC 9077: the denial records' TTL is the lesser of the SOA's TTL and its minimum field.
+        signing.sign(z, settings, inception, int(now) + self.signature_validity, soa.ttl, min(soa.ttl, soa.minimum))
+        text = z.to_text(sorted=True, relativize=True, want_origin=True)
+        lines = text.splitlines()
+        if lines[0] != f"$ORIGIN {name}." or any(line.startswith("$") for line in lines[1:]):
+            raise BackendError(f"zone {name} signed with unexpected directives", retryable=False)
+        return text.encode("utf-8")
 
     def _write(self, name: str, data: bytes) -> None:
         try:
@@ -205,7 +271,7 @@ class ZoneFileBackend:
         self._reload_pending.discard(name)
 
 
-def _parse(zone: str, text: str) -> ZoneContent:
+def _parse(zone: str, text: str, digest: bytes) -> _Seen:
     try:
         z = dns.zone.from_text(
             text,
@@ -217,4 +283,5 @@ def _parse(zone: str, text: str) -> ZoneContent:
         )
     except dns.exception.DNSException as exc:
         raise BackendError(f"cannot parse zone file for {zone}: {exc}", retryable=False) from exc
-    return zone_content(z)
+    signature = signing.signature_of(z)
+    return _Seen(digest, zone_content(z), signature, z if signature is not None else None)

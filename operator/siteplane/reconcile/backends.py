@@ -22,7 +22,7 @@ from siteplane.dns.backend import Backend
 from siteplane.dns.powerdns import PowerDNSBackend
 from siteplane.dns.rfc2136 import RFC2136Backend
 from siteplane.dns.rndc import RndcZoneProvisioner
-from siteplane.dns.zonefile import ZoneFileBackend
+from siteplane.dns.zonefile import RESIGN_WINDOW, SIGNATURE_VALIDITY, ZoneFileBackend
 from siteplane.errors import BackendError, BackendUnavailable, SecretUnavailable
 
 EMBEDDED = ""  # the key of the embedded zone-file backend
@@ -45,8 +45,17 @@ class _Built:
 class BackendResolver:
     """Keeps the known DNSBackends (fed by their reconciles) and the backends built for them."""
 
-    def __init__(self, zone_dir: Path, zone_reload_command: tuple[str, ...] = (), default: str | None = None) -> None:
+    def __init__(
+        self,
+        zone_dir: Path,
+        zone_reload_command: tuple[str, ...] = (),
+        default: str | None = None,
+        signature_validity: float = SIGNATURE_VALIDITY,
+        resign_window: float = RESIGN_WINDOW,
+    ) -> None:
         self.zone_dir = zone_dir
+        self.signature_validity = signature_validity
+        self.resign_window = resign_window
         self.zone_reload_command = zone_reload_command
         self.default = default
         self._specs: dict[str, DNSBackendSpec] = {}
@@ -81,6 +90,14 @@ class BackendResolver:
             if name == EMBEDDED or name in self._specs:
                 return
         raise BackendUnavailable(f"spec.backend: no DNSBackend named {name!r}" + _default(zone_backend))
+
+    def signs_itself(self, zone_backend: str | None) -> bool:
+        """Whether zones that name ``zone_backend`` are signed by siteplane (zone files, with keys
+        siteplane keeps) rather than by their server (BIND, PowerDNS)."""
+        name = self.name_for(zone_backend)
+        with self._lock:
+            spec = self._specs.get(name)
+        return name == EMBEDDED or (spec is not None and spec.zonefile is not None)
 
     def instance(self, name: str) -> Backend | None:
         """The backend currently built for DNSBackend ``name``, if any (for metrics and tests)."""
@@ -161,13 +178,23 @@ class BackendResolver:
 
     def _build(self, name: str, spec: DNSBackendSpec | None, secrets: Mapping[str, str]) -> _Built:
         if name == EMBEDDED or spec is None:
-            backend = ZoneFileBackend(self.zone_dir, self.zone_reload_command or None)
+            backend = ZoneFileBackend(
+                self.zone_dir,
+                self.zone_reload_command or None,
+                signature_validity=self.signature_validity,
+                resign_window=self.resign_window,
+            )
             return _Built(backend, _digest(str(self.zone_dir), *self.zone_reload_command))
         try:
             if spec.zonefile is not None:
                 settings = spec.zonefile
                 return _Built(
-                    ZoneFileBackend(Path(settings.directory), settings.reload_command),
+                    ZoneFileBackend(
+                        Path(settings.directory),
+                        settings.reload_command,
+                        signature_validity=self.signature_validity,
+                        resign_window=self.resign_window,
+                    ),
                     _digest(spec.model_dump_json()),
                 )
             if spec.rfc2136 is not None:

@@ -31,6 +31,7 @@ from siteplane.domain.objects import ObjectRef
 from siteplane.errors import SiteplaneError
 from siteplane.kube.access_reviews import SubjectAccessReviews
 from siteplane.kube.client import KubeClient, load_credentials
+from siteplane.kube.key_secrets import KeySecrets
 from siteplane.kube.objects import CustomObjects
 from siteplane.kube.peering import PeeringObjects
 from siteplane.kube.rbac_objects import RbacObjects
@@ -49,6 +50,7 @@ from siteplane.reconcile.outcome import Reconciler
 from siteplane.reconcile.placement import PlacementLock
 from siteplane.reconcile.rbac_mirror import MirrorLoop, RbacMirror
 from siteplane.reconcile.records import Records
+from siteplane.reconcile.signing_keys import SigningKeys
 from siteplane.reconcile.sites import Sites
 from siteplane.reconcile.status import StatusReport, record_status, site_status, zone_status
 from siteplane.reconcile.status_writer import Reporter, StatusWriter
@@ -356,7 +358,14 @@ def build(config: Config, kube: KubeClient | None = None, identity: str | None =
     )
     objects = CustomObjects(kube)
     cache = ObjectCache()
-    backends = BackendResolver(Path(config.zone_dir), config.zone_reload_command, config.default_backend)
+    backends = BackendResolver(
+        Path(config.zone_dir),
+        config.zone_reload_command,
+        config.default_backend,
+        config.dnssec_signature_validity,
+        config.dnssec_resign_window,
+    )
+    keys = SigningKeys(KeySecrets(kube, config.dnssec_key_namespace) if config.dnssec_key_namespace else None)
     dnsbackends = DNSBackends(store, backends, SecretReader(kube))
     leadership = Leadership(active=config.peering is None)
     gate = leadership.wait_active
@@ -369,7 +378,7 @@ def build(config: Config, kube: KubeClient | None = None, identity: str | None =
         status.mark(requesters | result.affected)
 
     writer = ZoneWriter(
-        ZoneSynchronizer(store, backends).sync,
+        ZoneSynchronizer(store, backends, keys.keys_for).sync,
         synced,
         config.zone_gather_seconds,
         config.zone_sync_concurrency,
@@ -384,7 +393,7 @@ def build(config: Config, kube: KubeClient | None = None, identity: str | None =
     reconcilers.update(
         {
             "Site": Sites(store, placement, writer),
-            "DNSZone": Zones(store, placement, writer, backends, controller.deleting),
+            "DNSZone": Zones(store, placement, writer, backends, controller.deleting, keys),
             "DNSRecord": Records(store, writer),
             "AccessGrant": accessgrants,
             "DNSBackend": dnsbackends,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from siteplane.api.conditions import ConditionChange, merge_conditions, status_patch
@@ -25,6 +26,7 @@ from siteplane.planning.zone_plan import CNAME_AT_APEX, NAME_CONFLICT, PUBLISHED
 from siteplane.store.facts import DomainFacts, RecordFacts, SetFacts, SiteFacts, ZoneFacts
 
 READY, STORED, PROGRAMMED = "Ready", "Stored", "DNSProgrammed"
+DNSSEC_READY = "DNSSECReady"
 RECONCILING, STALLED = "Reconciling", "Stalled"
 REJECTED = "RejectedByServer"
 DELEGATION_REFUSED = "DelegationRefused"
@@ -260,7 +262,53 @@ def zone_status(zone: ZoneFacts) -> StatusReport:
         report.conditions.append(
             ConditionChange(READY, "True", "Served", f"serial {zone.serial}, {zone.record_count} record set(s)")
         )
+    if zone.is_owner and not zone.refused:
+        dnssec, status = _dnssec(zone)
+        report.fields["dnssec"] = status
+        if dnssec is not None:
+            report.conditions.append(dnssec)
     return report
+
+
+def _dnssec(zone: ZoneFacts) -> tuple[ConditionChange | None, dict[str, Any] | None]:
+    """DNSSECReady and status.dnssec. A zone that never had DNSSEC shows neither; one that had it
+    and has it off now shows DNSSECReady False (Disabled), so no True from earlier stays behind."""
+    served = zone.dnssec_served or {}
+    if zone.dnssec is None:
+        if zone.dnssec_served is None:
+            return None, None
+        if served.get("signed"):
+            return ConditionChange(
+                DNSSEC_READY, "False", "Disabling", "spec.dnssec is off; signatures still served"
+            ), None
+        return ConditionChange(DNSSEC_READY, "False", "Disabled", "spec.dnssec is off: the zone is not signed"), None
+    if zone.sync_error:
+        return ConditionChange(DNSSEC_READY, "False", zone.sync_error_reason or "BackendError", zone.sync_error), None
+    if not served.get("signed"):
+        return ConditionChange(DNSSEC_READY, "False", "Pending", "the zone is not signed yet"), None
+    status: dict[str, Any] = {
+        "ds": list(served.get("ds") or []),
+        "dnskeys": list(served.get("dnskeys") or []),
+        "signaturesExpire": _rfc3339(served["expires"]) if served.get("expires") else None,
+    }
+    status = {k: v for k, v in status.items() if v}
+    if problem := served.get("problem"):
+        return ConditionChange(
+            DNSSEC_READY, "False", "ValidationFailed", f"the served zone does not validate: {problem}"
+        ), status
+    if not served.get("ds"):
+        return ConditionChange(
+            DNSSEC_READY, "False", "NoKeySigningKey", "the zone is signed but serves no DNSKEY with flags 257"
+        ), status
+    expires = f"; signatures valid until {status['signaturesExpire']}" if "signaturesExpire" in status else ""
+    message = (
+        f"signed, every RRset validates against the zone's DNSKEY{expires}; publish status.dnssec.ds at the parent"
+    )
+    return ConditionChange(DNSSEC_READY, "True", "Signed", message), status
+
+
+def _rfc3339(unix: int) -> str:
+    return datetime.fromtimestamp(unix, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def backend_status(zone_count: int, problem_text: str | None, checked: bool, backend_type: str) -> StatusReport:

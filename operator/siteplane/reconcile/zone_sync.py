@@ -19,15 +19,18 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from siteplane import metrics
 from siteplane.dns.backend import (
     Backend,
     BackendError,
+    DnssecSettings,
+    DnssecState,
     DriftDetected,
     RecordSetsRefused,
+    SigningKey,
     SOASettings,
     ZoneConfig,
     ZoneContent,
@@ -94,6 +97,14 @@ class Desired:
     book: ZoneBook
     withdrawing: dict[RecordKey, ObjectRef]  # sets being withdrawn, each with its last owner
     withdrawing_ids: tuple[int, ...]  # their rows, confirmed removed once the write succeeds
+    uid: str = ""  # the DNSZone's, whose signing keys a zone signed in siteplane uses
+    dnssec_seen: bool = False  # the backend was last seen serving the zone signed
+
+    @property
+    def dnssec_involved(self) -> bool:
+        """Whether the sync must hand the backend the zone's signing even with nothing else to do:
+        signing on (signatures are refreshed, keys checked), or on until now (to be taken off)."""
+        return self.config.dnssec is not None or self.dnssec_seen
 
     @property
     def wanted(self) -> dict[RecordKey, RecordSet]:
@@ -106,6 +117,7 @@ class Applied:
     diff: ZoneDiff
     refused: Mapping[RecordKey, str]
     created: bool
+    dnssec: DnssecState | None = None  # asked of the backend when DNSSEC is involved
 
 
 def zone_config(zone: Zone) -> ZoneConfig:
@@ -123,6 +135,7 @@ def zone_config(zone: Zone) -> ZoneConfig:
             minimum=soa.get("negativeTTL") or 300,
             ttl=zone.default_ttl,
         ),
+        dnssec=DnssecSettings(denial=zone.dnssec.get("denial", "NSEC3")) if zone.dnssec else None,
     )
 
 
@@ -133,9 +146,15 @@ def _serving(zone: Zone | None) -> Zone | None:
 class ZoneSynchronizer:
     """Synchronises one zone name at a time; the caller (ZoneWriter) ensures one writer per name."""
 
-    def __init__(self, store: Store, backends: BackendResolver) -> None:
+    def __init__(
+        self,
+        store: Store,
+        backends: BackendResolver,
+        signing_keys: Callable[[str], tuple[SigningKey, ...] | None] = lambda uid: None,
+    ) -> None:
         self.store = store
         self.backends = backends
+        self.signing_keys = signing_keys
 
     def sync(self, zone_name: str) -> SyncResult:
         result = SyncResult(zone_name)
@@ -243,6 +262,8 @@ class ZoneSynchronizer:
                 _book(uow, zone, withdrawing),
                 {RecordKey(r.name, r.type): owner_ref(r) for r in withdrawing},
                 tuple(r.id for r in withdrawing),
+                zone.uid,
+                bool(zone.dnssec_served and zone.dnssec_served.get("signed")),
             )
             uow.commit()
             return desired
@@ -251,13 +272,24 @@ class ZoneSynchronizer:
 
     def _apply(self, desired: Desired) -> Applied:
         backend = self.backends.for_zone(desired.backend)
+        settings = desired.config.dnssec
+        if settings is not None and self.backends.signs_itself(desired.backend):
+            keys = self.signing_keys(desired.uid)
+            if not keys:
+                # The zone's reconcile loads the key (from its Secret, or makes it) before the zone is
+                # stored; after a restart it comes with the zone's first reconcile.
+                raise BackendUnavailable("spec.dnssec: the zone's signing key is not loaded yet", retryable=True)
+            desired.config = replace(desired.config, dnssec=replace(settings, signing_keys=keys))
         try:
-            return self._converge(backend, desired)
+            applied = self._converge(backend, desired)
         except DriftDetected as drift:
             # Someone wrote to the zone between our read and our write; nothing of the failed
             # message was applied. Read again and plan once more against what is there now.
             log.info("zone %s: %s", desired.config.name, drift)
-            return self._converge(backend, desired)
+            applied = self._converge(backend, desired)
+        if desired.dnssec_involved:
+            applied = replace(applied, dnssec=backend.dnssec_state(desired.config.name))
+        return applied
 
     @staticmethod
     def _converge(backend: Backend, desired: Desired) -> Applied:
@@ -270,7 +302,8 @@ class ZoneSynchronizer:
             planned = ZoneDiff(ChangeSet(tuple(target.values())), (), target)
         else:
             planned = zone_diff(current.record_sets, desired.wanted, desired.book)
-            if not planned.changes and current.soa == canonical_soa(desired.config.soa):
+            quiet = not planned.changes and current.soa == canonical_soa(desired.config.soa)
+            if quiet and not desired.dnssec_involved:
                 return Applied(current.serial, planned, {}, created=False)
         refused: dict[RecordKey, str] = {}
         served: ZoneContent
@@ -338,8 +371,22 @@ class ZoneSynchronizer:
                 _write_drift(uow, zone, applied.serial, applied.diff)
             if applied.diff.changes:
                 _write_history(uow, zone, applied.serial, applied.diff.changes, desired)
+            if applied.dnssec is not None and zone.dnssec_served != (served_dnssec := _dnssec_row(applied.dnssec)):
+                zone.dnssec_served = served_dnssec
+                affected.add(desired.zone_ref)
             uow.commit()
         return affected
+
+
+def _dnssec_row(state: DnssecState) -> dict[str, object]:
+    """What the database keeps of a zone's DNSSEC as served: public data only."""
+    return {
+        "signed": state.signed,
+        "ds": list(state.ds),
+        "dnskeys": list(state.dnskeys),
+        "expires": state.signatures_expire,
+        "problem": state.problem,
+    }
 
 
 def _publishing(site: Site) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from siteplane.api.conditions import ConditionChange
 from siteplane.api.dnszone import DNSZoneSpec
@@ -23,6 +23,7 @@ from siteplane.reconcile.observed import Observed
 from siteplane.reconcile.outcome import Outcome, parse, transaction
 from siteplane.reconcile.placement import PlacementLock, claim_zone_name, resettle_below, settle_delegations
 from siteplane.reconcile.rows import owner_ref, zone_ref, zone_view
+from siteplane.reconcile.signing_keys import SigningKeys
 from siteplane.reconcile.status import READY, StatusReport, problem
 from siteplane.reconcile.zone_writer import ZoneWriter, backoff
 from siteplane.store.models import Zone, utcnow
@@ -47,6 +48,7 @@ def _columns(obj: Observed, spec: DNSZoneSpec) -> dict[str, object]:
         "delegations": [d.model_dump(by_alias=True, exclude_none=True) for d in spec.delegations or []],
         "deletion_policy": spec.deletion_policy or "Delete",
         "management": spec.management or "Shared",
+        "dnssec": {"denial": spec.dnssec.denial or "NSEC3"} if spec.dnssec and spec.dnssec.enabled else None,
     }
 
 
@@ -176,6 +178,7 @@ class Zones:
     backends: BackendResolver
     deleting: Callable[[], set[str]]
     """uids of objects being deleted right now: they do not hold a zone, since they leave anyway."""
+    keys: SigningKeys = field(default_factory=lambda: SigningKeys(None))
     kind: str = "DNSZone"
     finalizer: bool = True
 
@@ -184,9 +187,21 @@ class Zones:
         # Nothing is stored for a zone naming a backend that does not exist: no half-created zone.
         # A backend that exists but fails is another matter: the zone is stored, and its sync says why.
         self.backends.require_known(spec.backend)
-        effects = await transaction(
-            self.store, lambda uow: store_zone(uow, obj, spec, self._backend_of), self.placement.exclusive
-        )
+        signed = spec.dnssec is not None and spec.dnssec.enabled
+        if signed and self.backends.signs_itself(spec.backend):
+            # Before the zone is stored: its sync finds the key in memory (a Secret the first time).
+            await self.keys.ensure(spec.zone_name, obj.ref.uid)
+        had_dnssec: list[bool] = []
+
+        def store(uow: UnitOfWork) -> Effects:
+            row = uow.zones.by_uid(obj.ref.uid)
+            had_dnssec.append(row is not None and row.dnssec is not None)
+            return store_zone(uow, obj, spec, self._backend_of)
+
+        effects = await transaction(self.store, store, self.placement.exclusive)
+        if not signed and (any(had_dnssec) or self.keys.keys_for(obj.ref.uid) is not None):
+            # Turned off: the next sync unsigns the zone, which needs no key.
+            await self.keys.discard(spec.zone_name, obj.ref.uid)
         return Outcome(effects)
 
     async def finalize(self, obj: Observed) -> Outcome:
@@ -211,6 +226,8 @@ class Zones:
             error = BackendError(result.error or "the zone is still on its backend", retryable=result.retryable)
             delay = backoff(0) if error.retryable else backoff(0, base=30, cap=600)
             return Outcome(effects, report=problem(error), retry_after=delay, finished=False)
+        if (spec is not None and spec.dnssec is not None) or self.keys.keys_for(obj.ref.uid) is not None:
+            await self.keys.discard(zone_name, obj.ref.uid)
         return Outcome(effects)
 
     async def forget(self, ref: ObjectRef) -> None:

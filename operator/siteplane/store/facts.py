@@ -8,8 +8,9 @@ plain values: the status functions that use them (reconcile/status.py) are pure.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -34,6 +35,10 @@ class ZoneFacts:
     sync_error_reason: str | None
     holder: ObjectRef | None = None
     """For a zone that does not own its name: the DNSZone that does."""
+    dnssec: Mapping[str, Any] | None = None
+    """spec.dnssec while enabled; None: unsigned."""
+    dnssec_served: Mapping[str, Any] | None = None
+    """DNSSEC as the backend last served it (public data); None: never asked."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,8 @@ def _zone_facts(zone: Zone, holder: ObjectRef | None = None) -> ZoneFacts:
         zone.sync_error,
         zone.sync_error_reason,
         holder,
+        zone.dnssec,
+        zone.dnssec_served,
     )
 
 

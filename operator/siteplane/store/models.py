@@ -99,6 +99,11 @@ class Zone(ObjectColumns, Base):
     served is removed from it by its next sync, before anything else happens to the name."""
     served_backend: Mapped[str | None] = mapped_column(String(K8S_NAME), default=None)
     """The spec.backend the zone was served through (NULL: the operator's default)."""
+    dnssec: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    """spec.dnssec while enabled ({"denial": "NSEC3"}); NULL: unsigned."""
+    dnssec_served: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    """The zone's DNSSEC as its backend last served it: {"signed", "ds", "dnskeys", "expires",
+    "problem"}, public data only (private keys live in Secrets); NULL: never asked (never signed)."""
 
 
 class Site(ObjectColumns, Base):
