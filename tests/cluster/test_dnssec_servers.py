@@ -158,6 +158,7 @@ def sep_keys(keys: dns.rrset.RRset) -> list[DNSKEY]:
 
 def test_every_served_rrset_validates_and_the_ds_is_the_served_ksks(zone: Zone) -> None:
     state = signed_zone(zone)
+    assert state.problem is None
     keys = zone.keys()
     assert {k.algorithm for k in keys} == {13}
     ksks = sep_keys(keys)

@@ -8,6 +8,7 @@ import time
 import dns.dnssec
 import dns.name
 import dns.rdataclass
+import dns.rdataset
 import dns.rdatatype
 import dns.zone
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -39,6 +40,16 @@ def test_a_signed_zone_reports_its_ksk_its_ds_and_the_earliest_expiry() -> None:
     assert state.dnskeys == (dnskey.to_text(),)
     assert state.ds == (dns.dnssec.make_ds(dns.name.from_text("example.test."), dnskey, "SHA256").to_text(),)
     assert state.signatures_expire == NOW + 3600
+    assert state.problem is None
+
+
+def test_a_signature_that_does_not_validate_is_the_states_problem() -> None:
+    zone, _ = signed_zone()
+    node = zone.get_node("www")
+    assert node is not None
+    node.replace_rdataset(dns.rdataset.from_text("IN", "A", 60, "192.0.2.99"))  # changed after signing
+    state = served_dnssec(zone, NOW)
+    assert state.signed and state.problem is not None and "www.example.test. A" in state.problem
 
 
 def test_an_unsigned_zone_is_not_signed() -> None:

@@ -71,6 +71,7 @@ from siteplane.dns.backend import (
 )
 from siteplane.dns.content import canonical_soa, soa_rdata, zone_content, zone_name
 from siteplane.dns.ixfr import NotIncremental, content_after
+from siteplane.dns.signing import validation_problems
 from siteplane.domain.changes import ChangeSet, diff
 from siteplane.domain.names import APEX
 from siteplane.domain.records import RecordKey, RecordSet
@@ -625,7 +626,9 @@ def served_dnssec(zone: dns.zone.Zone, now: int) -> DnssecState:
     Signed when the apex holds DNSKEYs and every RRset that needs a signature has one by one of
     them that has not expired: everything at or above a delegation point but the delegation's NS
     (RFC 4035 section 2.2), nothing below one (glue), and the denial records too (NSEC, or NSEC3
-    with NSEC3PARAM at the apex). Presence and key tags only: a validator checks the cryptography.
+    with NSEC3PARAM at the apex). A zone so signed is then validated RRset by RRset against its
+    DNSKEY set (``signing.validation_problems``); what fails is the state's ``problem``. Changes
+    ``zone`` (BIND's signing-state records are dropped from it).
     """
     assert zone.origin is not None
     origin = zone.origin
@@ -670,11 +673,17 @@ def served_dnssec(zone: dns.zone.Zone, now: int) -> DnssecState:
         )
     if not (complete and denial):
         return DnssecState(signed=False)
+    # Served in full: now the cryptography, as a validator would check it (BIND's signing state,
+    # never served to resolvers, is left out).
+    for node in zone.nodes.values():
+        node.delete_rdataset(dns.rdataclass.IN, BIND_SIGNING_STATE)
+    problems = validation_problems(zone, now)
     return DnssecState(
         signed=True,
         dnskeys=tuple(rd.to_text() for rd in sep),
         ds=tuple(dns.dnssec.make_ds(origin, rd, "SHA256").to_text() for rd in sep),
         signatures_expire=earliest,
+        problem="; ".join(problems) or None,
     )
 
 
