@@ -87,6 +87,8 @@ DNSSEC_ALGORITHM = 13  # the algorithm siteplane's policies name (ecdsap256sha25
 # BIND's built-in policies: "insecure" withdraws the keys safely, "none" (the default) does no DNSSEC.
 INSECURE = "insecure"
 NONE = "none"
+# All named says of a zone naming a dnssec-policy its configuration does not define.
+_POLICY_NOT_FOUND = "configure_zone failed: not found"
 _POLICY_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
 # The dnssec-policy clause as showzone prints it (quoted or not).
 _POLICY_CLAUSE = re.compile(r'\s*dnssec-policy\s+"?([^";\s]+)"?\s*;')
@@ -219,7 +221,9 @@ class RndcZoneProvisioner:
         # The seed stays behind on failure: the next attempt overwrites it, and after a timeout
         # named may well have added the zone and be using the file.
         hint = ""
-        if "file not found" in added.output:
+        if _POLICY_NOT_FOUND in added.output and policy != NONE:
+            hint = _policy_hint(policy)
+        elif "file not found" in added.output:
             hint = (
                 f" (named cannot find {server_file}: server_directory must be the seed directory "
                 f"{self.seed_directory} as named sees it)"
@@ -298,8 +302,8 @@ class RndcZoneProvisioner:
             hint = ""
             if _NOT_ADDED in changed.output:
                 hint = " (the zone is in named.conf itself: set its dnssec-policy there)"
-            elif "dnssec-policy" in changed.output and "not found" in changed.output:
-                hint = f" (named.conf must define dnssec-policy {policy!r}: see docs/dnssec-servers.md)"
+            elif _POLICY_NOT_FOUND in changed.output and policy not in (INSECURE, NONE):
+                hint = _policy_hint(policy)
             raise self._error("modzone", name, changed.output + hint)
         log.info("zone %s on %s: dnssec-policy %s", name, self.where, policy)
         self._policies[name] = policy
@@ -417,6 +421,10 @@ class RndcZoneProvisioner:
         # Everything else is named refusing the zone or its configuration, or rndc refusing ours
         # (bad zone, file not found, permission denied, syntax): trying again changes nothing.
         return BackendError(f"rndc {command} for zone {zone} at {self.where} failed: {said}", retryable=False)
+
+
+def _policy_hint(policy: str) -> str:
+    return f" (named.conf must define dnssec-policy {policy!r}: see docs/dnssec-servers.md)"
 
 
 def _policy_in(showzone: str) -> str:
