@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TypeVar
@@ -27,15 +28,18 @@ import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
+import dns.zone
 import pytest
 from dns.rdtypes.ANY.DNSKEY import DNSKEY
 from dns.rdtypes.ANY.NSEC3 import NSEC3
 from dns.rdtypes.ANY.NSEC3PARAM import NSEC3PARAM
 from dns.rdtypes.ANY.RRSIG import RRSIG
 
+from harness.bind import BindServer
 from siteplane.dns.backend import (
     DNSSEC_TYPES,
     Backend,
+    BackendError,
     BackendStats,
     DnssecSettings,
     DnssecState,
@@ -67,15 +71,19 @@ WAIT = 60.0  # how long BIND may take to sign or unsign a small zone; it takes w
 POLL = 0.2
 
 
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float = WAIT) -> T:
-    """``probe()``'s first true result, asked every POLL seconds; fails after ``timeout`` saying ``what``."""
+def wait_for(
+    what: str, probe: Callable[[], T | None], timeout: float = WAIT, describe: Callable[[], str] | None = None
+) -> T:
+    """``probe()``'s first true result, asked every POLL seconds; fails after ``timeout`` saying
+    ``what`` (and what ``describe()`` says of the state then)."""
     deadline = time.monotonic() + timeout
     while True:
         result = probe()
         if result:
             return result
         if time.monotonic() > deadline:
-            pytest.fail(f"not within {timeout:.0f} s: {what} (last: {result!r})")
+            detail = f"; {describe()}" if describe else ""
+            pytest.fail(f"not within {timeout:.0f} s: {what} (last: {result!r}){detail}")
         time.sleep(POLL)
 
 
@@ -122,6 +130,26 @@ class Zone:
         state = self.backend.dnssec_state(self.name)
         return state if state.signed else None
 
+    def wait_signed(self, what: str = "") -> DnssecState:
+        return wait_for(what or f"{self.name} served signed", self.signed_state, describe=self.unsigned_rrsets)
+
+    def unsigned_rrsets(self) -> str:
+        """What a zone transfer shows without a signature (for a failure's message)."""
+        server = self.target.server
+        keyring = self.target._keyring() if isinstance(self.target, BindTarget) else None
+        messages = dns.query.xfr(server.address, self.origin, port=server.port, keyring=keyring, timeout=5)
+        transferred = dns.zone.from_xfr(messages, relativize=True)
+        missing = []
+        for name, node in transferred.nodes.items():
+            covered = {rd.type_covered for rds in node if rds.rdtype == dns.rdatatype.RRSIG for rd in rds}
+            missing += [
+                f"{name} {dns.rdatatype.to_text(rds.rdtype)}"
+                for rds in node
+                if rds.rdtype != dns.rdatatype.RRSIG and rds.rdtype not in covered
+            ]
+        serial = transferred.get_soa().serial
+        return f"serial {serial}, served without RRSIG: {', '.join(missing) or 'nothing'}"
+
 
 def validate_section(
     section: list[dns.rrset.RRset], keys: dns.rrset.RRset | None, origin: dns.name.Name
@@ -149,7 +177,7 @@ def zone(target: Target) -> Iterator[Zone]:
 def signed_zone(zone: Zone) -> DnssecState:
     """Create ``zone`` with RECORDS and signing on; the state once the server serves it signed."""
     zone.backend.create_zone(zone.config, RECORDS)
-    return wait_for(f"{zone.name} served signed", zone.signed_state)
+    return zone.wait_signed()
 
 
 def sep_keys(keys: dns.rrset.RRset) -> list[DNSKEY]:
@@ -221,7 +249,7 @@ def test_a_record_change_on_a_signed_zone_is_served_signed(zone: Zone) -> None:
     assert not {rs.type for rs in served.record_sets.values()} & DNSSEC_TYPES
 
     for rs in (changed, added):
-        answer = wait_for(f"{rs.key} served signed", lambda rs=rs: _signed_answer(zone, rs))
+        answer = wait_for(f"{rs.key} served signed", partial(_signed_answer, zone, rs))
         validate_section(answer, keys, zone.origin)
     # The deleted AAAA is now a validated NODATA.
     _validated_denial(zone, "www", "AAAA", dns.rcode.NOERROR, keys, "NSEC3")
@@ -278,9 +306,11 @@ def test_signatures_still_validate_after_the_server_renews_them(zone: Zone) -> N
     if zone.target.kind == "rfc2136":
         # The test policy's signatures live 9-10 minutes and are renewed 8 minutes before they
         # expire: within about two minutes BIND has re-signed the zone on its own.
-        renewed = wait_for(
-            "BIND re-signed www A", lambda: (s := _rrsig(zone, www)).expiration > first.expiration and s, 180.0
-        )
+        def renewed_signature() -> RRSIG | None:
+            now = _rrsig(zone, www)
+            return now if now.expiration > first.expiration else None
+
+        renewed = wait_for("BIND re-signed www A", renewed_signature, 180.0)
         assert renewed.inception > first.inception
         # Re-signing moved the serial; what it changed is signatures only, which a read hides. The
         # read asks for the differences (IXFR; BIND sends the whole zone instead when they would be
@@ -363,7 +393,58 @@ def test_signing_turned_on_for_an_existing_unsigned_zone(zone: Zone) -> None:
     before = dataclasses.replace(zone.backend.stats)
     zone.backend.apply(zone.config, ChangeSet())
     assert (zone.backend.stats - before).writes >= 1
-    wait_for(f"{zone.name} served signed", zone.signed_state)
+    zone.wait_signed()
     keys = zone.keys()
     validate_section(zone.ask("www", "A").answer, keys, zone.origin)
     _validated_denial(zone, "nowhere", "A", dns.rcode.NXDOMAIN, keys, "NSEC3")
+
+
+def test_switching_denial_of_existence_is_one_settings_write_and_serves_the_other_chain(zone: Zone) -> None:
+    signed_zone(zone)  # NSEC3
+    zone.dnssec = DnssecSettings(denial="NSEC")
+    before = dataclasses.replace(zone.backend.stats)
+    zone.backend.apply(zone.config, ChangeSet())
+    assert (zone.backend.stats - before).writes >= 1
+    keys = zone.keys()
+
+    def nsec_proof() -> list[dns.rrset.RRset] | None:
+        response = zone.ask("nowhere", "A")
+        kinds = {r.rdtype for r in response.authority}
+        return response.authority if dns.rdatatype.NSEC in kinds and dns.rdatatype.NSEC3 not in kinds else None
+
+    validate_section(wait_for("NXDOMAIN proved by NSEC", nsec_proof), keys, zone.origin)
+    assert not zone.ask("@", "NSEC3PARAM").answer
+    zone.wait_signed(f"{zone.name} served signed with NSEC")
+    before = dataclasses.replace(zone.backend.stats)
+    zone.backend.apply(zone.config, ChangeSet())
+    assert (zone.backend.stats - before).writes == 0
+
+
+def test_bind_keeps_the_zones_configuration_when_its_policy_changes(bind_server: BindServer) -> None:
+    target = BindTarget(bind_server)
+    zone = Zone(target, target.backend(), target.new_zone(), None)
+    try:
+        zone.backend.create_zone(zone.config, RECORDS)
+        before = bind_server.rndc("showzone", zone.name)
+        assert "dnssec-policy" not in before
+        zone.dnssec = DnssecSettings()
+        zone.backend.apply(zone.config, ChangeSet())
+        after = bind_server.rndc("showzone", zone.name)
+        assert 'dnssec-policy "siteplane-test-nsec3";' in after
+        # Everything else as named had it: file, updates and transfers by the TSIG key.
+        assert after.replace(' dnssec-policy "siteplane-test-nsec3";', "").split() == before.split()
+        zone.wait_signed()
+    finally:
+        target.backend().remove_zone(zone.name)
+
+
+def test_a_policy_named_conf_does_not_define_is_refused_saying_so(bind_server: BindServer) -> None:
+    target = BindTarget(bind_server)
+    provisioner = target.provisioner()
+    provisioner.dnssec_policies = {"NSEC3": "not-in-named-conf", "NSEC": "not-in-named-conf"}
+    name = target.new_zone()
+    with pytest.raises(BackendError) as refused:
+        provisioner.create(ZoneConfig(name, SOA, DnssecSettings()), RECORDS[:1])
+    assert not refused.value.retryable
+    assert "named.conf must define dnssec-policy 'not-in-named-conf'" in str(refused.value)
+    provisioner.remove(name)

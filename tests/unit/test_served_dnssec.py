@@ -6,12 +6,14 @@ from __future__ import annotations
 import time
 
 import dns.dnssec
+import dns.dnssectypes
 import dns.name
 import dns.rdataclass
 import dns.rdataset
 import dns.rdatatype
 import dns.zone
 from cryptography.hazmat.primitives.asymmetric import ec
+from dns.rdtypes.ANY.DNSKEY import DNSKEY
 
 from siteplane.dns.rfc2136 import served_dnssec
 
@@ -25,10 +27,10 @@ ns.sub 60 IN A 192.0.2.53
 NOW = int(time.time())
 
 
-def signed_zone() -> tuple[dns.zone.Zone, dns.dnssec.DNSKEY]:
+def signed_zone() -> tuple[dns.zone.Zone, DNSKEY]:
     zone = dns.zone.from_text(ZONE, origin="example.test.", relativize=True)
     key = ec.generate_private_key(ec.SECP256R1())
-    dnskey = dns.dnssec.make_dnskey(key.public_key(), dns.dnssec.Algorithm.ECDSAP256SHA256, flags=257)
+    dnskey = dns.dnssec.make_dnskey(key.public_key(), dns.dnssectypes.Algorithm.ECDSAP256SHA256, flags=257)
     dns.dnssec.sign_zone(zone, keys=[(key, dnskey)], inception=NOW - 60, expiration=NOW + 3600)
     return zone, dnskey
 
