@@ -46,6 +46,7 @@ from siteplane.dns.backend import (
     SOASettings,
     ZoneConfig,
 )
+from siteplane.dns.rfc2136 import RFC2136Backend
 from siteplane.domain.changes import ChangeSet
 from siteplane.domain.records import RecordSet, apex_ns, canonical_rdata, record_set
 from tests.backend_targets import BindTarget, PowerDNSTarget
@@ -448,3 +449,27 @@ def test_a_policy_named_conf_does_not_define_is_refused_saying_so(bind_server: B
     assert not refused.value.retryable
     assert "named.conf must define dnssec-policy 'not-in-named-conf'" in str(refused.value)
     provisioner.remove(name)
+
+
+def test_without_a_zone_signer_bind_zones_are_signed_only_by_the_servers_own_configuration(
+    bind_server: BindServer,
+) -> None:
+    target = BindTarget(bind_server)
+    plain = target.backend()
+    assert isinstance(plain, RFC2136Backend)
+    plain.zone_signer = None  # RFC 2136 alone: no rndc to set a dnssec-policy with
+    zone = Zone(target, plain, target.new_zone(), None)
+    try:
+        plain.create_zone(zone.config, RECORDS)
+        zone.dnssec = DnssecSettings()
+        before = dataclasses.replace(plain.stats)
+        with pytest.raises(BackendError) as refused:
+            plain.apply(zone.config, ChangeSet(upserts=(record_set("new", "A", 60, ["192.0.2.5"]),)))
+        assert not refused.value.retryable and "no zone_signer" in str(refused.value)
+        assert (plain.stats - before).writes == 0
+        # Signed by named's own configuration (here: the policy set by hand): good enough.
+        target.provisioner().set_signing(zone.name, DnssecSettings(), lambda: True)
+        zone.wait_signed()
+        plain.apply(zone.config, ChangeSet())
+    finally:
+        target.backend().remove_zone(zone.name)

@@ -341,7 +341,8 @@ class RFC2136Backend:
                 if not self._serves_dnssec(name):
                     raise BackendError(
                         f"zone {name} is to be signed, but the server does not sign it and this backend "
-                        "cannot configure signing (no rndc control channel)",
+                        "has no way to make it (no zone_signer: for BIND, the rndc provisioner's set_signing; "
+                        "or give the zone a dnssec-policy in the server's own configuration)",
                         retryable=False,
                     )
                 self._signed_elsewhere.add(name)
