@@ -38,6 +38,7 @@ from harness.server import ADDRESS, PROBE_TIMEOUT, InWorkdir, Server
 NAMED = "/usr/sbin/named"
 RNDC = "/usr/sbin/rndc"
 NAMED_CHECKCONF = "/usr/bin/named-checkconf"
+DNSSEC_VERIFY = "/usr/bin/dnssec-verify"  # BIND's own check that a zone file is fully and correctly signed
 # The account named runs as when the tests run as root. The Debian bind9 package creates it, and
 # starting named directly as that user (rather than as root with `-u bind`) means named never holds
 # root at all, so it needs no capabilities, which a container may not grant.
@@ -171,6 +172,21 @@ class BindServer(Server):
             f"allow-update {{ key {TSIG_NAME}; }}; allow-transfer {{ key {TSIG_NAME}; }}; }};"
         )
         self.rndc("addzone", name, config)
+        return path
+
+    def serve_zone_file(self, zone: str, source: Path) -> Path:
+        """Serve ``source`` (a complete zone file, e.g. one siteplane wrote and signed) as a static
+        primary zone, exactly as written: added with ``rndc addzone`` the first time, reloaded after.
+        No updates, no signing by named: a pre-signed zone is served as it is."""
+        name = _zone_name(zone)
+        path = self.zone_file(name)
+        known = path.exists()
+        path.write_bytes(source.read_bytes())
+        self._hand_over(path)
+        if known:
+            self.rndc("reload", name)
+        else:
+            self.rndc("addzone", name, f'{{ type primary; file "{path}"; }};')
         return path
 
     def delete_zone(self, zone: str) -> None:

@@ -118,6 +118,13 @@ class Config:
     liveness: str | None = None
     """URL of kopf's liveness endpoint (e.g. http://0.0.0.0:8081/healthz); None serves none."""
 
+    def __post_init__(self) -> None:
+        if not 0 <= self.dnssec_resign_window < self.dnssec_signature_validity:
+            raise ValueError(
+                "SITEPLANE_DNSSEC_RESIGN_WINDOW must be shorter than SITEPLANE_DNSSEC_SIGNATURE_VALIDITY: "
+                "signatures are refreshed when they expire within the window"
+            )
+
     @property
     def webhook_address(self) -> tuple[str, int] | None:
         return _address("SITEPLANE_WEBHOOK_LISTEN", self.webhook_listen) if self.webhook_listen else None

@@ -110,3 +110,10 @@ def test_the_peering_lifetime_reaches_kopf(environment: dict[str, str], expected
     settings = kopf.OperatorSettings()
     apply_settings(settings, Config.from_env(environment))
     assert (settings.peering.standalone, settings.peering.lifetime) == expected
+
+
+def test_a_resign_window_not_shorter_than_the_signature_validity_is_refused() -> None:
+    with pytest.raises(ValueError, match="SITEPLANE_DNSSEC_RESIGN_WINDOW"):
+        Config.from_env({"SITEPLANE_DNSSEC_SIGNATURE_VALIDITY": "60", "SITEPLANE_DNSSEC_RESIGN_WINDOW": "60"})
+    config = Config.from_env({"SITEPLANE_DNSSEC_SIGNATURE_VALIDITY": "60", "SITEPLANE_DNSSEC_RESIGN_WINDOW": "45"})
+    assert (config.dnssec_signature_validity, config.dnssec_resign_window) == (60, 45)

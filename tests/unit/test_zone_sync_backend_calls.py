@@ -6,6 +6,7 @@ writes must judge the write by what the backend read back from disk, not by what
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
@@ -14,7 +15,9 @@ from typing import Any
 
 import pytest
 
+from siteplane.dns import signing
 from siteplane.dns.backend import BackendStats
+from siteplane.reconcile.zone_sync import ZoneSynchronizer
 from tests.backend_targets import ZoneFileTarget
 from tests.embedded import Embedded, observed
 
@@ -70,3 +73,67 @@ def _counted(calls: Counter[str], name: str, method: Callable[..., Any]) -> Call
         return method(*args, **kwargs)
 
     return counted
+
+
+def test_a_signed_zone_is_signed_checked_and_recorded_and_a_quiet_one_costs_no_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """spec.dnssec on (as stored) -> the sync hands the backend the zone's key, records what the
+    registrar needs; quiet syncs reach the backend (to refresh signatures in time) but write nothing;
+    off -> unsigned, recorded, and quiet syncs are back to one probe."""
+    world = Embedded.create(tmp_path)
+    world.run(ZONE)
+    world.run(_site("192.0.2.1"))
+    key = signing.generate_key(1_700_000_000)
+    synchronizer = ZoneSynchronizer(world.store, world.backends, lambda zone, uid: (key,))
+
+    def set_dnssec(value: dict[str, str] | None) -> None:
+        def change(uow: Any) -> None:
+            zone = uow.zones.owner_of("example.com")
+            zone.dnssec = value
+
+        world.store.transaction(change)
+
+    def served() -> dict[str, Any] | None:
+        return world.store.read(lambda uow: uow.zones.owner_of("example.com").dnssec_served)
+
+    set_dnssec({"denial": "NSEC3"})
+    assert synchronizer.sync("example.com").error is None
+    state = served()
+    assert state is not None and state["signed"] and state["problem"] is None
+    assert state["dnskeys"] == [signing.dnskey_of(key).to_text()] and len(state["ds"]) == 1
+    assert "PRIVATE" not in json.dumps(state)
+
+    backend = world.backends.for_zone(None)
+    before = replace(backend.stats)
+    assert synchronizer.sync("example.com").error is None
+    assert (backend.stats - before).writes == 0
+
+    set_dnssec(None)
+    assert synchronizer.sync("example.com").error is None
+    state = served()
+    assert state is not None and not state["signed"]
+    text = (tmp_path / "zones" / "example.com.zone").read_text()
+    assert "RRSIG" not in text and "DNSKEY" not in text and "NSEC3" not in text
+    calls: Counter[str] = Counter()
+    for method in ("read_zone", "apply", "create_zone", "dnssec_state"):
+        monkeypatch.setattr(backend, method, _counted(calls, method, getattr(backend, method)))
+    assert synchronizer.sync("example.com").error is None
+    assert calls == {"read_zone": 1}
+    world.close()
+
+
+def test_a_signed_zone_file_without_its_key_in_reach_fails_retryably_and_writes_nothing(tmp_path: Path) -> None:
+    world = Embedded.create(tmp_path)
+    world.run(ZONE)
+    synchronizer = ZoneSynchronizer(world.store, world.backends, lambda zone, uid: None)
+
+    def change(uow: Any) -> None:
+        uow.zones.owner_of("example.com").dnssec = {"denial": "NSEC3"}
+
+    world.store.transaction(change)
+    before = (tmp_path / "zones" / "example.com.zone").read_bytes()
+    result = synchronizer.sync("example.com")
+    assert result.error is not None and "signing key" in result.error and result.retryable
+    assert (tmp_path / "zones" / "example.com.zone").read_bytes() == before
+    world.close()

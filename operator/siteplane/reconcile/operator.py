@@ -112,6 +112,13 @@ class Operator:
             names = lambda: self.store.read(lambda uow: uow.zones.names_to_check())  # noqa: E731
             interval, gate = self.config.drift_interval, self.leadership.wait_active
             self._spawn(check_for_drift(names, self.writer.check, interval, gate), "drift-checks")
+        if not 0 < self.config.drift_interval < self.config.dnssec_resign_window:
+            log.warning(
+                "drift checks every %ss: signed zone files are re-signed only by them, so their signatures "
+                "may lapse; keep SITEPLANE_DRIFT_INTERVAL well below SITEPLANE_DNSSEC_RESIGN_WINDOW (%ss)",
+                self.config.drift_interval or "never",
+                self.config.dnssec_resign_window,
+            )
         if self.config.backend_recheck_interval > 0:
             self._spawn(self._recheck_backends(self.config.backend_recheck_interval), "backend-rechecks")
         if self.config.changes_keep_seconds > 0:
@@ -365,7 +372,10 @@ def build(config: Config, kube: KubeClient | None = None, identity: str | None =
         config.dnssec_signature_validity,
         config.dnssec_resign_window,
     )
-    keys = SigningKeys(KeySecrets(kube, config.dnssec_key_namespace) if config.dnssec_key_namespace else None)
+    keys = SigningKeys(
+        KeySecrets(kube, config.dnssec_key_namespace) if config.dnssec_key_namespace else None,
+        loop=asyncio.get_running_loop(),
+    )
     dnsbackends = DNSBackends(store, backends, SecretReader(kube))
     leadership = Leadership(active=config.peering is None)
     gate = leadership.wait_active
@@ -378,7 +388,7 @@ def build(config: Config, kube: KubeClient | None = None, identity: str | None =
         status.mark(requesters | result.affected)
 
     writer = ZoneWriter(
-        ZoneSynchronizer(store, backends, keys.keys_for).sync,
+        ZoneSynchronizer(store, backends, keys.for_sync).sync,
         synced,
         config.zone_gather_seconds,
         config.zone_sync_concurrency,

@@ -1,14 +1,17 @@
 """DNSSEC signing keys of the zones siteplane signs itself (zone files): made once, kept in a
 Secret in the operator's namespace, held in memory for the zone syncs.
 
-Like DNS credentials (backends.py), keys are read by the zone's reconcile, never by a sync: a
-sync of a zone whose key is not loaded yet fails with a retryable error and is tried again. The
+The zone's reconcile loads (or makes) the key before the zone is stored. A sync that finds no key
+in memory (the first syncs after a restart may run before the zone's reconcile) reads the Secret
+through the event loop, but never makes a key: a key is made only by a reconcile that saw DNSSEC
+on, so a sync racing a reconcile that turned DNSSEC off cannot bring a deleted key back. The
 Secret's name is a digest of the zone's name and uid, so it names no tenant's zone; the key never
 reaches the database, a status, an event or a log line (``SigningKey`` keeps its PEM out of repr).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -57,9 +60,17 @@ def _decode(name: str, data: Mapping[str, bytes]) -> SigningKey:
 class SigningKeys:
     """Per DNSZone uid, its signing keys once loaded (or made)."""
 
-    def __init__(self, store: KeyStore | None, clock: Callable[[], float] = time.time) -> None:
+    LOAD_TIMEOUT = 30.0
+
+    def __init__(
+        self,
+        store: KeyStore | None,
+        clock: Callable[[], float] = time.time,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
         self.store = store  # None: no namespace to keep keys in (SITEPLANE_DNSSEC_KEY_NAMESPACE unset)
         self.clock = clock
+        self.loop = loop  # where the Secrets are read from, for syncs running in threads
         self._keys: dict[str, tuple[SigningKey, ...]] = {}
         self._lock = Lock()  # zone syncs read from threads
 
@@ -67,8 +78,23 @@ class SigningKeys:
         with self._lock:
             return self._keys.get(uid)
 
-    async def ensure(self, zone_name: str, uid: str) -> tuple[SigningKey, ...]:
-        """The zone's keys: from memory, else its Secret, else made now and stored in a new Secret."""
+    def for_sync(self, zone_name: str, uid: str) -> tuple[SigningKey, ...] | None:
+        """For a zone sync (in a worker thread): the keys in memory, else read from their Secret
+        through the event loop; None when there is none (yet). Never makes a key."""
+        if (known := self.keys_for(uid)) is not None:
+            return known
+        if self.loop is None or self.store is None:
+            return None
+        future = asyncio.run_coroutine_threadsafe(self.ensure(zone_name, uid, create=False), self.loop)
+        try:
+            return future.result(timeout=self.LOAD_TIMEOUT) or None
+        except (SecretUnavailable, TimeoutError) as error:
+            log.warning("DNSSEC: the signing key of zone %s could not be read: %s", zone_name, error)
+            return None
+
+    async def ensure(self, zone_name: str, uid: str, create: bool = True) -> tuple[SigningKey, ...]:
+        """The zone's keys: from memory, else its Secret, else (``create``) made now and stored in a
+        new Secret; without ``create``, empty when there is no Secret."""
         if (known := self.keys_for(uid)) is not None:
             return known
         if self.store is None:
@@ -78,6 +104,8 @@ class SigningKeys:
             )
         name = secret_name(zone_name, uid)
         data = await self.store.read(name)
+        if data is None and not create:
+            return ()
         if data is None:
             if await self.store.create(name, _encode(generate_key(self.clock()))):
                 log.info("DNSSEC: a new signing key for zone %s stored in Secret %s", zone_name, name)

@@ -150,7 +150,7 @@ class ZoneSynchronizer:
         self,
         store: Store,
         backends: BackendResolver,
-        signing_keys: Callable[[str], tuple[SigningKey, ...] | None] = lambda uid: None,
+        signing_keys: Callable[[str, str], tuple[SigningKey, ...] | None] = lambda zone_name, uid: None,
     ) -> None:
         self.store = store
         self.backends = backends
@@ -274,10 +274,10 @@ class ZoneSynchronizer:
         backend = self.backends.for_zone(desired.backend)
         settings = desired.config.dnssec
         if settings is not None and self.backends.signs_itself(desired.backend):
-            keys = self.signing_keys(desired.uid)
+            keys = self.signing_keys(desired.config.name, desired.uid)
             if not keys:
-                # The zone's reconcile loads the key (from its Secret, or makes it) before the zone is
-                # stored; after a restart it comes with the zone's first reconcile.
+                # The zone's reconcile makes the key (or loads it) before the zone is stored; a sync
+                # reads it from its Secret when it is not in memory, but never makes one.
                 raise BackendUnavailable("spec.dnssec: the zone's signing key is not loaded yet", retryable=True)
             desired.config = replace(desired.config, dnssec=replace(settings, signing_keys=keys))
         try:

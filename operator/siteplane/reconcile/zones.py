@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from siteplane.api.conditions import ConditionChange
 from siteplane.api.dnszone import DNSZoneSpec
 from siteplane.domain.objects import ObjectRef
-from siteplane.errors import BackendError, BackendUnavailable, InvalidSpec
+from siteplane.errors import BackendError, BackendUnavailable, InvalidSpec, SecretUnavailable
 from siteplane.reconcile.backends import EMBEDDED, BackendResolver
 from siteplane.reconcile.effects import Effects
 from siteplane.reconcile.observed import Observed
 from siteplane.reconcile.outcome import Outcome, parse, transaction
 from siteplane.reconcile.placement import PlacementLock, claim_zone_name, resettle_below, settle_delegations
 from siteplane.reconcile.rows import owner_ref, zone_ref, zone_view
-from siteplane.reconcile.signing_keys import SigningKeys
+from siteplane.reconcile.signing_keys import SigningKeys, secret_name
 from siteplane.reconcile.status import READY, StatusReport, problem
 from siteplane.reconcile.zone_writer import ZoneWriter, backoff
 from siteplane.store.models import Zone, utcnow
@@ -165,6 +165,13 @@ def delete_zone(uow: UnitOfWork, uid: str, deleting: set[str] | None, backend_of
     return Deletion(effects)
 
 
+def _signed_before(uow: UnitOfWork, uid: str) -> bool:
+    """Whether the zone had DNSSEC on and was last seen served signed with some DNSKEY."""
+    zone = uow.zones.by_uid(uid)
+    served = zone.dnssec_served if zone is not None else None
+    return zone is not None and zone.dnssec is not None and bool(served and served.get("dnskeys"))
+
+
 def _still_served(uow: UnitOfWork, uid: str) -> bool:
     zone = uow.zones.by_uid(uid)
     return zone is not None and zone.served
@@ -188,9 +195,19 @@ class Zones:
         # A backend that exists but fails is another matter: the zone is stored, and its sync says why.
         self.backends.require_known(spec.backend)
         signed = spec.dnssec is not None and spec.dnssec.enabled
-        if signed and self.backends.signs_itself(spec.backend):
+        if signed and self.backends.signs_itself(spec.backend) and self.keys.keys_for(obj.ref.uid) is None:
             # Before the zone is stored: its sync finds the key in memory (a Secret the first time).
-            await self.keys.ensure(spec.zone_name, obj.ref.uid)
+            # A zone served signed all along whose Secret is gone gets no new key: a new key would
+            # not match the DS at the registrar and make the zone bogus at once; the served
+            # signatures stay valid until they expire, time to restore the Secret.
+            signed_before = await asyncio.to_thread(self.store.read, lambda uow: _signed_before(uow, obj.ref.uid))
+            if not await self.keys.ensure(spec.zone_name, obj.ref.uid, create=not signed_before):
+                raise SecretUnavailable(
+                    f"spec.dnssec: the Secret {secret_name(spec.zone_name, obj.ref.uid)} with this zone's signing "
+                    "key is gone; restore it (a new key would not match the DS at the registrar), or remove the "
+                    "DS at the registrar and turn spec.dnssec off and on again",
+                    retryable=True,
+                )
         had_dnssec: list[bool] = []
 
         def store(uow: UnitOfWork) -> Effects:
