@@ -50,6 +50,48 @@ RNDC_KEY_NAME = "siteplane-rndc"
 
 RNDC_TIMEOUT = 15.0
 
+# The dnssec-policy names the rndc provisioner asks for by default (siteplane.dns.rndc), and the
+# short-lived ones tests use instead to see BIND re-sign and unsign within seconds, not days.
+DNSSEC_POLICIES = {"NSEC3": "siteplane-nsec3", "NSEC": "siteplane-nsec"}
+TEST_DNSSEC_POLICIES = {"NSEC3": "siteplane-test-nsec3", "NSEC": "siteplane-test-nsec"}
+
+# ECDSA P-256 (13) throughout. A KSK that never rolls by itself (its DS is at the parent: rolling it
+# needs the registrar) and a ZSK that BIND rolls on its own. NSEC3 as RFC 9276 has it: no extra
+# iterations, no salt, no opt-out. Every other timing is BIND's default.
+_KEYS = """\
+    keys {
+        ksk lifetime unlimited algorithm ecdsap256sha256;
+        zsk lifetime P90D algorithm ecdsap256sha256;
+    };"""
+_NSEC3 = "    nsec3param iterations 0 optout no salt-length 0;"
+# The tests' policies: the same keys, but TTLs and safety margins of seconds, so that turning
+# signing off completes within a test, and signatures valid for 10 minutes that BIND refreshes 8
+# minutes before they expire (BIND refuses a refresh above 90% of the validity), so a test sees
+# signatures replaced within about a minute. Record TTLs in such zones must stay at or below 60 s.
+_TEST_TIMINGS = """\
+    dnskey-ttl 10;
+    max-zone-ttl 60;
+    zone-propagation-delay 1;
+    retire-safety 1;
+    publish-safety 1;
+    parent-ds-ttl 10;
+    parent-propagation-delay 1;
+    signatures-validity PT10M;
+    signatures-validity-dnskey PT10M;
+    signatures-refresh PT8M;
+    signatures-jitter PT1M;"""
+
+
+def dnssec_policies_conf() -> str:
+    """The named.conf dnssec-policy statements for DNSSEC_POLICIES and TEST_DNSSEC_POLICIES."""
+    blocks = []
+    for policies, timings in ((DNSSEC_POLICIES, ""), (TEST_DNSSEC_POLICIES, _TEST_TIMINGS)):
+        for denial, name in policies.items():
+            lines = [_KEYS, *([_NSEC3] if denial == "NSEC3" else []), *([timings] if timings else [])]
+            blocks.append(f'dnssec-policy "{name}" {{\n' + "\n".join(lines) + "\n};\n")
+    return "\n".join(blocks)
+
+
 # Every zone starts with this: an out-of-zone NS needs no glue, so named loads the zone with only
 # the SOA and NS, and tests decide every other record themselves.
 ZONE_TEMPLATE = """\
@@ -92,6 +134,7 @@ class BindServer(Server):
     rndc_conf = InWorkdir("rndc.conf")
     log_file = InWorkdir("named.log")
     zone_dir = InWorkdir("zones")
+    key_dir = InWorkdir("keys")
 
     def zone_file(self, zone: str) -> Path:
         return self.zone_dir / f"{_zone_name(zone)}.db"
@@ -160,6 +203,8 @@ class BindServer(Server):
         # named writes its pid file, session key, .nzd, journals and dumped zone files here.
         self.zone_dir.mkdir(exist_ok=True)
         self._hand_over(self.zone_dir)
+        self.key_dir.mkdir(mode=0o750, exist_ok=True)  # private keys: named's account only (and root)
+        self._hand_over(self.key_dir)
 
     def _launch(self) -> None:
         # Rewritten at every start: the same ports and keys give the same file, so a restart cannot
@@ -196,7 +241,11 @@ options {{
     recursion no;
     notify no;
     dnssec-validation no;
+    // Where named keeps the keys and key state of zones it signs (dnssec-policy): named writes here.
+    key-directory "{self.workdir}/keys";
 }};
+
+{dnssec_policies_conf()}
 
 key "{TSIG_NAME}" {{
     algorithm {TSIG_ALGORITHM};

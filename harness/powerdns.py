@@ -13,8 +13,9 @@ Zones are managed through the HTTP API, as the operator will: POST/DELETE
 * a zone created without an SOA gets ``DEFAULT_SOA_CONTENT`` (``@`` is the zone name); the API's
   own default ``soa_edit_api`` of ``DEFAULT`` then bumps the serial on every change made through the
   API, as a real deployment would;
-* rectify on API changes stays on (the default), and DNSSEC queries are enabled in the backend so
-  later tests may sign zones; nothing is signed unless asked for;
+* rectify on API changes stays on (the default), and DNSSEC is enabled in the backend
+  (``gsqlite3-dnssec``: the key and metadata tables), so zones are signed when the backend asks
+  (tests/cluster/test_dnssec_servers.py); nothing is signed unless asked for;
 * the security poll (a DNS lookup on the internet at startup) is disabled.
 
 When the tests run as root the server runs as the unprivileged ``pdns`` account the Debian package

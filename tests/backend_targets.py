@@ -28,7 +28,7 @@ import dns.update
 import dns.xfr
 import dns.zone
 
-from harness.bind import RNDC, RNDC_KEY_NAME, BindServer
+from harness.bind import RNDC, RNDC_KEY_NAME, TEST_DNSSEC_POLICIES, BindServer
 from harness.dns_targets import wrong_secret
 from harness.powerdns import PowerDNSServer
 from siteplane.dns.backend import Backend, ZoneContent
@@ -232,8 +232,9 @@ class BindTarget:
     def _keyring(self) -> dict[dns.name.Name, dns.tsig.Key]:
         return dns.tsigkeyring.from_text({self.server.tsig_name: (self.server.tsig_algorithm, self.server.tsig_secret)})
 
-    def _backend(self, tsig_secret: str) -> RFC2136Backend:
-        provisioner = RndcZoneProvisioner(
+    def provisioner(self) -> RndcZoneProvisioner:
+        """The rndc provisioner, with the harness's short-lived test dnssec-policies."""
+        return RndcZoneProvisioner(
             server=self.server.address,
             port=self.server.control_port,
             key_name=RNDC_KEY_NAME,
@@ -242,7 +243,11 @@ class BindTarget:
             server_directory=str(self.server.zone_dir),
             update_key_name=self.server.tsig_name,
             rndc_command=RNDC,
+            dnssec_policies=TEST_DNSSEC_POLICIES,
         )
+
+    def _backend(self, tsig_secret: str) -> RFC2136Backend:
+        provisioner = self.provisioner()
         return RFC2136Backend(
             self.server.address,
             self.server.port,
@@ -252,6 +257,7 @@ class BindTarget:
             timeout=3.0,
             zone_creator=provisioner.create,
             zone_remover=provisioner.remove,
+            zone_signer=provisioner.set_signing,
         )
 
     def backend(self) -> Backend:

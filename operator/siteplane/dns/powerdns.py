@@ -20,6 +20,17 @@ reads until the serial moves, by any change through the API; at the latest, the 
 next write to the zone (a full GET after the PATCH) sees it. Whoever changes zones by other means
 should raise the serial too (``pdnsutil increase-serial``) for siteplane to notice at once.
 
+DNSSEC is PowerDNS's own: it signs every answer on the fly with the zone's active keys. A zone is
+signed by creating one key through the API (``POST .../cryptokeys``: a combined signing key, CSK,
+flags 257, so there is one DS and no ZSK rollover to run), setting the zone's ``nsec3param`` for
+NSEC3 (RFC 9276: ``1 0 0 -``, no extra iterations, no salt) or clearing it for NSEC, and rectifying
+the zone (``PUT .../rectify``: the ordering and hashed names the denial proofs are built from).
+Unsigned again: every key deleted, ``nsec3param`` cleared, rectified. The zone object that every
+probe reads says whether the zone has keys (``dnssec``) and its ``nsec3param``, so a sync that
+changes nothing needs no request more. The backend needs ``gsqlite3-dnssec=yes`` (or the same
+for another backend) in pdns.conf. The API never hands out DNSKEY, RRSIG or NSEC3 record sets as
+rrsets of the zone; should another program have stored some, they are left out of what is read.
+
 PowerDNS 4.7 with the gsqlite3 backend fails under parallel writes, so every operation holds one lock
 for its whole read-modify-write. The API key travels only in the X-API-Key header: it is never part
 of repr(), error messages or log lines.
@@ -33,8 +44,10 @@ import logging
 import re
 import ssl
 import threading
+import time
 import urllib.parse
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import dns.exception
@@ -45,8 +58,10 @@ import dns.rdatatype
 from dns.rdtypes.ANY.SOA import SOA
 
 from siteplane.dns.backend import (
+    DNSSEC_TYPES,
     BackendError,
     BackendStats,
+    DnssecSettings,
     DnssecState,
     SOASettings,
     ZoneConfig,
@@ -68,6 +83,29 @@ _HEADER_UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
 ERROR_TEXT_MAX = 500
 # The peer closed a kept-alive connection: the request most likely never reached it, so one retry is safe.
 _DROPPED = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
+
+# RFC 9276: NSEC3 with SHA-1 (1), no opt-out (0), no extra iterations (0), no salt (-).
+NSEC3PARAM = "1 0 0 -"
+# DNSSEC algorithm numbers and the names PowerDNS's API takes for them.
+_ALGORITHMS = {8: "RSASHA256", 13: "ECDSAP256SHA256", 14: "ECDSAP384SHA384", 15: "ED25519", 16: "ED448"}
+_SEP = 0x0001  # DNSKEY flags: secure entry point
+# PowerDNS signs each answer with a signature valid from the start of the previous week (weeks
+# counted from the Unix epoch, a Thursday, 00:00 UTC) to two weeks after the start of this one
+# (getStartOfWeek in its dnssecsigner.cc): the signatures served are renewed every week.
+_WEEK = 7 * 86400
+_SIGNATURE_WEEKS_AHEAD = 2
+
+
+@dataclass(frozen=True)
+class _Signing:
+    """A zone's DNSSEC as its zone object says: whether it has keys, and its NSEC3PARAM ("" for NSEC)."""
+
+    keys: bool
+    nsec3param: str
+
+    @classmethod
+    def of(cls, payload: Mapping[str, Any]) -> _Signing:
+        return cls(bool(payload.get("dnssec")), str(payload.get("nsec3param") or "").strip())
 
 
 class PowerDNSBackend:
@@ -116,7 +154,7 @@ class PowerDNSBackend:
         name = _zone_name(zone)
         with self._lock:
             probed = self._probe(name)
-            return None if probed is None else self._known_or_read(name, probed)
+            return None if probed is None else self._known_or_read(name, probed[0])
 
     def create_zone(self, zone: ZoneConfig, record_sets: Iterable[RecordSet]) -> ZoneContent:
         name = _zone_name(zone.name)
@@ -141,7 +179,9 @@ class PowerDNSBackend:
             if status in (200, 201) and isinstance(payload, dict):
                 # The answer is the zone as PowerDNS stored it, every rrset included: a full read.
                 self.stats.full_reads += 1
-                return self._remember(name, _parse_zone(name, payload))
+                created = self._remember(name, _parse_zone(name, payload))
+                self._converge_signing(name, zone.dnssec, _Signing.of(payload))
+                return created
             if status == 409 or (status == 422 and "exist" in _error_text(payload).lower()):
                 # Idempotent create: bring the existing zone to exactly ``record_sets``.
                 found = self._get_zone(name)
@@ -149,6 +189,7 @@ class PowerDNSBackend:
                     raise BackendError(f"zone {name} vanished while being created on PowerDNS")
                 if str(found.get("soa_edit_api", "")).upper() not in _BUMPING_SOA_EDITS:
                     self._set_soa_edit_api(name)
+                self._converge_signing(name, zone.dnssec, _Signing.of(found))
                 current = self._remember(name, _parse_zone(name, found))
                 changes = diff(current.record_sets, desired)
                 if not changes and current.soa == soa:
@@ -162,9 +203,11 @@ class PowerDNSBackend:
         name = _zone_name(zone.name)
         soa = canonical_soa(zone.soa)
         with self._lock:
-            probed = self._probe(name)
-            if probed is None:
+            found = self._probe(name)
+            if found is None:
                 raise ZoneMissing(name)
+            probed, signing = found
+            self._converge_signing(name, zone.dnssec, signing)
             if not changes and probed.soa == soa:
                 served = self._known_or_read(name, probed)
                 if served is None:
@@ -173,8 +216,28 @@ class PowerDNSBackend:
             return self._patch(name, soa, changes, probed.serial, probed.soa)
 
     def dnssec_state(self, zone: str) -> DnssecState:
-        """Not signed: DNSSEC for this backend lands with issue 17."""
-        return DnssecState(signed=False)
+        """The zone's keys from the cryptokeys endpoint. PowerDNS signs every answer as it sends it,
+        with the active keys, so a zone with an active key-signing (or combined) key is served
+        signed from the moment the key exists; the earliest expiry is that of PowerDNS's weekly
+        signature window (see ``_SIGNATURE_WEEKS_AHEAD``)."""
+        name = _zone_name(zone)
+        with self._lock:
+            self.stats.probes += 1  # one GET, whatever the zone holds
+            keys = self._cryptokeys(name)
+        sep = [k for k in keys if k.get("active") and int(k.get("flags") or 0) & _SEP and k.get("dnskey")]
+        if not sep:
+            return DnssecState(signed=False)
+        dnskeys: list[str] = []
+        ds: list[str] = []
+        for key in sep:
+            try:
+                dnskeys.append(_rdata_text("DNSKEY", str(key["dnskey"])))
+                ds.extend(t for t in (_rdata_text("DS", str(d)) for d in key.get("ds") or ()) if t.split()[2] == "2")
+            except (dns.exception.DNSException, ValueError, IndexError) as exc:
+                raise BackendError(f"cannot read the keys of zone {name}: {exc}") from exc
+        now = int(time.time())
+        expire = now - now % _WEEK + _SIGNATURE_WEEKS_AHEAD * _WEEK
+        return DnssecState(signed=True, dnskeys=tuple(dnskeys), ds=tuple(ds), signatures_expire=expire)
 
     def remove_zone(self, zone: str) -> None:
         name = _zone_name(zone)
@@ -186,6 +249,54 @@ class PowerDNSBackend:
             raise self._error(status, payload, f"removing zone {name}")
 
     # -- operations, called with the lock held -------------------------------------------------
+
+    def _converge_signing(self, name: str, dnssec: DnssecSettings | None, current: _Signing) -> None:
+        """Bring the zone's keys and NSEC3PARAM to ``dnssec`` (None: unsigned), then rectify; nothing
+        at all when ``current`` (from the zone object just read) already is so."""
+        nsec3param = NSEC3PARAM if dnssec is not None and dnssec.denial == "NSEC3" else ""
+        if current.keys == (dnssec is not None) and current.nsec3param == nsec3param:
+            return
+        if dnssec is not None and not current.keys:
+            algorithm = _ALGORITHMS.get(dnssec.algorithm)
+            if algorithm is None:
+                raise BackendError(
+                    f"zone {name}: DNSSEC algorithm {dnssec.algorithm} is not supported", retryable=False
+                )
+            # The key comes before the NSEC3PARAM: a zone with NSEC3PARAM but no keys is not signed anyway.
+            self.stats.wrote()
+            body = {"keytype": "csk", "active": True, "published": True, "algorithm": algorithm}
+            status, payload = self._request("POST", f"{self._zone_path(name)}/cryptokeys", body)
+            if status not in (200, 201):
+                raise self._error(status, payload, f"creating a signing key for zone {name}")
+            log.info("zone %s: signed with a new %s key", name, algorithm)
+        if dnssec is None and current.keys:
+            # Unsigned at once: PowerDNS stops signing the moment the keys are gone. That the DS is
+            # withdrawn from the parent first is the caller's business (the zone goes bogus otherwise).
+            for key in self._cryptokeys(name):
+                self.stats.wrote()
+                status, payload = self._request("DELETE", f"{self._zone_path(name)}/cryptokeys/{int(key['id'])}")
+                if status not in (200, 204) and not _not_found(status, payload):
+                    raise self._error(status, payload, f"deleting a key of zone {name}")
+            log.info("zone %s: keys deleted, no longer signed", name)
+        if current.nsec3param != nsec3param:
+            self.stats.wrote()
+            status, payload = self._request("PUT", self._zone_path(name), {"nsec3param": nsec3param})
+            if status not in (200, 204):
+                raise self._error(status, payload, f"setting the NSEC3 parameters of zone {name}")
+        # Denial proofs come from the ordering (and NSEC3 hashes) rectify computes.
+        self.stats.wrote()
+        status, payload = self._request("PUT", f"{self._zone_path(name)}/rectify")
+        if status not in (200, 204):
+            raise self._error(status, payload, f"rectifying zone {name}")
+
+    def _cryptokeys(self, name: str) -> list[dict[str, Any]]:
+        """The zone's keys as the cryptokeys endpoint lists them; ZoneMissing when there is no zone."""
+        status, payload = self._request("GET", f"{self._zone_path(name)}/cryptokeys")
+        if _not_found(status, payload):
+            raise ZoneMissing(name)
+        if status != 200 or not isinstance(payload, list):
+            raise self._error(status, payload, f"reading the keys of zone {name}")
+        return [key for key in payload if isinstance(key, dict)]
 
     def _patch(
         self, name: str, soa: SOASettings, changes: ChangeSet, serial: int, current_soa: SOASettings | None
@@ -216,8 +327,8 @@ class PowerDNSBackend:
             raise ZoneMissing(name)
         return served
 
-    def _probe(self, name: str) -> ZoneContent | None:
-        """The zone's serial and SOA settings from a GET of its SOA rrset alone; None when there is no zone."""
+    def _probe(self, name: str) -> tuple[ZoneContent, _Signing] | None:
+        """The zone's serial, SOA settings and signing from a GET of its SOA rrset alone; None when there is no zone."""
         self.stats.probes += 1
         query = urllib.parse.urlencode({"rrset_name": name + ".", "rrset_type": "SOA"})
         status, payload = self._request("GET", f"{self._zone_path(name)}?{query}")
@@ -226,7 +337,7 @@ class PowerDNSBackend:
             return None
         if status != 200 or not isinstance(payload, dict):
             raise self._error(status, payload, f"reading the SOA of zone {name}")
-        return _parse_zone(name, payload)
+        return _parse_zone(name, payload), _Signing.of(payload)
 
     def _known_or_read(self, name: str, probed: ZoneContent) -> ZoneContent | None:
         """The last content read when ``probed`` (an SOA-only read) shows the same serial and SOA, else a full GET."""
@@ -388,8 +499,8 @@ def _parse_zone(zone: str, payload: Mapping[str, Any]) -> ZoneContent:
     for rrset in payload.get("rrsets") or ():
         rtype = str(rrset["type"]).upper()
         contents = [str(r["content"]) for r in rrset.get("records") or () if not r.get("disabled")]
-        if not contents:
-            continue  # comments only, or every record disabled
+        if not contents or rtype in DNSSEC_TYPES:
+            continue  # comments only, every record disabled, or the signer's (see the module)
         try:
             owner = relative_to(str(rrset["name"]), zone)
             if rtype == "SOA":
@@ -401,6 +512,11 @@ def _parse_zone(zone: str, payload: Mapping[str, Any]) -> ZoneContent:
             raise BackendError(f"cannot read rrset {rrset.get('name')}/{rtype} of zone {zone}: {exc}") from exc
         records[rs.key] = rs
     return ZoneContent(serial, records, soa)
+
+
+def _rdata_text(rtype: str, text: str) -> str:
+    """``text`` (as PowerDNS spells DNSKEY and DS data) in dnspython's presentation format."""
+    return dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.from_text(rtype), text).to_text()
 
 
 def _parse_soa(content: str, ttl: int) -> tuple[int, SOASettings]:

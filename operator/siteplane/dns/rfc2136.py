@@ -1,9 +1,12 @@
 """A DNS server driven over the wire: SOA queries, zone transfers and TSIG-signed RFC 2136 UPDATEs.
 
 Works with any primary that takes dynamic updates (BIND 9, Knot, PowerDNS with dnsupdate). Reads
-are cheap: a signed SOA query, and a full zone transfer (AXFR) only when the serial moved since
-the last read. So what a read sees is only as fresh as the serial: a change that keeps the serial
-(a zone file edited and reloaded without raising it) stays unseen until the serial moves.
+are cheap: a signed SOA query, and when the serial moved since the last read, an IXFR from that
+serial (the whole zone by AXFR only when the server has no differences to give, or they do not
+apply). A signed zone's serial moves at every re-signing, which changes nothing a read returns:
+an IXFR of a few signatures instead of the whole zone each time. So what a read sees is only as
+fresh as the serial: a change that keeps the serial (a zone file edited and reloaded without
+raising it) stays unseen until the serial moves.
 
 Writes are optimistic: every replaced or deleted RRset carries an RFC 2136 prerequisite requiring
 exactly what was last read (or its absence), so a change made behind our back fails the update
@@ -14,6 +17,14 @@ applied to what we knew. NOERROR does not mean the server took everything (RFC 2
 read-back shows what it did take. When the server answers the IXFR with the whole zone, or its
 differences do not apply to what we knew, the whole zone is what we use.
 
+DNSSEC is the server's: it signs the zone (BIND: a ``dnssec-policy``), and ``zone_signer`` (the
+rndc provisioner's ``set_signing``) tells it to, or to stop. Zone transfers then carry the
+signer's records (DNSKEY, RRSIG, NSEC3, CDS, ..., and BIND's private signing-state records); they
+are dropped from what ``read_zone`` and the read-back return, so planning never sees them, and no
+UPDATE ever names them. Signing is asynchronous in the server, so ``dnssec_state`` looks at what
+is served (a zone transfer) and says signed only when every RRset the zone is authoritative for
+carries a signature.
+
 The TSIG secret lives only inside the dnspython keyring: never in repr(), messages or logs.
 """
 
@@ -21,9 +32,11 @@ from __future__ import annotations
 
 import binascii
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+import dns.dnssec
 import dns.exception
 import dns.message
 import dns.name
@@ -39,11 +52,15 @@ import dns.update
 import dns.xfr
 import dns.zone
 from dns.rdataclass import IN
+from dns.rdtypes.ANY.DNSKEY import DNSKEY
+from dns.rdtypes.ANY.RRSIG import RRSIG
 from dns.rdtypes.ANY.SOA import SOA
 
 from siteplane.dns.backend import (
+    DNSSEC_TYPES,
     BackendError,
     BackendStats,
+    DnssecSettings,
     DnssecState,
     DriftDetected,
     RecordSetsRefused,
@@ -54,6 +71,7 @@ from siteplane.dns.backend import (
 )
 from siteplane.dns.content import canonical_soa, soa_rdata, zone_content, zone_name
 from siteplane.dns.ixfr import NotIncremental, content_after
+from siteplane.dns.signing import validation_problems
 from siteplane.domain.changes import ChangeSet, diff
 from siteplane.domain.names import APEX
 from siteplane.domain.records import RecordKey, RecordSet
@@ -68,6 +86,16 @@ _DRIFT = {dns.rcode.NXRRSET, dns.rcode.YXRRSET, dns.rcode.NXDOMAIN, dns.rcode.YX
 # Answers to an UPDATE that may concern one record set only: worth bisecting the batch.
 _PER_RECORD = {dns.rcode.REFUSED, dns.rcode.SERVFAIL}
 _FATAL = {dns.rcode.NOTAUTH, dns.rcode.NOTZONE, dns.rcode.FORMERR, dns.rcode.NOTIMP}
+# BIND keeps the state of its signing in the zone itself, as records of a private type at the apex
+# (sig-signing-type, 65534 by default): the signer's too, never the zone's content.
+BIND_SIGNING_STATE = dns.rdatatype.RdataType.make(65534)
+_SIGNER_RDTYPES = frozenset({*(dns.rdatatype.from_text(t) for t in DNSSEC_TYPES), BIND_SIGNING_STATE})
+_SIGNER_TYPES = frozenset(dns.rdatatype.to_text(t) for t in _SIGNER_RDTYPES)
+SEP = 0x0001  # DNSKEY flags: the secure entry point, the key a DS at the parent names
+
+# zone_signer(zone, settings or None for unsigned, serves_dnssec) -> whether the server's
+# configuration was changed; serves_dnssec() says whether the zone still serves DNSSEC records.
+ZoneSigner = Callable[[str, DnssecSettings | None, Callable[[], bool]], bool]
 
 
 class PartiallyApplied(RecordSetsRefused):
@@ -126,6 +154,7 @@ class RFC2136Backend:
         zone_creator: Callable[[ZoneConfig, Iterable[RecordSet]], None] | None = None,
         zone_remover: Callable[[str], None] | None = None,
         max_message_bytes: int = 16000,
+        zone_signer: ZoneSigner | None = None,
     ) -> None:
         self.server = server
         self.port = port
@@ -134,6 +163,7 @@ class RFC2136Backend:
         self.timeout = timeout
         self.zone_creator = zone_creator
         self.zone_remover = zone_remover
+        self.zone_signer = zone_signer
         self.max_message_bytes = max_message_bytes
         try:
             self._keyname = dns.name.from_text(tsig_name)
@@ -149,6 +179,10 @@ class RFC2136Backend:
             ) from None
         # Per zone, the content last read from the server, at the serial it carries.
         self._cache: dict[str, ZoneContent] = {}
+        # Per zone, the last dnssec_state and the serial it was read at.
+        self._dnssec: dict[str, tuple[int, DnssecState]] = {}
+        # Zones found signed by the server's own configuration (no zone_signer): checked once.
+        self._signed_elsewhere: set[str] = set()
         self.stats = BackendStats()
 
     def __repr__(self) -> str:
@@ -167,7 +201,8 @@ class RFC2136Backend:
         self._query_soa(".")
 
     def read_zone(self, zone: str) -> ZoneContent | None:
-        """A signed SOA query (the probe); the content last read while the serial is the same, else an AXFR."""
+        """A signed SOA query (the probe); the content last read while the serial is the same, else
+        the differences since then (IXFR), or the whole zone (AXFR) when nothing was read before."""
         name = zone_name(zone)
         self.stats.probes += 1
         soa = self._query_soa(name)
@@ -177,7 +212,7 @@ class RFC2136Backend:
         cached = self._cache.get(name)
         if cached is not None and cached.serial == soa.serial:
             return cached
-        content = self._transfer(name)
+        content = self._transfer(name) if cached is None else self._read_back(name, cached)
         self._cache[name] = content
         return content
 
@@ -203,6 +238,7 @@ class RFC2136Backend:
                 raise BackendError(f"zone {name} was created but the server does not serve it yet")
         changes = diff(current.record_sets, desired)
         if not changes and current.soa == canonical_soa(zone.soa):
+            self._converge_signing(zone)
             return current  # just read from the server
         return self.apply(zone, changes)
 
@@ -216,6 +252,9 @@ class RFC2136Backend:
             current = self.read_zone(name)
             if current is None:
                 raise ZoneMissing(name)
+        # Before the records: the server signs what follows as it arrives. A changed policy does not
+        # move the serial by itself (the server's signing does, later), so the reads below see it then.
+        self._converge_signing(zone)
         soa = canonical_soa(zone.soa)
         soa_changed = current.soa != soa
         if not changes and not soa_changed:
@@ -243,11 +282,39 @@ class RFC2136Backend:
         return served
 
     def dnssec_state(self, zone: str) -> DnssecState:
-        """Not signed: DNSSEC for this backend lands with issue 17."""
-        return DnssecState(signed=False)
+        """The zone's DNSSEC as served, from a zone transfer: signed when the apex serves a DNSKEY
+        set and every RRset the zone is authoritative for (and its denial chain) carries an
+        unexpired signature by one of those keys. While the server is still signing (or withdrawing)
+        that is not so yet, and the zone counts as unsigned.
+
+        Cheap when the serial did not move since the last answer (one SOA query): every change to
+        what is served, the server's own signing and re-signing included, moves it. Only the
+        signatures' expiry is time's doing, so an answer whose signatures have expired is not reused.
+        """
+        name = zone_name(zone)
+        self.stats.probes += 1
+        soa = self._query_soa(name)
+        if soa is None:
+            self._dnssec.pop(name, None)
+            raise ZoneMissing(name)
+        now = int(time.time())
+        known = self._dnssec.get(name)
+        if known is not None and known[0] == soa.serial and (known[1].signatures_expire or now + 1) > now:
+            return known[1]
+        self.stats.full_reads += 1
+        messages = self._xfr(name, dns.rdatatype.AXFR)
+        try:
+            transferred = dns.zone.from_xfr(iter(messages), relativize=True)
+        except Exception as exc:
+            raise self._transport_error("zone transfer", name, exc) from exc
+        state = served_dnssec(transferred, now)
+        serial = transferred.get_soa().serial
+        self._dnssec[name] = (serial, state)
+        return state
 
     def remove_zone(self, zone: str) -> None:
         name = zone_name(zone)
+        self._dnssec.pop(name, None)
         if self._query_soa(name) is None:
             self._cache.pop(name, None)
             return
@@ -261,6 +328,45 @@ class RFC2136Backend:
             raise BackendError(f"removing zone {name} failed: {exc}") from exc
         finally:
             self._cache.pop(name, None)
+
+    # -- signing ------------------------------------------------------------------------------
+
+    def _converge_signing(self, zone: ZoneConfig) -> None:
+        """Have the server sign the zone as ``zone.dnssec`` says (one write when that changes something)."""
+        name = zone_name(zone.name)
+        if self.zone_signer is None:
+            # Without a way to configure the server, a zone it already signs (a policy in its own
+            # configuration) is as good; asked once per zone, not on every sync.
+            if zone.dnssec is not None and name not in self._signed_elsewhere:
+                if not self._serves_dnssec(name):
+                    raise BackendError(
+                        f"zone {name} is to be signed, but the server does not sign it and this backend "
+                        "has no way to make it (no zone_signer: for BIND, the rndc provisioner's set_signing; "
+                        "or give the zone a dnssec-policy in the server's own configuration)",
+                        retryable=False,
+                    )
+                self._signed_elsewhere.add(name)
+            return
+        try:
+            changed = self.zone_signer(name, zone.dnssec, lambda: self._serves_dnssec(name))
+        except BackendError:
+            raise
+        except Exception as exc:
+            raise BackendError(f"configuring DNSSEC for zone {name} failed: {exc}") from exc
+        if changed:
+            self.stats.wrote()
+
+    def _serves_dnssec(self, zone: str) -> bool:
+        """Whether the server still serves DNSSEC records for ``zone``: a DNSKEY query with the DO
+        bit answers with the keys, or (no keys) with an SOA that is signed or an NSEC/NSEC3 proof."""
+        origin = _origin(zone)
+        query = dns.message.make_query(origin, dns.rdatatype.DNSKEY, want_dnssec=True)
+        query.use_tsig(self._keyring, keyname=self._keyname, algorithm=self.tsig_algorithm)
+        try:
+            response = dns.query.tcp(query, self.server, timeout=self.timeout, port=self.port)
+        except Exception as exc:
+            raise self._transport_error("DNSKEY query", zone, exc) from exc
+        return any(rrset.rdtype in _SIGNER_RDTYPES for rrset in (*response.answer, *response.authority))
 
     # -- building updates ---------------------------------------------------------------------
 
@@ -422,7 +528,10 @@ class RFC2136Backend:
         self.stats.incremental_reads += 1
         try:
             messages = self._xfr(zone, dns.rdatatype.IXFR, before.serial)
-            transferred = content_after(_origin(zone), before, [rrset for m in messages for rrset in m.answer])
+            # The signer's records are not the zone's content (see the module): dropped before the
+            # differences are applied, so a re-signing is a change of serial and nothing else.
+            answer = [rrset for m in messages for rrset in m.answer if rrset.rdtype not in _SIGNER_RDTYPES]
+            transferred = content_after(_origin(zone), before, answer)
         except NotIncremental as exc:
             log.info("zone %s: IXFR from serial %s does not apply (%s); transferring it", zone, before.serial, exc)
             return self._transfer(zone)
@@ -434,7 +543,7 @@ class RFC2136Backend:
         self.stats.full_reads += 1
         messages = self._xfr(zone, dns.rdatatype.AXFR)
         try:
-            return zone_content(dns.zone.from_xfr(iter(messages), relativize=True))
+            return _without_dnssec(zone_content(dns.zone.from_xfr(iter(messages), relativize=True)))
         except Exception as exc:
             raise self._transport_error("zone transfer", zone, exc) from exc
 
@@ -504,6 +613,79 @@ class _Soa:
 
 def _origin(zone: str) -> dns.name.Name:
     return dns.name.from_text(zone, origin=dns.name.root)
+
+
+def _without_dnssec(content: ZoneContent) -> ZoneContent:
+    """``content`` without the signer's record sets (DNSSEC_TYPES and BIND's signing state)."""
+    kept = {key: rs for key, rs in content.record_sets.items() if rs.type not in _SIGNER_TYPES}
+    return ZoneContent(content.serial, kept, content.soa)
+
+
+def served_dnssec(zone: dns.zone.Zone, now: int) -> DnssecState:
+    """What a transferred zone (names relative to its origin) says of its signing, as of ``now``.
+
+    Signed when the apex holds DNSKEYs and every RRset that needs a signature has one by one of
+    them that has not expired: everything at or above a delegation point but the delegation's NS
+    (RFC 4035 section 2.2), nothing below one (glue), and the denial records too (NSEC, or NSEC3
+    with NSEC3PARAM at the apex). A zone so signed is then validated RRset by RRset against its
+    DNSKEY set (``signing.validation_problems``); what fails is the state's ``problem``. Changes
+    ``zone`` (BIND's signing-state records are dropped from it).
+    """
+    assert zone.origin is not None
+    origin = zone.origin
+    apex = zone.get_node(dns.name.empty)
+    keys = apex.get_rdataset(dns.rdataclass.IN, dns.rdatatype.DNSKEY) if apex is not None else None
+    if keys is None or not len(keys):
+        return DnssecState(signed=False)
+    sep = [rd for rd in keys if isinstance(rd, DNSKEY) and rd.flags & SEP]
+    tags = {dns.dnssec.key_id(rd) for rd in keys if isinstance(rd, DNSKEY)}
+    delegations = {
+        name
+        for name, node in zone.nodes.items()
+        if name != dns.name.empty and node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.NS) is not None
+    }
+    earliest: int | None = None
+    complete = True
+    denial = False
+    for name, node in zone.nodes.items():
+        if any(name != cut and name.is_subdomain(cut) for cut in delegations):
+            continue  # glue: not the zone's data, not signed
+        signed_types: set[dns.rdatatype.RdataType] = set()
+        for rds in node:
+            if rds.rdtype != dns.rdatatype.RRSIG:
+                continue
+            for sig in rds:
+                assert isinstance(sig, RRSIG)
+                if sig.key_tag in tags and sig.expiration > now:
+                    signed_types.add(sig.type_covered)
+                earliest = sig.expiration if earliest is None else min(earliest, sig.expiration)
+        for rds in node:
+            if rds.rdtype in (dns.rdatatype.RRSIG, BIND_SIGNING_STATE) or (
+                name in delegations and rds.rdtype == dns.rdatatype.NS
+            ):
+                continue  # BIND's signing state is for BIND alone, not served to resolvers
+            denial = denial or rds.rdtype in (dns.rdatatype.NSEC, dns.rdatatype.NSEC3)
+            if rds.rdtype not in signed_types:
+                complete = False
+    if apex is not None and apex.get_rdataset(dns.rdataclass.IN, dns.rdatatype.NSEC3PARAM) is None:
+        # An NSEC3 chain is only used once its NSEC3PARAM is there; NSEC records alone will do.
+        denial = denial and any(
+            node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.NSEC) is not None for node in zone.nodes.values()
+        )
+    if not (complete and denial):
+        return DnssecState(signed=False)
+    # Served in full: now the cryptography, as a validator would check it (BIND's signing state,
+    # never served to resolvers, is left out).
+    for node in zone.nodes.values():
+        node.delete_rdataset(dns.rdataclass.IN, BIND_SIGNING_STATE)
+    problems = validation_problems(zone, now)
+    return DnssecState(
+        signed=True,
+        dnskeys=tuple(rd.to_text() for rd in sep),
+        ds=tuple(dns.dnssec.make_ds(origin, rd, "SHA256").to_text() for rd in sep),
+        signatures_expire=earliest,
+        problem="; ".join(problems) or None,
+    )
 
 
 IGNORED = (

@@ -15,6 +15,17 @@ Why two directories: the file is written by the operator and read by named, usua
 containers sharing a volume. ``seed_directory`` is that directory as the operator sees it,
 ``server_directory`` the same directory as named sees it (the path named is told in addzone).
 
+DNSSEC: named signs the zones itself (BIND 9.18 signs a dynamically updated zone without
+inline-signing), following a ``dnssec-policy`` defined in named.conf. A zone to be signed is added
+with ``dnssec-policy "<policy>"``, or gets it later through ``rndc modzone``; ``set_signing`` is the
+RFC 2136 backend's ``zone_signer``. The policies are named by denial of existence (``dnssec_policies``,
+by default ``siteplane-nsec3`` and ``siteplane-nsec``; docs/dnssec-servers.md has them). Turning
+signing off is BIND's documented two steps: ``dnssec-policy insecure`` first, so that named withdraws
+the keys and signatures as safely as it knows the DS at the parent allows (at once when it never
+learned of a published DS), and ``none`` only once the zone serves no DNSKEY any more; going
+straight to ``none`` would leave the old signatures in the zone to expire, a bogus zone for every
+validator that has the DS.
+
 The rndc secret never appears on a command line (anyone may read ``ps``), in exception messages or
 in logs: each call writes a private rndc configuration (file 0600 in a 0700 temporary directory),
 hands it to rndc with ``-c``, and deletes it afterwards.
@@ -32,11 +43,11 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from siteplane.dns.backend import BackendError, ZoneConfig
+from siteplane.dns.backend import BackendError, DnssecSettings, ZoneConfig, ZoneMissing
 from siteplane.dns.content import render_zone_file, zone_name
 from siteplane.dns.files import write_atomically
 from siteplane.domain.records import RecordSet
@@ -69,6 +80,18 @@ _UNREACHABLE = (
     "shutting down",
 )
 _ALREADY_EXISTS = "failed: already exists"
+_NOT_ADDED = "not added by addzone"  # rndc modzone of a zone from named.conf itself
+
+DEFAULT_DNSSEC_POLICIES: Mapping[str, str] = {"NSEC3": "siteplane-nsec3", "NSEC": "siteplane-nsec"}
+DNSSEC_ALGORITHM = 13  # the algorithm siteplane's policies name (ecdsap256sha256)
+# BIND's built-in policies: "insecure" withdraws the keys safely, "none" (the default) does no DNSSEC.
+INSECURE = "insecure"
+NONE = "none"
+# All named says of a zone naming a dnssec-policy its configuration does not define.
+_POLICY_NOT_FOUND = "configure_zone failed: not found"
+_POLICY_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
+# The dnssec-policy clause as showzone prints it (quoted or not).
+_POLICY_CLAUSE = re.compile(r'\s*dnssec-policy\s+"?([^";\s]+)"?\s*;')
 _NOT_FOUND = "failed: not found"
 
 
@@ -96,6 +119,7 @@ class RndcZoneProvisioner:
         update_key_name: str,
         rndc_command: str = "rndc",
         timeout: float = 15.0,
+        dnssec_policies: Mapping[str, str] = DEFAULT_DNSSEC_POLICIES,
     ) -> None:
         if not _SERVER.fullmatch(server):
             raise BackendError(f"invalid rndc server {server!r}", retryable=False)
@@ -122,6 +146,10 @@ class RndcZoneProvisioner:
             raise BackendError(f"invalid server directory {server_directory!r}", retryable=False)
         if timeout <= 0:
             raise BackendError(f"invalid rndc timeout {timeout}", retryable=False)
+        for denial in ("NSEC3", "NSEC"):
+            policy = dnssec_policies.get(denial, "")
+            if not _POLICY_NAME.fullmatch(policy) or policy in (INSECURE, NONE):
+                raise BackendError(f"invalid dnssec-policy name {policy!r} for {denial}", retryable=False)
         self.server = server
         self.port = port
         self.key_name = key_name
@@ -131,13 +159,19 @@ class RndcZoneProvisioner:
         self.update_key_name = update_key_name
         self.rndc_command = rndc_command
         self.timeout = timeout
+        self.dnssec_policies = dict(dnssec_policies)
         self._key_secret = key_secret
+        # Per zone, the dnssec-policy named was last seen with or given (this process's own view:
+        # a policy changed by hand shows after a restart), so that a sync with nothing to change
+        # runs no rndc at all.
+        self._policies: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return (
             f"RndcZoneProvisioner(server={self.server!r}, port={self.port}, key_name={self.key_name!r}, "
             f"key_algorithm={self.key_algorithm!r}, seed_directory={str(self.seed_directory)!r}, "
-            f"server_directory={self.server_directory!r}, update_key_name={self.update_key_name!r})"
+            f"server_directory={self.server_directory!r}, update_key_name={self.update_key_name!r}, "
+            f"dnssec_policies={self.dnssec_policies!r})"
         )
 
     __str__ = __repr__
@@ -162,19 +196,24 @@ class RndcZoneProvisioner:
         shown = self._rndc("showzone", name)
         if shown.ok:
             log.info("zone %s already exists on %s; not seeding it again", name, self.where)
+            self._policies[name] = _policy_in(shown.output)  # the backend's set_signing takes it from there
             return
         if _NOT_FOUND not in shown.output:
             raise self._error("showzone", name, shown.output)
+        policy = self.policy_for(name, zone.dnssec)
         self._write_seed(name, data)
         server_file = posixpath.join(self.server_directory, f"{name}.db")
+        # Signed from the start when asked: named signs the seed as it loads it.
+        signing = "" if policy == NONE else f'dnssec-policy "{policy}"; '
         config = (
             f'{{ type primary; file "{server_file}"; '
             f'allow-update {{ key "{self.update_key_name}"; }}; '
-            f'allow-transfer {{ key "{self.update_key_name}"; }}; }};'
+            f'allow-transfer {{ key "{self.update_key_name}"; }}; {signing}}};'
         )
         added = self._rndc("addzone", name, config)
         if added.ok:
-            log.info("added zone %s on %s", name, self.where)
+            log.info("added zone %s on %s (dnssec-policy %s)", name, self.where, policy)
+            self._policies[name] = policy
             return
         if _ALREADY_EXISTS in added.output:
             log.info("zone %s already exists on %s", name, self.where)
@@ -182,16 +221,97 @@ class RndcZoneProvisioner:
         # The seed stays behind on failure: the next attempt overwrites it, and after a timeout
         # named may well have added the zone and be using the file.
         hint = ""
-        if "file not found" in added.output:
+        if _POLICY_NOT_FOUND in added.output and policy != NONE:
+            hint = _policy_hint(policy)
+        elif "file not found" in added.output:
             hint = (
                 f" (named cannot find {server_file}: server_directory must be the seed directory "
                 f"{self.seed_directory} as named sees it)"
             )
         raise self._error("addzone", name, added.output + hint)
 
+    def policy_for(self, zone: str, dnssec: DnssecSettings | None) -> str:
+        """The dnssec-policy that signs ``zone`` as ``dnssec`` asks (``none`` for unsigned)."""
+        if dnssec is None:
+            return NONE
+        if dnssec.algorithm != DNSSEC_ALGORITHM:
+            raise BackendError(
+                f"zone {zone}: BIND's siteplane policies sign with algorithm {DNSSEC_ALGORITHM} "
+                f"(ECDSAP256SHA256), not {dnssec.algorithm}",
+                retryable=False,
+            )
+        return self.dnssec_policies[dnssec.denial]
+
+    def set_signing(self, zone: str, dnssec: DnssecSettings | None, serves_dnssec: Callable[[], bool]) -> bool:
+        """Bring ``zone``'s dnssec-policy to what ``dnssec`` asks; True when named's configuration
+        was changed (``rndc modzone``), False when it already was so.
+
+        Signed: the policy for ``dnssec``. Unsigned: ``insecure`` while the zone has a signing
+        policy, then ``none`` once ``serves_dnssec()`` (asked only then) says named serves no DNSSEC
+        records for it any more; until then the zone stays ``insecure`` and a later call goes on.
+        """
+        name = zone_name(zone)
+        current = self.current_policy(name)
+        if dnssec is not None:
+            wanted = self.policy_for(name, dnssec)
+        elif current == NONE:
+            return False
+        elif current != INSECURE:
+            wanted = INSECURE
+        elif serves_dnssec():
+            log.info("zone %s on %s: still withdrawing its DNSSEC records (dnssec-policy insecure)", name, self.where)
+            return False
+        else:
+            wanted = NONE
+        if wanted == current:
+            return False
+        self._modzone(name, wanted)
+        return True
+
+    def current_policy(self, zone: str) -> str:
+        """The dnssec-policy named has for ``zone`` (``none`` when it has none), as last seen or set."""
+        name = zone_name(zone)
+        if name not in self._policies:
+            self._policies[name] = _policy_in(self._show(name))
+        return self._policies[name]
+
+    def _show(self, name: str) -> str:
+        shown = self._rndc("showzone", name)
+        if not shown.ok:
+            if _NOT_FOUND in shown.output:
+                raise ZoneMissing(name)  # removed behind our back: the caller's usual answer to that
+            raise self._error("showzone", name, shown.output)
+        return shown.output
+
+    def _modzone(self, name: str, policy: str) -> None:
+        """``rndc modzone`` with the zone's configuration as named has it, the dnssec-policy replaced.
+
+        The configuration is named's own (showzone), not rebuilt here, so whatever else it holds
+        stays. The cached policy is dropped first: after a failure, the next call asks named again.
+        """
+        self._policies.pop(name, None)
+        shown = self._show(name)
+        start, end = shown.find("{"), shown.rfind("}")
+        if start < 0 or end < start:
+            raise self._error("showzone", name, shown)
+        body = _POLICY_CLAUSE.sub("", shown[start + 1 : end]).rstrip()
+        signing = "" if policy == NONE else f' dnssec-policy "{policy}";'
+        config = f"{{{body}{signing} }};"
+        changed = self._rndc("modzone", name, config)
+        if not changed.ok:
+            hint = ""
+            if _NOT_ADDED in changed.output:
+                hint = " (the zone is in named.conf itself: set its dnssec-policy there)"
+            elif _POLICY_NOT_FOUND in changed.output and policy not in (INSECURE, NONE):
+                hint = _policy_hint(policy)
+            raise self._error("modzone", name, changed.output + hint)
+        log.info("zone %s on %s: dnssec-policy %s", name, self.where, policy)
+        self._policies[name] = policy
+
     def remove(self, zone: str) -> None:
         """Delete ``zone`` and its files from named; a zone named does not have is not an error."""
         name = zone_name(zone)
+        self._policies.pop(name, None)
         deleted = self._rndc("delzone", "-clean", name)
         if deleted.ok:
             log.info("deleted zone %s on %s", name, self.where)
@@ -301,6 +421,16 @@ class RndcZoneProvisioner:
         # Everything else is named refusing the zone or its configuration, or rndc refusing ours
         # (bad zone, file not found, permission denied, syntax): trying again changes nothing.
         return BackendError(f"rndc {command} for zone {zone} at {self.where} failed: {said}", retryable=False)
+
+
+def _policy_hint(policy: str) -> str:
+    return f" (named.conf must define dnssec-policy {policy!r}: see docs/dnssec-servers.md)"
+
+
+def _policy_in(showzone: str) -> str:
+    """The dnssec-policy in ``rndc showzone``'s output; ``none`` when it names none (named's default)."""
+    found = _POLICY_CLAUSE.search(showzone)
+    return found.group(1) if found else NONE
 
 
 def _journal(zone_file: Path) -> Path:
