@@ -69,14 +69,7 @@ def world(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory)
 
 @pytest.fixture(
     params=[
-        pytest.param(
-            "rfc2136",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="reconcile/backends.py does not yet hand the rndc provisioner's set_signing to "
-                "RFC2136Backend(zone_signer=...); the backend then refuses to sign (no way to configure BIND)",
-            ),
-        ),
+        "rfc2136",
         "powerdns",
     ]
 )

@@ -273,6 +273,7 @@ def _rfc2136(spec: DNSBackendSpec, settings: RFC2136Settings, secrets: Mapping[s
         settings.tsig.algorithm or DEFAULT_TSIG_ALGORITHM,
         zone_creator=provisioner.create if provisioner else None,
         zone_remover=provisioner.remove if provisioner else None,
+        zone_signer=provisioner.set_signing if provisioner else None,  # dnssec-policy through rndc
         max_message_bytes=settings.max_message_bytes or 16000,
     )
     return _Built(backend, _digest(spec.model_dump_json(), *sorted(secrets.values())))
