@@ -38,6 +38,7 @@ from siteplane.dns.zonefile import ZoneFileBackend
 from siteplane.domain.records import apex_ns, record_set
 from siteplane.reconcile.signing_keys import secret_name
 from tests.conftest import fresh_database_url
+from tests.dnssec_support import validate_every_rrset
 from tests.reconcile_support import apply, condition, objects, wait_until
 
 pytestmark = pytest.mark.cluster
@@ -109,24 +110,6 @@ def _served(world: World, zone: str) -> dns.zone.Zone:
     return dns.zone.from_file(str(world.zone_dir / f"{zone}.zone"), origin=zone + ".", relativize=False)
 
 
-def _validate_every_rrset(zone: dns.zone.Zone) -> int:
-    """dns.dnssec.validate on every RRset of the zone (no delegations here: all are signed) with the
-    apex DNSKEY RRset, at the real clock; how many RRsets were validated."""
-    origin = zone.origin
-    assert origin is not None
-    keys = {origin: zone.find_rdataset(origin, dns.rdatatype.DNSKEY)}
-    checked = 0
-    for name, node in zone.nodes.items():
-        for rdataset in node:
-            if rdataset.rdtype == dns.rdatatype.RRSIG:
-                continue
-            sigs = node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.RRSIG, rdataset.rdtype)
-            assert sigs is not None, f"{name} {dns.rdatatype.to_text(rdataset.rdtype)} is not signed"
-            dns.dnssec.validate((name, rdataset), (name, sigs), keys)
-            checked += 1
-    return checked
-
-
 def _signatures(zone: dns.zone.Zone) -> list[RRSIG]:
     return [rd for _, rds in zone.iterate_rdatasets() if rds.rdtype == dns.rdatatype.RRSIG for rd in rds]  # type: ignore[misc]
 
@@ -194,7 +177,7 @@ def test_enabled_dnssec_signs_the_zone_every_rrset_validates_after_changes_and_r
     assert dnskeys[0].algorithm == 13 and dnskeys[0].flags == 257
     assert obj["status"]["dnssec"]["signaturesExpire"]
     # Every RRset validates; SOA, NS, MX, DNSKEY, NSEC3PARAM, shop A and the NSEC3 of @, shop.
-    assert _validate_every_rrset(served) >= 8
+    assert validate_every_rrset(served) >= 8
     _assert_nonexistent_name_denied(served, "nothere")
     _assert_nonexistent_name_denied(served, "shop2")
     # The zone's records are as before: signing adds nothing planning would see.
@@ -209,7 +192,7 @@ def test_enabled_dnssec_signs_the_zone_every_rrset_validates_after_changes_and_r
     )
     changed = _served(world, zone)
     assert changed.get_rdataset(f"blog.{zone}.", dns.rdatatype.RRSIG, dns.rdatatype.A) is not None
-    assert _validate_every_rrset(changed) >= 10
+    assert validate_every_rrset(changed) >= 10
     _assert_nonexistent_name_denied(changed, "nothere")
     _bind_verifies(world, zone)
 
@@ -221,7 +204,7 @@ def test_enabled_dnssec_signs_the_zone_every_rrset_validates_after_changes_and_r
         "signatures refreshed",
     )
     refreshed = _served(world, zone)
-    assert _validate_every_rrset(refreshed) >= 10
+    assert validate_every_rrset(refreshed) >= 10
     _assert_nonexistent_name_denied(refreshed, "nothere")
     _bind_verifies(world, zone)
     # ... and the status follows the new expiry.
@@ -263,7 +246,7 @@ def test_the_private_key_stays_in_its_secret_never_in_database_status_events_or_
     assert list(served.iterate_rdatasets(dns.rdatatype.NSEC)) and not list(
         served.iterate_rdatasets(dns.rdatatype.NSEC3)
     )
-    _validate_every_rrset(served)
+    validate_every_rrset(served)
 
 
 def test_turning_dnssec_off_removes_every_signature_and_the_key_secret(world: World) -> None:
@@ -369,7 +352,7 @@ def test_after_an_operator_restart_the_same_key_goes_on_signing(world: World) ->
     )
     served = _served(world, zone)
     assert [k.to_text() for k in served.find_rdataset(served.origin, dns.rdatatype.DNSKEY)] == dnskeys
-    assert _validate_every_rrset(served) >= 5
+    assert validate_every_rrset(served) >= 5
     assert condition(_zone_obj(world, "restarted"), "DNSSECReady")["status"] == "True"
     assert "could not be read" not in world.operator.log()
 
@@ -448,4 +431,4 @@ def test_a_lost_key_secret_is_not_silently_replaced_and_a_restored_one_signs_on(
     assert [k.to_text() for k in served.find_rdataset(served.origin, dns.rdatatype.DNSKEY)] == obj["status"]["dnssec"][
         "dnskeys"
     ]
-    _validate_every_rrset(served)
+    validate_every_rrset(served)
