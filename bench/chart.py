@@ -38,12 +38,7 @@ def draw(results: list[dict[str, Any]], path: Path) -> None:
                 # kopf alone with all N handlers in flight at once, as during siteplane's burst.
                 rss = [floor["operator_peak_rss_mb"] for floor in held if floor]
                 axis.plot([r["n"] for r in rows], rss, linestyle=":", marker=".", label=f"kopf, N in flight ({setup})")
-        axis.axhline(target, color="grey", linestyle="--", linewidth=1)
-        axis.set_xscale("log")
-        axis.set_ylim(bottom=0)
-        axis.set_xlabel("N (Sites; zones = N/20)")
-        axis.set_title(title, fontsize=10)
-        axis.grid(True, alpha=0.3)
+        _style(axis, title, target)
     axes[0].legend(fontsize=8)
     axes[2].legend(fontsize=8, loc="lower right")
     _per_object(grid[1], results, setups)
@@ -75,10 +70,15 @@ def _per_object(axes: Any, results: list[dict[str, Any]], setups: list[str]) -> 
             base = next((value(r) for r in rows if r["n"] >= 1000), None)
             if base is not None:
                 axis.axhspan(base * 0.75, base * 1.25, color=line[0].get_color(), alpha=0.1)
-        if target is not None:
-            axis.axhline(target, color="grey", linestyle="--", linewidth=1)
-        axis.set_xscale("log")
-        axis.set_ylim(bottom=0)
-        axis.set_xlabel("N (Sites; zones = N/20)")
-        axis.set_title(title, fontsize=10)
-        axis.grid(True, alpha=0.3)
+        _style(axis, title, target)
+
+
+def _style(axis: Any, title: str, target: float | None) -> None:
+    """Every panel alike: N on a log scale, y from 0, the target as a dashed line."""
+    if target is not None:
+        axis.axhline(target, color="grey", linestyle="--", linewidth=1)
+    axis.set_xscale("log")
+    axis.set_ylim(bottom=0)
+    axis.set_xlabel("N (Sites; zones = N/20)")
+    axis.set_title(title, fontsize=10)
+    axis.grid(True, alpha=0.3)

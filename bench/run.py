@@ -44,6 +44,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 from bench.apiserver import Api, by_verb, delta, writes
 from bench.floor import webhook_configuration
@@ -119,18 +120,22 @@ def control_plane_cpu(plane: ControlPlane) -> float:
     return sum(cpu_seconds(pid) for pid in _control_plane_pids(plane))
 
 
-def operator_counters(port: int) -> tuple[dict[str, int], int]:
-    """(backend writes by DNSBackend, zone syncs) so far, from the operator's /metrics."""
+def operator_samples(port: int) -> list[Sample]:
+    """Every sample of the operator's /metrics."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as response:
         text = response.read().decode()
+    return [sample for family in text_string_to_metric_families(text) for sample in family.samples]
+
+
+def operator_counters(port: int) -> tuple[dict[str, int], int]:
+    """(backend writes by DNSBackend, zone syncs) so far, from the operator's /metrics."""
     writes: dict[str, int] = {}
     syncs = 0
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == "siteplane_backend_writes_total":
-                writes[sample.labels["backend"]] = int(sample.value)
-            elif sample.name == "siteplane_zone_syncs_total":
-                syncs += int(sample.value)
+    for sample in operator_samples(port):
+        if sample.name == "siteplane_backend_writes_total":
+            writes[sample.labels["backend"]] = int(sample.value)
+        elif sample.name == "siteplane_zone_syncs_total":
+            syncs += int(sample.value)
     return writes, syncs
 
 
@@ -246,15 +251,8 @@ async def _wait_for(check: Callable[[], bool], timeout: float, what: str) -> Non
 
 def operator_gauges(port: int) -> dict[str, float]:
     """The operator's gauges that say whether work waits: zone syncs and status writes."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as response:
-        text = response.read().decode()
     wanted = {"siteplane_zones_waiting", "siteplane_status_waiting"}
-    return {
-        sample.name: sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name in wanted
-    }
+    return {sample.name: sample.value for sample in operator_samples(port) if sample.name in wanted}
 
 
 async def settled(operator: OperatorProcess, port: int, timeout: float, calm: int = 3) -> float:

@@ -309,9 +309,7 @@ class StatusWriter:
         if now >= due:
             return False
         if key not in self._settle_timers:
-            self._settle_timers[key] = asyncio.get_running_loop().call_at(
-                asyncio.get_running_loop().time() + (due - now), self._settled, key, ref
-            )
+            self._settle_timers[key] = asyncio.get_running_loop().call_later(due - now, self._settled, key, ref)
         return True
 
     def _settled(self, key: Key, ref: ObjectRef) -> None:

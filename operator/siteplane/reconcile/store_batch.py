@@ -74,18 +74,20 @@ class StoreBatcher:
                 results = await asyncio.to_thread(self._together, [r.work for r in batch])
             except Exception as error:
                 if len(batch) == 1:
-                    _settle(batch[0], error=error)
+                    _fail(batch[0], error)
                     continue
                 self.stats.split += 1
                 log.debug("a batch of %d store requests failed (%s); each on its own", len(batch), error)
                 for request in batch:
                     try:
-                        _settle(request, value=await asyncio.to_thread(self._together, [request.work]))
+                        (value,) = await asyncio.to_thread(self._together, [request.work])
                     except Exception as alone:
-                        _settle(request, error=alone)
+                        _fail(request, alone)
+                    else:
+                        _answer(request, value)
                 continue
             for request, value in zip(batch, results, strict=True):
-                _settle(request, value=[value])
+                _answer(request, value)
 
     def _together(self, works: list[Callable[[UnitOfWork], Any]]) -> list[Any]:
         with self.lock():
@@ -95,11 +97,12 @@ class StoreBatcher:
         return results
 
 
-def _settle(request: _Request, value: list[Any] | None = None, error: BaseException | None = None) -> None:
-    if request.result.done():
-        return
-    if error is not None:
+# A caller cancelled meanwhile has a done future: nothing more to tell it.
+def _answer(request: _Request, value: Any) -> None:
+    if not request.result.done():
+        request.result.set_result(value)
+
+
+def _fail(request: _Request, error: BaseException) -> None:
+    if not request.result.done():
         request.result.set_exception(error)
-    else:
-        assert value is not None
-        request.result.set_result(value[0])
