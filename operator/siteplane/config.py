@@ -39,6 +39,10 @@ class Config:
     """Command run after the embedded backend writes a zone file (the zone name is appended)."""
     drift_interval: float = 300.0
     """Seconds between two comparisons of a zone with what its server serves; 0 turns them off."""
+    drift_full_interval: float = 3600.0
+    """A drift check of a zone whose rows did not change only reads its server and compares it with
+    what the last sync saw served; at least this often (seconds) a check is a whole sync instead.
+    0: every check is a whole sync."""
     dnssec_key_namespace: str | None = None
     """Namespace of the Secrets holding the DNSSEC signing keys of zones siteplane signs itself (zone
     files): the operator's own (the chart sets it). Unset: such zones cannot be signed."""
@@ -238,6 +242,7 @@ ENVIRONMENT: dict[str, tuple[str, Parser]] = {
     "zone_dir": ("SITEPLANE_ZONE_DIR", _text),
     "zone_reload_command": ("SITEPLANE_ZONE_RELOAD_COMMAND", _command),
     "drift_interval": ("SITEPLANE_DRIFT_INTERVAL", _seconds),
+    "drift_full_interval": ("SITEPLANE_DRIFT_FULL_INTERVAL", _seconds),
     "dnssec_key_namespace": ("SITEPLANE_DNSSEC_KEY_NAMESPACE", _text),
     "dnssec_signature_validity": ("SITEPLANE_DNSSEC_SIGNATURE_VALIDITY", _interval),
     "dnssec_resign_window": ("SITEPLANE_DNSSEC_RESIGN_WINDOW", _seconds),

@@ -147,6 +147,11 @@ _DRIFT_CHECKS = Counter(
     "Zones handed to the zone writer to be compared with their server",
     registry=OPERATOR,
 )
+_DRIFT_PROBES = Counter(
+    "siteplane_drift_probes_total",
+    "Drift checks answered by comparing the server with the last sync's digest, without a sync",
+    registry=OPERATOR,
+)
 _DRIFT_CORRECTIONS = Counter(
     "siteplane_drift_corrections_total",
     "Record sets found changed on the server behind siteplane's back and put back",
@@ -260,6 +265,10 @@ def zone_synced(
 
 def drift_checked() -> None:
     _DRIFT_CHECKS.inc()
+
+
+def drift_probed() -> None:
+    _DRIFT_PROBES.inc()
 
 
 def change_served(kind: str, seconds: float) -> None:

@@ -79,10 +79,10 @@ class Setup:
         return writer
 
     def wait_syncs(self, count: int) -> None:
-        """Until ``count`` more syncs of the zone (drift checks, here every 2 s) have run."""
-        before = self.writer().stats.syncs_per_zone.get(self.zone, 0)
+        """Until ``count`` more syncs or probes of the zone (drift checks, here every 2 s) have run."""
+        before = self.writer().stats.answered(self.zone)
         wait_until(
-            lambda: self.writer().stats.syncs_per_zone.get(self.zone, 0) >= before + count,
+            lambda: self.writer().stats.answered(self.zone) >= before + count,
             60,
             f"{count} more syncs of {self.zone}",
         )

@@ -398,13 +398,17 @@ def build(config: Config, kube: KubeClient | None = None, identity: str | None =
             controller.served(requesters)
         status.mark(requesters | result.affected)
 
+    synchronizer = ZoneSynchronizer(
+        store, backends, keys.for_sync, config.drift_full_interval, epoch=lambda: leadership.changes
+    )
     writer = ZoneWriter(
-        ZoneSynchronizer(store, backends, keys.for_sync).sync,
+        synchronizer.sync,
         synced,
         config.zone_gather_seconds,
         config.zone_sync_concurrency,
         config.zone_gather_max_seconds,
         gate,
+        probe=synchronizer.probe if config.drift_full_interval > 0 else None,
     )
     placement = PlacementLock()
     # Sites and DNSRecords stored at once share a transaction (and the placement lock's shared side).

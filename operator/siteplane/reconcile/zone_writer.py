@@ -13,6 +13,11 @@ sync gets a slot. That is the back-pressure: when thousands of Sites arrive in h
 each zone's requests pile up while it waits and are served by one sync, so the number of syncs
 falls as the load rises; a single change on a quiet system still starts at once.
 
+A drift check (``check``) that finds nothing else waiting for its zone is first handed to
+``probe``: nothing changed the zone's rows since its last sync, so only the server can have moved,
+and the probe can say "quiet" without loading and planning the zone. A probe that cannot tell
+answers None, and the check becomes a whole sync.
+
 After each sync ``on_synced`` hears the result and who asked, so their status can be written. A
 sync that failed is retried by the writer itself with backoff, slowly when no retry can help (a
 wrong key, a refused zone): a person, or a change to the DNSBackend, has to act first.
@@ -28,6 +33,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
+from siteplane import metrics
 from siteplane.domain.objects import ObjectRef
 from siteplane.reconcile.zone_sync import SyncResult
 
@@ -40,6 +46,7 @@ class Waiter:
     future: asyncio.Future[SyncResult] | None  # None: nobody awaits the result
     requester: ObjectRef | None
     concerns: frozenset[ObjectRef] = frozenset()  # objects whose status is to be written after the sync
+    check: bool = False  # a drift check: nothing in the database changed for it
 
 
 def backoff(attempt: int, base: float = 2.0, cap: float = 300.0) -> float:
@@ -51,8 +58,14 @@ def backoff(attempt: int, base: float = 2.0, cap: float = 300.0) -> float:
 class WriterStats:
     requests: int = 0
     syncs: int = 0
+    probes: int = 0  # drift checks answered by a probe, without a sync
     failures: int = 0
     syncs_per_zone: dict[str, int] = field(default_factory=dict)
+    probes_per_zone: dict[str, int] = field(default_factory=dict)
+
+    def answered(self, zone_name: str) -> int:
+        """Requests and checks of the zone answered so far, by a sync or by a probe."""
+        return self.syncs_per_zone.get(zone_name, 0) + self.probes_per_zone.get(zone_name, 0)
 
 
 class ZoneWriter:
@@ -64,8 +77,10 @@ class ZoneWriter:
         concurrency: int = 2,
         gather_max_seconds: float = 1.0,
         gate: Callable[[], Awaitable[None]] | None = None,
+        probe: Callable[[str], SyncResult | None] | None = None,
     ) -> None:
         self._sync = sync
+        self._probe = probe
         # Awaited before each sync: a standby replica writes nothing to DNS (leadership.py).
         self._gate = gate
         self._on_synced = on_synced
@@ -98,7 +113,7 @@ class ZoneWriter:
         """A drift check: have ``zone_name`` compared with its server, unless its last sync failed
         and the writer is already going to try it again (with its own backoff)."""
         if zone_name not in self._retries:
-            self.request(zone_name)
+            self._enqueue(zone_name, Waiter(None, None, check=True))
 
     async def sync(self, zone_name: str, requester: ObjectRef | None = None) -> SyncResult:
         """Sync ``zone_name`` after this call and return the result of that sync.
@@ -148,19 +163,37 @@ class ZoneWriter:
                 async with self._slots, self._lock(zone_name):
                     # Taken only now: whatever arrived while this zone waited for a slot rides along.
                     waiters = self._waiting.pop(zone_name)
-                    self.stats.syncs += 1
-                    self.stats.syncs_per_zone[zone_name] = self.stats.syncs_per_zone.get(zone_name, 0) + 1
-                    try:
-                        result = await asyncio.to_thread(self._sync, zone_name)
-                    except Exception as error:  # e.g. the database: a result like any failed sync
-                        log.warning("zone %s: sync failed: %s", zone_name, type(error).__name__)
-                        log.debug("zone %s: sync raised", zone_name, exc_info=True)
-                        # Only the type: a database error's text may carry its URL and password.
-                        result = SyncResult(zone_name, error=f"the zone's sync failed ({type(error).__name__})")
+                    result = await self._probed(zone_name, waiters) or await self._synced(zone_name)
                 self._settle(zone_name, result, waiters)
         finally:
             self._workers.pop(zone_name, None)
             self._last_start.pop(zone_name, None)
+
+    async def _probed(self, zone_name: str, waiters: list[Waiter]) -> SyncResult | None:
+        """The probe's answer when every waiter is a drift check; None: a whole sync is needed."""
+        if self._probe is None or not all(w.check for w in waiters):
+            return None
+        try:
+            result = await asyncio.to_thread(self._probe, zone_name)
+        except Exception:  # the probe is an optimisation: the whole sync reports what is wrong
+            log.debug("zone %s: probe raised", zone_name, exc_info=True)
+            return None
+        if result is not None:
+            metrics.drift_probed()
+            self.stats.probes += 1
+            self.stats.probes_per_zone[zone_name] = self.stats.probes_per_zone.get(zone_name, 0) + 1
+        return result
+
+    async def _synced(self, zone_name: str) -> SyncResult:
+        self.stats.syncs += 1
+        self.stats.syncs_per_zone[zone_name] = self.stats.syncs_per_zone.get(zone_name, 0) + 1
+        try:
+            return await asyncio.to_thread(self._sync, zone_name)
+        except Exception as error:  # e.g. the database: a result like any failed sync
+            log.warning("zone %s: sync failed: %s", zone_name, type(error).__name__)
+            log.debug("zone %s: sync raised", zone_name, exc_info=True)
+            # Only the type: a database error's text may carry its URL and password.
+            return SyncResult(zone_name, error=f"the zone's sync failed ({type(error).__name__})")
 
     async def _gathered(self, zone_name: str) -> None:
         """Until the zone's requests have paused for ``gather_seconds``, or ``gather_max_seconds``

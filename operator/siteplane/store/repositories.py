@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, text
+from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.orm import Session, joinedload
 
 from siteplane.domain.names import enclosing_zones
@@ -160,6 +160,11 @@ class ZoneRepository(_Repository):
         """Every row of ``zone_name`` (live or deleted) whose zone siteplane has on a backend."""
         stmt = select(Zone).where(Zone.zone_name == zone_name, Zone.served.is_(True)).order_by(Zone.id)
         return list(self.session.scalars(stmt))
+
+    def mark_checked(self, zone_ids: Sequence[int], when: datetime) -> None:
+        """The zones were compared with their servers at ``when`` (drift probes, in one statement)."""
+        if zone_ids:
+            self.session.execute(update(Zone).where(Zone.id.in_(zone_ids)).values(checked_at=when))
 
     def names_to_check(self) -> list[str]:
         """Every zone name siteplane serves or must still remove from a backend: the drift checks' list."""
