@@ -10,6 +10,12 @@ objects whose status moved to the status writer. A failed reconcile is retried w
 
 So the work in flight is bounded by the number of workers, whatever the number of objects: a
 burst of 10,000 Sites is 10,000 keys in a queue, not 10,000 handlers waiting.
+
+A restart resumes rather than redoes (``resume``): a Site or DNSRecord first seen in the start-up
+listing whose generation the database already holds, carrying our finalizer and a Ready status of
+that generation, was stored and served by the previous run, and nothing has changed it since (its
+zones' unfinished work is requested at start from the database itself). It is not reconciled
+again: at 50,000 Sites that is the difference between minutes and seconds.
 """
 
 from __future__ import annotations
@@ -52,25 +58,35 @@ def kind_of(item: QueueItem) -> str:
 
 
 class StartupProgress:
-    """When a (re)started operator has reconciled every object it serves once: the moment a
-    restart is done. One log line says so, which operators (and the benchmark) can wait for."""
+    """When a (re)started operator has reconciled, or resumed as stored, every object it serves
+    once: the moment a restart is done. One log line says so, which operators (and the benchmark)
+    can wait for."""
 
     def __init__(self, expected: int) -> None:
         self.expected = expected
         self.started = time.monotonic()
         self._seen: set[str] = set()
+        self.resumed = 0
         self.done = expected == 0
         if self.done:
             log.info("startup: all 0 objects seen")
 
-    def seen(self, uid: str) -> None:
+    def seen(self, uid: str, resumed: bool = False) -> None:
         if self.done:
             return
+        if uid not in self._seen:
+            self.resumed += resumed
         self._seen.add(uid)
         if len(self._seen) >= self.expected:
             self.done = True
             self._seen.clear()
-            log.info("startup: all %d objects seen in %.1fs", self.expected, time.monotonic() - self.started)
+            log.info(
+                "startup: all %d objects seen in %.1fs (%d resumed as stored, %d reconciled)",
+                self.expected,
+                time.monotonic() - self.started,
+                self.resumed,
+                self.expected - self.resumed,
+            )
 
 
 @dataclass
@@ -117,6 +133,8 @@ class Controller:
         self._changed_at: dict[str, float] = {}
         self._workers = workers
         self._tasks: list[asyncio.Task[None]] = []
+        # uid -> generation the previous run stored, until the start-up listing has been seen.
+        self._resumed: dict[str, int] = {}
 
     # -- events in ----------------------------------------------------------------------------
 
@@ -130,12 +148,37 @@ class Controller:
             return
         self.cache.put(observed)  # _changed hears it
 
+    def resume(self, stored: dict[str, int]) -> None:
+        """Before the start-up listing: the generation the previous run stored of each live Site
+        and DNSRecord (uid -> generation). Those listed just as they were stored are not queued."""
+        self._resumed = stored
+
     def _changed(self, previous: Observed | None, current: Observed) -> None:
         """Queue the object if this change asks for work; the cache calls it on every change it
         stores, from a watch event or from the answer to our own write alike."""
+        if previous is None and self._served_as_stored(current):
+            self._seen(current.ref.uid, resumed=True)
+            return
         if _needs_reconcile(previous, current):
             self._changed_at.setdefault(current.ref.uid, time.monotonic())
             self.queue.add(current.key)
+
+    def _served_as_stored(self, obj: Observed) -> bool:
+        """Whether the previous run stored this generation and the object says it was served."""
+        stored = self._resumed.pop(obj.ref.uid, None)
+        return (
+            stored == obj.generation
+            and obj.finalized
+            and not obj.deleting
+            and obj.status.get("observedGeneration") == obj.generation
+            and _ready(obj.status)
+        )
+
+    def _seen(self, uid: str, resumed: bool = False) -> None:
+        if self.progress is not None:
+            self.progress.seen(uid, resumed)
+            if self.progress.done:
+                self._resumed.clear()  # what was not listed is gone: its own events say so
 
     def requeue(self, ref: ObjectRef) -> None:
         """Reconcile ``ref`` again although nothing changed (e.g. a DNSBackend's periodic check)."""
@@ -222,8 +265,7 @@ class Controller:
                 self.queue.forget(item)
             else:
                 self.queue.add_after(item, outcome.retry_after)
-        if self.progress is not None:
-            self.progress.seen(obj.ref.uid)
+        self._seen(obj.ref.uid)
 
     async def _reconcile(self, reconciler: Reconciler, obj: Observed) -> Outcome:
         if self.settle_authors is not None:
@@ -307,6 +349,13 @@ def _by_kind(items: list[QueueItem]) -> dict[str, int]:
         kind = kind_of(item)
         counts[kind] = counts.get(kind, 0) + 1
     return counts
+
+
+def _ready(status: Mapping[str, Any]) -> bool:
+    conditions = status.get("conditions")
+    if not isinstance(conditions, list):
+        return False
+    return any(isinstance(c, dict) and c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
 def _needs_reconcile(previous: Observed | None, current: Observed) -> bool:

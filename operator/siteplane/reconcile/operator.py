@@ -105,6 +105,10 @@ class Operator:
             with contextlib.suppress(ValueError):  # an invalid spec: its own reconcile says so
                 await self.dnsbackends.check(name, body.get("spec") or {})
         self.controller.progress = StartupProgress(await objects.count(SERVED_KINDS, self.config.namespaces))
+        try:
+            self.controller.resume(await asyncio.to_thread(self.store.read, _stored_generations))
+        except SiteplaneError as error:  # then every object is reconciled, as on a first start
+            log.warning("start-up: cannot read what the previous run stored: %s", error)
         if self.config.peering is not None and self.identity is not None:
             self._spawn(self._follow_peering(self.config.peering, self.identity), "leadership")
         self._spawn(self.status.run(), "status-writer")
@@ -347,6 +351,11 @@ def _reporters(dnsbackends: DNSBackends) -> dict[str, Reporter]:
         return {Key.of(r): dnsbackends.report(uow, r.name) for r in refs}
 
     return {"Site": sites, "DNSRecord": records, "DNSZone": zones, "DNSBackend": backends}
+
+
+def _stored_generations(uow: UnitOfWork) -> dict[str, int]:
+    """What the previous run stored of the kinds a restart need not reconcile again (controller.py)."""
+    return {**uow.sites.live_generations(), **uow.records.live_generations()}
 
 
 def build(config: Config, kube: KubeClient | None = None, identity: str | None = None) -> Operator:

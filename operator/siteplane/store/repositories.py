@@ -41,6 +41,11 @@ def _generations(session: Session, model: type[Site | Record | Zone], uids: Iter
     return {uid: int(generation or 0) for uid, generation in rows}
 
 
+def _live_generations(session: Session, model: type[Site | Record]) -> dict[str, int]:
+    rows = session.execute(select(model.uid, model.generation).where(model.deleted_at.is_(None)))
+    return {uid: int(generation or 0) for uid, generation in rows}
+
+
 class _Repository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -99,6 +104,10 @@ class SiteRepository(_Repository):
     def generations(self, uids: Iterable[str]) -> dict[str, int]:
         """uid -> generation for those of ``uids`` that are Sites, in one query."""
         return _generations(self.session, Site, uids)
+
+    def live_generations(self) -> dict[str, int]:
+        """uid -> generation stored of every live Site (what a restart resumes from)."""
+        return _live_generations(self.session, Site)
 
     def count_live(self) -> int:
         return int(self.session.scalar(select(func.count()).select_from(Site).where(Site.deleted_at.is_(None))) or 0)
@@ -227,6 +236,10 @@ class RecordRepository(_Repository):
     def generations(self, uids: Iterable[str]) -> dict[str, int]:
         """uid -> generation for those of ``uids`` that are DNSRecords, in one query."""
         return _generations(self.session, Record, uids)
+
+    def live_generations(self) -> dict[str, int]:
+        """uid -> generation stored of every live DNSRecord (what a restart resumes from)."""
+        return _live_generations(self.session, Record)
 
     def live_in_zone(self, zone_name: str) -> list[Record]:
         stmt = select(Record).where(Record.zone_name == zone_name, Record.deleted_at.is_(None))
