@@ -107,3 +107,49 @@ def test_an_object_that_keeps_failing_does_not_slow_the_retry_of_another(
         embedded.close()
     assert delays["stuck"][:7] == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 5.0]
     assert delays["blip"][0] == 0.0, "the second object's first failure waits as a first failure"
+
+
+@pytest.mark.parametrize(
+    ("case", "busy", "written_at"),
+    [
+        (
+            "a zone busy all along: 30 s, then twice as long each time, up to 16 x 30 s",
+            True,
+            [30, 90, 210, 450, 930, 1410],
+        ),
+        ("a zone that goes quiet: written once it has been quiet for 2 s", False, [2]),
+    ],
+)
+def test_a_zones_tallies_wait_while_it_is_busy_and_each_write_in_a_stream_waits_twice_as_long(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str, busy: bool, written_at: list[int]
+) -> None:
+    """A tally-only patch of a zone whose syncs keep coming (a long import) is written at
+    doubling intervals from settle_max, not every settle_max: progress for a few writes."""
+    embedded = Embedded.create(tmp_path)
+    clock = [0.0]
+    monkeypatch.setattr(status_writer, "time", type("Clock", (), {"monotonic": staticmethod(lambda: clock[0])}))
+    report = StatusReport([], settling=frozenset({"recordCount"}), settling_zone="example.com")
+    zone = observed("DNSZone", "zone", {})
+    writes: list[int] = []
+
+    async def scenario() -> None:
+        writer = StatusWriter(
+            embedded.store, FlakyObjects(set()), ObjectCache(), {}, settle=2, settle_max=30, busy=lambda _: busy
+        )  # type: ignore[arg-type]
+        writer.mark([zone.ref])
+        for second in range(0, 1500):
+            clock[0] = float(second)
+            if not busy and writes:
+                break
+            if not writer._waits_to_settle(zone.ref, ["recordCount"], report):
+                writes.append(second)
+                writer._settling.pop(zone.key, None)  # as a write that went through does
+                writer._waits_to_settle(zone.ref, ["recordCount"], report)  # the next tally begins to wait
+        for timer in writer._settle_timers.values():
+            timer.cancel()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        embedded.close()
+    assert writes == written_at, case

@@ -98,6 +98,9 @@ def _store_gone(uow: UnitOfWork, refs: Iterable[ObjectRef]) -> None:
     uow.changes.announce()
 
 
+MAX_STRETCH = 4  # a busy zone's tallies wait at most 2**4 x settle_max
+
+
 @dataclass
 class WriterStats:
     writes: int = 0
@@ -133,6 +136,8 @@ class StatusWriter:
         self._attempts: dict[Key, int] = {}  # failed writes in a row, per object: its own backoff
         self._marked_at: dict[Key, float] = {}  # when each object was last marked (monotonic)
         self._settling: dict[Key, float] = {}  # objects whose tallies wait, since when
+        # Tally writes made in a row while the zone stayed busy: each waits twice as long as the last.
+        self._stretched: dict[Key, int] = {}
         self._settle_timers: dict[Key, asyncio.TimerHandle] = {}
         self._marked = asyncio.Event()
         self._idle = asyncio.Event()
@@ -167,6 +172,7 @@ class StatusWriter:
         self._attempts.pop(key, None)
         self._marked_at.pop(key, None)
         self._settling.pop(key, None)
+        self._stretched.pop(key, None)
         if (timer := self._settle_timers.pop(key, None)) is not None:
             timer.cancel()
         self._gone[key] = ref
@@ -304,9 +310,18 @@ class StatusWriter:
         since = self._settling.setdefault(key, now)
         busy = report.settling_zone is not None and self.busy is not None and self.busy(report.settling_zone)
         quiet_at = self._marked_at.get(key, now) + self.settle
+        # A zone busy for many minutes (a large import) shows its tallies after settle_max, then
+        # after twice that, and so on up to 16 times: progress to watch at a cost that grows with
+        # the logarithm of the burst's length, not with its length.
+        stretched = self._stretched.get(key, 0)
+        longest = self.settle_max * 2 ** min(stretched, MAX_STRETCH)
         # While busy, look again every ``settle`` seconds: its last sync may mark nothing new.
-        due = min(now + self.settle if busy else quiet_at, since + self.settle_max)
+        due = min(now + self.settle if busy else quiet_at, since + longest)
         if now >= due:
+            if busy:
+                self._stretched[key] = stretched + 1
+            else:
+                self._stretched.pop(key, None)
             return False
         if key not in self._settle_timers:
             self._settle_timers[key] = asyncio.get_running_loop().call_later(due - now, self._settled, key, ref)
