@@ -15,7 +15,9 @@ plane (the tests' harness):
 3. a restart with nothing to do: time until the operator logs that it has seen every object, and
    the API writes it made;
 4. single-change latency: one Site's address changed, time until the DNS answer has the new one;
-5. idle cost: operator CPU over a quiet minute (its drift checks included).
+5. idle cost: operator CPU over a quiet minute (its drift checks included); with --steady-idle
+   a second minute once a drift interval has passed since the restart (the first check of each
+   zone after a restart is a whole sync, the later ones of unchanged zones only probes).
 
 Figures go to a JSON file and a PNG chart (T1/T0, API writes per Site, peak RSS against N).
 With --memprobe the operators also sample where their memory goes (bench/memprobe), read with
@@ -378,18 +380,34 @@ async def latency(
     }
 
 
-async def idle(operator: OperatorProcess, seconds: float) -> dict[str, Any]:
+async def idle(
+    operator: OperatorProcess, seconds: float, restarted_at: float, steady_after: float | None = None
+) -> dict[str, Any]:
+    """Operator CPU over ``seconds`` of quiet; with ``steady_after`` (the drift interval, counted
+    from the restart) a second window once every zone has had its first check since the restart:
+    that first check is a whole sync, the later ones of unchanged zones only probes."""
     assert operator.process is not None
     pid = operator.process.pid
     await asyncio.sleep(5)
     start = cpu_seconds(pid)
     await asyncio.sleep(seconds)
     used = cpu_seconds(pid) - start
-    return {
+    result: dict[str, Any] = {
         "seconds": seconds,
         "cpu_seconds": round(used, 2),
         "cpu_percent_of_one_core": round(100 * used / seconds, 2),
     }
+    if steady_after is not None:
+        await asyncio.sleep(max(0.0, restarted_at + steady_after + 5 - time.monotonic()))
+        start = cpu_seconds(pid)
+        await asyncio.sleep(seconds)
+        used = cpu_seconds(pid) - start
+        result["steady"] = {
+            "after_restart_seconds": round(time.monotonic() - seconds - restarted_at, 1),
+            "cpu_seconds": round(used, 2),
+            "cpu_percent_of_one_core": round(100 * used / seconds, 2),
+        }
+    return result
 
 
 def database_rows(url: str) -> dict[str, int]:
@@ -474,9 +492,11 @@ async def run_one(setup_name: str, n: int, args: argparse.Namespace) -> dict[str
                     )
                     if not args.converge_only:
                         objects = n + 2 * result["siteplane"]["zones"]
+                        restarted_at = time.monotonic()
                         result["restart"] = await restart(api, operator, objects, args.timeout)
                         result["latency"] = await latency(api, operator, setup, namespace, n, args.changes)
-                        result["idle"] = await idle(operator, args.idle)
+                        steady = args.drift_interval if args.steady_idle else None
+                        result["idle"] = await idle(operator, args.idle, restarted_at, steady)
                 finally:
                     operator.stop()
                 result["database_rows"] = database_rows(setup.database_url)
@@ -525,6 +545,12 @@ def main() -> int:
     )
     parser.add_argument("--changes", type=int, default=50, help="single-change latency samples")
     parser.add_argument("--idle", type=float, default=60.0, help="seconds of idle measurement")
+    parser.add_argument(
+        "--steady-idle",
+        action="store_true",
+        help="measure idle a second time once a drift interval has passed since the restart "
+        "(every zone then had its first check, a whole sync, since the restart)",
+    )
     parser.add_argument("--drift-interval", type=float, default=300.0, help="the operator's drift interval")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for convergence")
     parser.add_argument(
