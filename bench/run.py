@@ -380,6 +380,13 @@ async def latency(
     }
 
 
+async def _cpu_over(pid: int, seconds: float) -> dict[str, Any]:
+    start = cpu_seconds(pid)
+    await asyncio.sleep(seconds)
+    used = cpu_seconds(pid) - start
+    return {"cpu_seconds": round(used, 2), "cpu_percent_of_one_core": round(100 * used / seconds, 2)}
+
+
 async def idle(
     operator: OperatorProcess, seconds: float, restarted_at: float, steady_after: float | None = None
 ) -> dict[str, Any]:
@@ -389,24 +396,11 @@ async def idle(
     assert operator.process is not None
     pid = operator.process.pid
     await asyncio.sleep(5)
-    start = cpu_seconds(pid)
-    await asyncio.sleep(seconds)
-    used = cpu_seconds(pid) - start
-    result: dict[str, Any] = {
-        "seconds": seconds,
-        "cpu_seconds": round(used, 2),
-        "cpu_percent_of_one_core": round(100 * used / seconds, 2),
-    }
+    result: dict[str, Any] = {"seconds": seconds, **await _cpu_over(pid, seconds)}
     if steady_after is not None:
         await asyncio.sleep(max(0.0, restarted_at + steady_after + 5 - time.monotonic()))
-        start = cpu_seconds(pid)
-        await asyncio.sleep(seconds)
-        used = cpu_seconds(pid) - start
-        result["steady"] = {
-            "after_restart_seconds": round(time.monotonic() - seconds - restarted_at, 1),
-            "cpu_seconds": round(used, 2),
-            "cpu_percent_of_one_core": round(100 * used / seconds, 2),
-        }
+        after = round(time.monotonic() - restarted_at, 1)
+        result["steady"] = {"after_restart_seconds": after, **await _cpu_over(pid, seconds)}
     return result
 
 

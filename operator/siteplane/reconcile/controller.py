@@ -35,7 +35,7 @@ from siteplane.kube.client import ApiError
 from siteplane.kube.objects import CustomObjects
 from siteplane.reconcile.observed import FINALIZER, Key, ObjectCache, Observed
 from siteplane.reconcile.outcome import Outcome, Reconciler
-from siteplane.reconcile.status import problem
+from siteplane.reconcile.status import problem, ready_status
 from siteplane.reconcile.status_writer import StatusWriter
 from siteplane.reconcile.workqueue import QueueClosed, WorkQueue
 from siteplane.reconcile.zone_writer import ZoneWriter
@@ -171,7 +171,7 @@ class Controller:
             and obj.finalized
             and not obj.deleting
             and obj.status.get("observedGeneration") == obj.generation
-            and _ready(obj.status)
+            and ready_status(obj.status) == "True"
         )
 
     def _seen(self, uid: str, resumed: bool = False) -> None:
@@ -349,13 +349,6 @@ def _by_kind(items: list[QueueItem]) -> dict[str, int]:
         kind = kind_of(item)
         counts[kind] = counts.get(kind, 0) + 1
     return counts
-
-
-def _ready(status: Mapping[str, Any]) -> bool:
-    conditions = status.get("conditions")
-    if not isinstance(conditions, list):
-        return False
-    return any(isinstance(c, dict) and c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
 def _needs_reconcile(previous: Observed | None, current: Observed) -> bool:

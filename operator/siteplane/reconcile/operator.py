@@ -52,7 +52,7 @@ from siteplane.reconcile.rbac_mirror import MirrorLoop, RbacMirror
 from siteplane.reconcile.records import Records
 from siteplane.reconcile.signing_keys import SigningKeys
 from siteplane.reconcile.sites import Sites
-from siteplane.reconcile.status import StatusReport, record_status, site_status, zone_status
+from siteplane.reconcile.status import StatusReport, ready_status, record_status, site_status, zone_status
 from siteplane.reconcile.status_writer import Reporter, StatusWriter
 from siteplane.reconcile.store_batch import StoreBatcher
 from siteplane.reconcile.zone_sync import SyncResult, ZoneSynchronizer
@@ -242,7 +242,7 @@ class Operator:
         counts: dict[tuple[str, str], int] = {}
         for kind in BY_KIND:
             for observed in self.cache.of_kind(kind):
-                key = (kind, _ready(observed.status))
+                key = (kind, ready_status(observed.status))
                 counts[key] = counts.get(key, 0) + 1
         return counts
 
@@ -302,14 +302,6 @@ class Operator:
         self, namespace: str, uid: str, generation: int, spec: Mapping[str, Any], author: Author, dry_run: bool
     ) -> str | None:
         return await self.accessgrants.admit(namespace, uid, generation, spec, author, dry_run)
-
-
-def _ready(status: Mapping[str, Any]) -> str:
-    for condition in status.get("conditions") or ():
-        if isinstance(condition, Mapping) and condition.get("type") == "Ready":
-            value = condition.get("status")
-            return value if value in ("True", "False") else "Unknown"
-    return "Unknown"
 
 
 async def _listening(host: str, port: int) -> bool:

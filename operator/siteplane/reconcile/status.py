@@ -79,6 +79,15 @@ def progress(ready: ConditionChange) -> list[ConditionChange]:
     ]
 
 
+def ready_status(status: Mapping[str, Any]) -> str:
+    """An object's Ready condition as it shows it: "True", "False", or "Unknown" (none, or unreadable)."""
+    for condition in status.get("conditions") or ():
+        if isinstance(condition, Mapping) and condition.get("type") == READY:
+            value = condition.get("status")
+            return value if value in ("True", "False") else "Unknown"
+    return "Unknown"
+
+
 def render(current: Mapping[str, Any], generation: int, report: StatusReport) -> dict[str, Any]:
     """The status patch for an object whose status is ``current``: only the fields that differ.
 
