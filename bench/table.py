@@ -34,6 +34,36 @@ def held_floor(result: dict[str, Any]) -> dict[str, Any] | None:
     return next((f for f in result.get("kopf_floor_variants", []) if f.get("variant") == "held"), None)
 
 
+WRITE_VERBS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def operator_writes_on(result: dict[str, Any], resource: str) -> int:
+    """The operator's writes to one kind (its status included) during the Sites phase: every write
+    the phase counted except the benchmark's own creates."""
+    requests = nested(result, "siteplane", "requests")
+    return sum(
+        count
+        for request, count in (requests.items() if isinstance(requests, dict) else ())
+        if (verb_resource := request.split(" ", 1))[0] in WRITE_VERBS
+        and verb_resource[1].split("/")[0] == resource
+        and request != f"POST {resource}"
+    )
+
+
+def per(result: dict[str, Any], resource: str, count_path: tuple[str, ...]) -> Any:
+    """The operator's writes to ``resource`` per object of it, or "-" for older result files."""
+    count = nested(result, *count_path)
+    if not isinstance(nested(result, "siteplane", "requests"), dict) or not isinstance(count, int) or not count:
+        return "-"
+    return round(operator_writes_on(result, resource) / count, 3)
+
+
+def cpu_ms_per_object(run: Any, objects: Any) -> Any:
+    if not isinstance(run, dict) or "operator_cpu_seconds" not in run or not isinstance(objects, int):
+        return "-"
+    return round(run["operator_cpu_seconds"] * 1000 / objects, 2)
+
+
 COLUMNS = (
     ("setup", lambda r: r["setup"]),
     ("N sites", lambda r: _get(r, "n")),
@@ -44,9 +74,16 @@ COLUMNS = (
     ("floor/T0", lambda r: _get(r, "floor_over_t0")),
     ("T1/T0", lambda r: _get(r, "t1_over_t0")),
     ("API writes/object", lambda r: _get(r, "siteplane", "operator_writes_per_object")),
+    ("Site writes/Site", lambda r: per(r, "sites", ("n",))),
+    ("zone writes/zone", lambda r: per(r, "dnszones", ("siteplane", "zones"))),
     ("zone syncs", lambda r: _get(r, "siteplane", "zone_syncs")),
     ("backend writes/zone", lambda r: _get(r, "siteplane", "backend_writes_per_zone")),
     ("operator CPU s", lambda r: _get(r, "siteplane", "operator_cpu_seconds")),
+    (
+        "operator CPU ms/object",
+        lambda r: cpu_ms_per_object(r.get("siteplane"), r["n"] + nested(r, "siteplane", "records")),
+    ),
+    ("kopf floor CPU ms/object", lambda r: cpu_ms_per_object(r.get("kopf_floor"), r["n"])),
     ("apiserver+etcd CPU s", lambda r: _get(r, "siteplane", "control_plane_cpu_seconds")),
     ("peak RSS MB", lambda r: _get(r, "siteplane", "operator_peak_rss_mb")),
     ("kopf, N in flight: peak RSS MB", lambda r: (held_floor(r) or {}).get("operator_peak_rss_mb", "-")),
@@ -55,6 +92,7 @@ COLUMNS = (
     ("change p50 s", lambda r: _get(r, "latency", "p50_seconds")),
     ("change p99 s", lambda r: _get(r, "latency", "p99_seconds")),
     ("idle CPU %", lambda r: _get(r, "idle", "cpu_percent_of_one_core")),
+    ("idle CPU % after a drift interval", lambda r: _get(r, "idle", "steady", "cpu_percent_of_one_core")),
 )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
@@ -60,6 +61,10 @@ class RecordSet:
         return cls(str(data["name"]), str(data["type"]), int(data["ttl"]), tuple(data["rdata"]))
 
 
+# Remembered: every sync plans its whole zone again and reads its server's answer back, so the
+# same few values are canonicalised over and over (a fifth of a quiet sync's CPU before). Room for
+# every record of a 50,000-Site fleet, so a drift round over all zones does not evict as it goes.
+@lru_cache(maxsize=1 << 17)
 def canonical_rdata(rdtype: str | int, text: str) -> str:
     """The one spelling siteplane stores, compares and sends for some rdata: dnspython's text form,
     with host names absolute (trailing dot). Every source spelling of the same data ('::1' vs

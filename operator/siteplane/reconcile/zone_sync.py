@@ -286,14 +286,16 @@ class ZoneSynchronizer:
 
     def _removals(self, zone_name: str) -> list[Removal]:
         with self.store.unit_of_work() as uow:
-            serving = _serving(uow.zones.owner_of(zone_name))
             return [
                 Removal(zone.id, zone.served_backend, zone_ref(zone))
                 for zone in uow.zones.served_named(zone_name)
+                # Kept: the name's live owner, not refused, on the backend it is served from (the
+                # row tells; the unique index on live owners makes it *the* owner).
                 if not (
-                    serving is not None
-                    and zone.id == serving.id
-                    and self.backends.name_for(zone.served_backend) == self.backends.name_for(serving.backend)
+                    zone.is_owner
+                    and zone.deleted_at is None
+                    and not zone.delegation_refused
+                    and self.backends.name_for(zone.served_backend) == self.backends.name_for(zone.backend)
                 )
             ]
 
@@ -414,7 +416,14 @@ class ZoneSynchronizer:
             if zone is None:
                 return affected
             recovered = zone.sync_error is not None
-            for row in uow.record_sets.live_in_zone(desired.zone_id):
+            # Only a recovery or a refusal can move a row already applied; otherwise only the rows
+            # not yet applied need a look (a quiet sync of a large zone loads none).
+            rows = (
+                uow.record_sets.live_in_zone(desired.zone_id)
+                if recovered or applied.refused
+                else uow.record_sets.unapplied_in_zone(desired.zone_id)
+            )
+            for row in rows:
                 key = RecordKey(row.name, row.type)
                 if key in applied.refused:
                     row.rejected = _rejection(key, row, applied.refused[key])
@@ -424,7 +433,7 @@ class ZoneSynchronizer:
                     affected.add(owner_ref(row))
                 elif recovered:
                     affected.add(owner_ref(row))
-            for row in uow.record_sets.withdrawing_in_zone(desired.zone_id):
+            for row in uow.record_sets.withdrawing_in_zone(desired.zone_id) if desired.withdrawing_ids else ():
                 if row.id in desired.withdrawing_ids:
                     row.withdrawn_serial = applied.serial
             served = len(desired.owners) - len(applied.refused) - len(desired.book.rejected)

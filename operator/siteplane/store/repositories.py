@@ -268,6 +268,16 @@ class RecordSetRepository(_Repository):
         stmt = select(RecordSetRow).where(RecordSetRow.owner_uid.in_(uids), RecordSetRow.deleted_at.is_(None))
         return list(self.session.scalars(stmt))
 
+    def unapplied_in_zone(self, zone_id: int) -> list[RecordSetRow]:
+        """Live rows of a zone neither applied nor rejected yet: what a sync has to mark."""
+        stmt = select(RecordSetRow).where(
+            RecordSetRow.zone_id == zone_id,
+            RecordSetRow.deleted_at.is_(None),
+            RecordSetRow.applied_serial.is_(None),
+            RecordSetRow.rejected.is_(None),
+        )
+        return list(self.session.scalars(stmt))
+
     def withdrawing_in_zone(self, zone_id: int) -> list[RecordSetRow]:
         """Withdrawn rows of a zone whose removal from the server is not yet confirmed, oldest
         withdrawal first (so the latest wins in a dict)."""
