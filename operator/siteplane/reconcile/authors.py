@@ -69,8 +69,7 @@ class AuthorLog:
             return
 
         def record(uow: UnitOfWork) -> None:
-            for a in batch:
-                uow.authors.record(a.object_uid, a.generation, a.operation, a.username)
+            uow.authors.record_many((a.object_uid, a.generation, a.operation, a.username) for a in batch)
 
         try:
             await asyncio.to_thread(self.store.transaction, record)

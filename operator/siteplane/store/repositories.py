@@ -388,16 +388,23 @@ class HistoryRepository(_Repository):
 class ChangeAuthorRepository(_Repository):
     def record(self, object_uid: str, generation: int, operation: str, username: str) -> None:
         """Remember (or, for a change admitted again, replace) who made this change."""
-        stmt = select(ChangeAuthor).where(
-            ChangeAuthor.object_uid == object_uid,
-            ChangeAuthor.generation == generation,
-            ChangeAuthor.operation == operation,
-        )
-        row = self.session.scalars(stmt).first()
-        if row is None:
-            row = ChangeAuthor(object_uid=object_uid, generation=generation, operation=operation)
-            self.session.add(row)
-        row.username, row.at = username, utcnow()
+        self.record_many([(object_uid, generation, operation, username)])
+
+    def record_many(self, authors: Iterable[tuple[str, int, str, str]]) -> None:
+        """``record`` for each (uid, generation, operation, username), the latest of a change
+        winning: one query for the rows already there, whatever the batch's size."""
+        latest = {(uid, generation, operation): username for uid, generation, operation, username in authors}
+        if not latest:
+            return
+        stmt = select(ChangeAuthor).where(ChangeAuthor.object_uid.in_(sorted({uid for uid, _, _ in latest})))
+        rows = {(r.object_uid, r.generation, r.operation): r for r in self.session.scalars(stmt)}
+        now = utcnow()
+        for (uid, generation, operation), username in latest.items():
+            row = rows.get((uid, generation, operation))
+            if row is None:
+                row = ChangeAuthor(object_uid=uid, generation=generation, operation=operation)
+                self.session.add(row)
+            row.username, row.at = username, now
 
 
 class ObjectStatusRepository(_Repository):
