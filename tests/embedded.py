@@ -4,7 +4,7 @@ tests of what reconcilers and zone syncs do, driven the way the controller drive
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,8 @@ class Embedded:
     store: Store
     backends: BackendResolver
     synchronizer: ZoneSynchronizer
+    placement: PlacementLock = field(default_factory=PlacementLock)
+    """One lock for every run, as in the operator: what a cache of zone views watches."""
 
     @classmethod
     def create(cls, directory: Path, reload_command: tuple[str, ...] = ()) -> Embedded:
@@ -61,7 +63,7 @@ class Embedded:
 
         async def go() -> Outcome:
             writer = ZoneWriter(self.synchronizer.sync, gather_seconds=0)
-            placement = PlacementLock()
+            placement = self.placement
             batch = StoreBatcher(self.store, placement.shared)
             reconcilers = {
                 "Site": Sites(self.store, placement, writer, batch),

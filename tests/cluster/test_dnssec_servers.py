@@ -150,7 +150,15 @@ class Zone:
                 if rds.rdtype != dns.rdatatype.RRSIG and rds.rdtype not in covered
             ]
         serial = transferred.get_soa().serial
-        return f"serial {serial}, served without RRSIG: {', '.join(missing) or 'nothing'}"
+        return f"serial {serial}, served without RRSIG: {', '.join(missing) or 'nothing'}{self.server_log()}"
+
+    def server_log(self, lines: int = 40) -> str:
+        """What named logged about this zone (its signing, its key manager), for a failure's message."""
+        if not isinstance(self.target, BindTarget):
+            return ""
+        log = self.target.server.log_file.read_text(errors="replace").splitlines()
+        about = [line for line in log if self.name.rstrip(".") in line][-lines:]
+        return "\nnamed.log on the zone:\n" + "\n".join(about)
 
 
 def validate_section(

@@ -10,7 +10,7 @@ be applied before its zone (GitOps order).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -19,19 +19,24 @@ from siteplane.api.dnsrecord import DNSRecordSpec
 from siteplane.api.dnszone import DNSZoneSpec
 from siteplane.api.site import SiteSpec
 from siteplane.domain.names import enclosing_zones, relative_to
-from siteplane.planning.placement import closest_zone
+from siteplane.planning.placement import ZoneView, closest_zone
 from siteplane.reconcile.rows import serving_zone_views, zone_view
 from siteplane.reconcile.status import domain_not_permitted, record_not_permitted, zone_not_delegated
 from siteplane.store.unit_of_work import UnitOfWork
 
 
-def site_refusal(uow: UnitOfWork, namespace: str, spec: Mapping[str, Any]) -> str | None:
+def site_domains(spec: Mapping[str, Any]) -> list[str] | None:
+    """The domains a Site spec claims, in order; None for a spec that is not valid (the schema and
+    the status conditions speak about invalid specs)."""
     try:
-        site = SiteSpec.model_validate(dict(spec))
+        return list(SiteSpec.model_validate(dict(spec)).domains)
     except ValidationError:
-        return None  # the schema and the status conditions speak about invalid specs
-    zones = serving_zone_views(uow, site.domains)
-    for position, domain in enumerate(site.domains):
+        return None
+
+
+def site_refusal(zones: Mapping[str, ZoneView], namespace: str, domains: Sequence[str]) -> str | None:
+    """Why ``namespace`` may not claim ``domains``, given the serving ``zones`` around them."""
+    for position, domain in enumerate(domains):
         zone = closest_zone(domain, zones)
         if zone is not None and not zone.permits(namespace, relative_to(domain, zone.zone_name)):
             return domain_not_permitted(position, namespace, domain)

@@ -56,6 +56,7 @@ from siteplane.reconcile.status import StatusReport, ready_status, record_status
 from siteplane.reconcile.status_writer import Reporter, StatusWriter
 from siteplane.reconcile.store_batch import StoreBatcher
 from siteplane.reconcile.zone_sync import SyncResult, ZoneSynchronizer
+from siteplane.reconcile.zone_views import ZoneViews
 from siteplane.reconcile.zone_writer import ZoneWriter
 from siteplane.reconcile.zones import Zones
 from siteplane.store.database import make_engine, redact
@@ -88,6 +89,7 @@ class Operator:
     mirror: MirrorLoop
     authors: AuthorLog
     leadership: Leadership
+    zone_views: ZoneViews
     identity: str | None = None  # the peering identity kopf runs with (None: no peering)
     started: bool = False
     _database_ok: tuple[float, bool] = (0.0, False)  # (when checked, answered)
@@ -285,9 +287,16 @@ class Operator:
     async def refusal(self, kind: str, namespace: str, uid: str, spec: Mapping[str, Any]) -> str | None:
         """Why admission should refuse this spec of a Site, DNSRecord or DNSZone; None to admit."""
 
+        if kind == "Site":
+            domains = admission.site_domains(spec)
+            if domains is None:
+                return None
+            zones = self.zone_views.cached(domains)
+            if zones is None:
+                zones = await asyncio.to_thread(self.zone_views.serving, domains)
+            return admission.site_refusal(zones, namespace, domains)
+
         def check(uow: UnitOfWork) -> str | None:
-            if kind == "Site":
-                return admission.site_refusal(uow, namespace, spec)
             if kind == "DNSRecord":
                 return admission.record_refusal(uow, namespace, spec)
             return admission.zone_refusal(uow, namespace, uid, spec)
@@ -443,5 +452,6 @@ def build(config: Config, kube: KubeClient | None = None, identity: str | None =
         mirror,
         authors,
         leadership,
+        ZoneViews(store, placement),
         identity if config.peering is not None else None,
     )

@@ -34,6 +34,9 @@ class PlacementLock:
         self._condition = threading.Condition()
         self._readers = 0
         self._writer = False
+        self.zone_changes = 0
+        """Exclusive sections ended so far, each after its transaction: a cache of which zone serves
+        which name (ZoneViews) is current while this has not moved since it was read."""
 
     @contextmanager
     def shared(self) -> Iterator[None]:
@@ -58,6 +61,7 @@ class PlacementLock:
         finally:
             with self._condition:
                 self._writer = False
+                self.zone_changes += 1
                 self._condition.notify_all()
 
 

@@ -228,6 +228,11 @@ class ZoneRepository(_Repository):
     def live_owners(self) -> list[Zone]:
         return list(self.session.scalars(select(Zone).where(Zone.is_owner.is_(True), Zone.deleted_at.is_(None))))
 
+    def serving_owners(self) -> list[Zone]:
+        """Every live owner zone its parent lets serve its name (``serving_owners_named``, all names)."""
+        live = select(Zone).where(Zone.is_owner.is_(True), Zone.deleted_at.is_(None))
+        return list(self.session.scalars(live.where(Zone.delegation_refused.is_(False))))
+
 
 class RecordRepository(_Repository):
     def by_uid(self, uid: str) -> Record | None:
