@@ -3,18 +3,16 @@ latest author of a change wins, whether it was stored before or arrives twice in
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from siteplane.store.database import make_engine
 from siteplane.store.migrate import upgrade
 from siteplane.store.models import ChangeAuthor
 from siteplane.store.unit_of_work import Store
+from tests.statements import statement_kinds
 
 
 @pytest.fixture
@@ -22,21 +20,6 @@ def store(tmp_path: Path) -> Store:
     url = f"sqlite:///{tmp_path / 'authors.db'}"
     upgrade(url)
     return Store(make_engine(url))
-
-
-@contextmanager
-def selects(store: Store) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def note(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
-            seen.append(statement)
-
-    event.listen(store.engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(store.engine, "before_cursor_execute", note)
 
 
 def authors(store: Store) -> dict[tuple[str, int, str], str]:
@@ -53,9 +36,9 @@ def test_a_batch_of_authors_is_one_lookup_and_the_latest_author_of_a_change_wins
         *((f"site-{i}", 1, "CREATE", "dave") for i in range(2, 52)),
         ("site-2", 1, "CREATE", "erin"),  # twice in one batch: the later one counts
     ]
-    with selects(store) as seen:
+    with statement_kinds(store) as seen:
         store.transaction(lambda uow: uow.authors.record_many(batch))
-    assert len(seen) == 1
+    assert seen.count("SELECT") == 1
     stored = authors(store)
     assert stored[("site-1", 1, "CREATE")] == "bob"
     assert stored[("site-1", 2, "UPDATE")] == "carol"
@@ -65,6 +48,6 @@ def test_a_batch_of_authors_is_one_lookup_and_the_latest_author_of_a_change_wins
 
 
 def test_an_empty_batch_asks_the_database_nothing(store: Store) -> None:
-    with selects(store) as seen:
+    with statement_kinds(store) as seen:
         store.transaction(lambda uow: uow.authors.record_many([]))
-    assert seen == []
+    assert "SELECT" not in seen

@@ -9,20 +9,18 @@ leadership term, a digest too old, a failed last sync, a signed zone.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from siteplane.dns import signing
 from siteplane.reconcile.zone_sync import SyncResult, ZoneSynchronizer
 from siteplane.reconcile.zone_writer import WriterStats, ZoneWriter
-from siteplane.store.unit_of_work import Store
 from tests.embedded import Embedded, observed
+from tests.statements import statement_kinds
 
 ZONE = observed("DNSZone", "zone", {"zoneName": "example.com", "nameServers": ["ns1.example.net"]})
 SITE = observed("Site", "www", {"primaryDomain": "www.example.com", "serving": {"ipv4": ["192.0.2.1"]}})
@@ -56,20 +54,6 @@ def _checked(world: Embedded, synchronizer: ZoneSynchronizer, *, also_request: b
     return asyncio.run(go())
 
 
-@contextmanager
-def _statements(store: Store) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement.split()[0].upper())
-
-    event.listen(store.engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(store.engine, "before_cursor_execute", count)
-
-
 def _checked_at(world: Embedded) -> datetime | None:
     return world.store.read(lambda uow: uow.zones.owner_of("example.com").checked_at)
 
@@ -81,7 +65,7 @@ def test_a_check_of_an_unchanged_zone_is_answered_by_a_probe_that_only_writes_ch
     before = _checked_at(world)
     zone_file = (tmp_path / "zones" / "example.com.zone").read_bytes()
 
-    with _statements(world.store) as statements:
+    with statement_kinds(world.store) as statements:
         stats = _checked(world, synchronizer)
 
     assert (stats.probes, stats.syncs) == (1, 0)
