@@ -47,7 +47,7 @@ class ZoneViews:
         self._loaded_at = 0.0
         self._zone_changes = -1  # placement.zone_changes when the views were read
         self._loading = threading.Lock()
-        self.loads = 0  # for tests and metrics: whole reads of the zones
+        self.loads = 0  # whole reads of the zones (what the tests count)
 
     def cached(self, domains: Iterable[str]) -> dict[str, ZoneView] | None:
         """The serving zones that could hold any of ``domains``, from memory; None when memory

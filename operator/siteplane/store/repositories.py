@@ -230,8 +230,7 @@ class ZoneRepository(_Repository):
 
     def serving_owners(self) -> list[Zone]:
         """Every live owner zone its parent lets serve its name (``serving_owners_named``, all names)."""
-        live = select(Zone).where(Zone.is_owner.is_(True), Zone.deleted_at.is_(None))
-        return list(self.session.scalars(live.where(Zone.delegation_refused.is_(False))))
+        return [z for z in self.live_owners() if not z.delegation_refused]
 
 
 class RecordRepository(_Repository):
