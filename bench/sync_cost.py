@@ -68,10 +68,20 @@ def measure(sites: int, repeat: int) -> dict[str, Any]:
     }
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.sync_cost", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sites", type=int, default=20, help="Sites in the zone (the benchmark's zones hold 20)")
-    parser.add_argument("--repeat", type=int, default=300)
+    parser.add_argument("--sites", type=_positive, default=20, help="Sites in the zone (the benchmark's zones hold 20)")
+    parser.add_argument("--repeat", type=_positive, default=300)
     args = parser.parse_args()
     print(json.dumps(measure(args.sites, args.repeat)))
     return 0
