@@ -117,6 +117,9 @@ class Config:
     """Host name or address the apiserver calls the webhook at; the listening address when unset."""
     webhook_cert_dir: str | None = None
     """Directory with tls.crt, tls.key and ca.crt for the webhook; None generates a CA at start."""
+    webhook_drain_seconds: float = 5.0
+    """A stopping operator keeps answering the webhook (each answer closing its connection) until
+    the apiserver's kept-open connections are gone, or this long (handlers/webhook_server.py)."""
     probes_listen: str | None = None
     """host:port of the operator's readiness and metrics server (/readyz, /metrics); None: none.
     Liveness is kopf's endpoint (``liveness``)."""
@@ -272,6 +275,7 @@ ENVIRONMENT: dict[str, tuple[str, Parser]] = {
     "webhook_listen": ("SITEPLANE_WEBHOOK_LISTEN", _text),
     "webhook_host": ("SITEPLANE_WEBHOOK_HOST", _text),
     "webhook_cert_dir": ("SITEPLANE_WEBHOOK_CERT_DIR", _text),
+    "webhook_drain_seconds": ("SITEPLANE_WEBHOOK_DRAIN_SECONDS", _seconds),
     "probes_listen": ("SITEPLANE_PROBES_LISTEN", _text),
     "log_format": ("SITEPLANE_LOG_FORMAT", _log_format),
     "webhook_configuration": ("SITEPLANE_WEBHOOK_CONFIGURATION", _text),

@@ -1,4 +1,4 @@
-"""The admission webhooks: kopf's webhook server over TLS, the webhook configurations kept up to
+"""The admission webhooks: served over TLS (handlers/webhook_server.py), the webhook configurations kept up to
 date by kopf (URL and caBundle), four checks and one mutation.
 
 - Sites, DNSRecords, DNSZones are created with siteplane's finalizer (mutating, failurePolicy
@@ -31,6 +31,7 @@ from siteplane.config import Config
 from siteplane.domain.access import Author
 from siteplane.errors import KubeUnavailable
 from siteplane.handlers.memo import config_of, operator_of
+from siteplane.handlers.webhook_server import AdmissionServer
 from siteplane.kube.webhook_tls import WebhookCertificates, generate
 from siteplane.reconcile.observed import FINALIZER
 from siteplane.reconcile.operator import Operator
@@ -47,31 +48,28 @@ class NoWebhookServer:
         yield  # unreachable: makes this an async generator, as kopf expects
 
 
-def configure_webhook(settings: kopf.OperatorSettings, config: Config) -> None:
+def configure_webhook(settings: kopf.OperatorSettings, config: Config) -> AdmissionServer | None:
+    """Serve the webhooks (None when ``SITEPLANE_WEBHOOK_LISTEN`` is unset): the server the
+    operator's cleanup drains before it stops the operator."""
     address = config.webhook_address
     if address is None:
         settings.admission.server = NoWebhookServer()
-        return
+        return None
     addr, port = address
     host = config.webhook_host or addr
     if config.webhook_cert_dir:
         certs = WebhookCertificates.mounted(Path(config.webhook_cert_dir))
     else:
         certs = generate(Path(tempfile.mkdtemp(prefix="siteplane-webhook-")), [host, addr])
-    settings.admission.server = kopf.WebhookServer(
-        addr=addr,
-        port=port,
-        host=host,
-        certfile=str(certs.cert_file),
-        pkeyfile=str(certs.key_file),
-        cafile=str(certs.ca_file),
-    )
+    server = AdmissionServer(addr=addr, port=port, host=host, certs=certs, drain_seconds=config.webhook_drain_seconds)
+    settings.admission.server = server
     if config.webhook_configuration:
         settings.admission.managed = config.webhook_configuration
         log.info("admission webhook on %s:%d, called at https://%s:%d", addr, port, host, port)
     else:  # an installer (the Helm chart) ships the configuration, with clientConfig.service
         settings.admission.managed = None
         log.info("admission webhook on %s:%d; its configuration is managed by the installer", addr, port)
+    return server
 
 
 def _spec_unchanged(operation: str | None, old: Mapping[str, Any] | None, body: Mapping[str, Any]) -> bool:

@@ -12,8 +12,9 @@ from siteplane.config import Config
 from siteplane.errors import SiteplaneError
 from siteplane.handlers.admission import configure_webhook
 from siteplane.handlers.kopf_settings import apply_settings
-from siteplane.handlers.memo import CONFIG, IDENTITY, OPERATOR, PROBES, config_of, identity_of, operator_of
+from siteplane.handlers.memo import CONFIG, IDENTITY, OPERATOR, PROBES, WEBHOOK, config_of, identity_of, operator_of
 from siteplane.handlers.probes import ProbeServer
+from siteplane.handlers.webhook_server import AdmissionServer
 from siteplane.reconcile.operator import build
 from siteplane.store.migrate import SchemaOutOfDate
 
@@ -46,7 +47,8 @@ def run(config: Config, *, verbose: bool = False) -> None:
 async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     config = config_of(memo)
     apply_settings(settings, config)
-    configure_webhook(settings, config)
+    if WEBHOOK not in memo:  # once: a start-up retried after a TemporaryError keeps the first
+        memo[WEBHOOK] = configure_webhook(settings, config)
     if config.peering is not None and memo.get(IDENTITY) is None:
         # siteplane follows kopf's peering verdict knowing kopf's identity; kopf started without
         # one made up its own, so this replica could never tell that it leads.
@@ -75,6 +77,9 @@ async def _start_probes(memo: kopf.Memo, config: Config) -> None:
 
 @kopf.on.cleanup()
 async def stop(memo: kopf.Memo, **_: Any) -> None:
+    webhook: AdmissionServer | None = memo.get(WEBHOOK)
+    if webhook is not None:  # the webhook's answers need the operator: drain them first
+        await webhook.stop()
     operator = operator_of(memo)
     if operator is not None:
         await operator.stop()

@@ -13,7 +13,7 @@ import kopf
 from siteplane.config import Config
 from siteplane.reconcile.operator import Operator
 
-CONFIG, OPERATOR, IDENTITY, PROBES = "config", "operator", "identity", "probes"
+CONFIG, OPERATOR, IDENTITY, PROBES, WEBHOOK = "config", "operator", "identity", "probes", "webhook"
 
 
 def config_of(memo: kopf.Memo) -> Config:
