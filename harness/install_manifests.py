@@ -3,8 +3,9 @@
 ``python -m harness.install_manifests`` (``make install-manifests``):
 
 1. copies what the chart ships from elsewhere in the repository into ``charts/siteplane/files/``:
-   the CRDs (``crds/``), the shipped roles (``manifests/rbac/roles.yaml``) and kopf's peering CRDs
-   (``manifests/peering/crds.yaml``), since a chart can only read files inside itself;
+   the CRDs (``crds/``) and the shipped roles (``manifests/rbac/roles.yaml``), since a chart can
+   only read files inside itself, and kopf's peering CRDs (``manifests/peering/crds.yaml``) into the
+   chart's ``crds/``, which Helm installs before everything else;
 2. renders the chart with the base's values (release ``siteplane`` in ``siteplane-system``, the
    namespace created with the restricted Pod Security level, the webhook certificate from
    cert-manager: a generated certificate must not be committed) and writes one file per template
@@ -45,7 +46,7 @@ def copied_files() -> dict[Path, str]:
         CHART / "files" / "crds" / crd.name: crd.read_text() for crd in sorted((REPO_ROOT / "crds").glob("*.yaml"))
     }
     files[CHART / "files" / "roles.yaml"] = (REPO_ROOT / "manifests" / "rbac" / "roles.yaml").read_text()
-    files[CHART / "files" / "peering-crds.yaml"] = (REPO_ROOT / "manifests" / "peering" / "crds.yaml").read_text()
+    files[CHART / "crds" / "kopf-peering.yaml"] = (REPO_ROOT / "manifests" / "peering" / "crds.yaml").read_text()
     return files
 
 
