@@ -91,3 +91,32 @@ def test_a_zone_refused_by_its_parent_serves_nothing_and_permits_nothing(world: 
     world.store.transaction(refuse)
     assert views.serving(SHOP) == {}
     assert refusal(views, "team-b", SHOP) is None
+
+
+def test_views_that_took_long_to_read_are_kept_longer_so_reloads_stay_a_small_share_of_a_core(
+    world: Embedded,
+) -> None:
+    clock = Clock()
+    views = ZoneViews(world.store, world.placement, max_age=10, clock=clock)
+    read = world.store.read
+
+    def slow_read(work: Any) -> Any:  # a read of every zone that takes 2 s, as 100,000 zones would
+        clock.now += 2
+        return read(work)
+
+    world.store.read = slow_read  # type: ignore[method-assign]
+    assert refusal(views, "team-b", SHOP) is not None
+    assert views.lifetime == 40  # LOAD_SHARE (20) times the 2 s read, beyond max_age
+    clock.now += 30
+    assert views.cached(SHOP) is not None and views.loads == 1
+    clock.now += 10
+    assert views.cached(SHOP) is None  # 40 s old: read again
+
+    world.run(observed("DNSZone", "zone", {**ZONE_SPEC, "publishers": [{"namespace": "team-b"}]}, generation=2))
+    assert refusal(views, "team-b", SHOP) is None  # a reload (the views were 40 s old)
+    assert views.loads == 2
+    world.run(observed("DNSZone", "zone", ZONE_SPEC, generation=3))
+    clock.now += 5  # a zone changed here 5 s after a 2 s read: the database answers, no reload yet
+    assert refusal(views, "team-b", SHOP) is not None and views.loads == 2
+    clock.now += 35
+    assert refusal(views, "team-b", SHOP) is not None and views.loads == 3
