@@ -142,6 +142,15 @@ def serve(tmp_path: Path, scenario: Callable[[Served], Awaitable[None]], **optio
     asyncio.run(main())
 
 
+async def stop_with_an_answer_in_flight(served: Served, uid: str) -> tuple[Connection, asyncio.Future[None]]:
+    """A request whose answer kopf holds, and the server told to stop meanwhile."""
+    served.answers.hold = asyncio.Event()
+    connection = await served.connect()
+    connection.send("/sites-finalizer", review(uid))
+    await served.answers.entered.wait()
+    return connection, asyncio.ensure_future(served.server.stop())
+
+
 def test_a_review_is_answered_by_kopfs_function_for_the_webhook_in_the_path(tmp_path: Path) -> None:
     async def scenario(served: Served) -> None:
         assert served.config["url"] == f"https://{HOST}:{served.server.port}"
@@ -194,11 +203,7 @@ def test_a_stopping_server_answers_on_a_kept_connection_and_closes_it_after_the_
 
 def test_an_answer_in_flight_when_the_drain_begins_is_sent_whole(tmp_path: Path) -> None:
     async def scenario(served: Served) -> None:
-        served.answers.hold = asyncio.Event()
-        connection = await served.connect()
-        connection.send("/sites-finalizer", review("slow"))
-        await served.answers.entered.wait()
-        stopping = asyncio.ensure_future(served.server.stop())
+        connection, stopping = await stop_with_an_answer_in_flight(served, "slow")
         await draining(served.server)
         served.answers.hold.set()
         status, headers, body = await connection.answer()
@@ -222,11 +227,7 @@ def test_a_kept_connection_left_idle_is_closed_once_quiet_and_the_drain_ends(tmp
 
 def test_the_drain_ends_at_its_deadline_and_the_close_waits_for_the_answer_in_flight(tmp_path: Path) -> None:
     async def scenario(served: Served) -> None:
-        served.answers.hold = asyncio.Event()
-        connection = await served.connect()
-        connection.send("/sites-finalizer", review("held"))
-        await served.answers.entered.wait()
-        stopping = asyncio.ensure_future(served.server.stop())
+        connection, stopping = await stop_with_an_answer_in_flight(served, "held")
         while True:  # past the deadline the server no longer listens
             try:
                 (await served.connect()).close()
