@@ -96,6 +96,17 @@ def _wait_dnssec(world: World, name: str, status: str, reason: str, timeout: flo
     return found
 
 
+def _wait_ready(world: World, plural: str, name: str, timeout: float = 90) -> None:
+    """Until ``name`` is Ready (its records served): the namespace keeps the other target's objects,
+    which are not."""
+
+    def ready() -> bool:
+        found = [o for o in objects(world.plane, world.namespace, plural) if o["metadata"]["name"] == name]
+        return bool(found) and condition(found[0]).get("status") == "True"
+
+    wait_until(ready, timeout, f"{plural}/{name} Ready")
+
+
 def _ask(target: Target, owner: dns.name.Name, rdtype: str) -> dns.message.Message:
     query = dns.message.make_query(owner, rdtype, want_dnssec=True)
     return dns.query.tcp(query, target.server.address, port=target.server.port, timeout=5)
@@ -133,6 +144,9 @@ def test_a_dnszone_with_dnssec_is_signed_by_its_server_and_its_status_says_what_
             ],
         )
         obj = _wait_dnssec(world, name, "True", "Signed")
+        # A signed zone is not yet its records: the Site and the MX record are Ready once served.
+        _wait_ready(world, "sites", f"shop-{target.kind}")
+        _wait_ready(world, "dnsrecords", f"mx-{target.kind}")
         origin = dns.name.from_text(zone)
         answer = _ask(target, origin, "DNSKEY").answer
         keys = next(r for r in answer if r.rdtype == dns.rdatatype.DNSKEY)
