@@ -8,9 +8,11 @@ admission handlers the same way, and differs in how it stops and renews its cert
   connection then fails ("EOF"), and an AccessGrant change (failurePolicy Fail) is refused. A
   draining server keeps listening and answering, with ``Connection: close`` on every answer;
   a connection idle for ``quiet_seconds`` is closed (the apiserver reuses its most recently used
-  connection first, so an idle one is the least likely to be written on). The drain ends when no
-  connection is left, or after ``drain_seconds``. The operator stops after the drain: answers
-  still need it.
+  connection first, so an idle one is the least likely to be written on), but never while bytes
+  the client sent wait unread. The drain ends when no connection is left and no request has come
+  for ``SETTLE_SECONDS``, or after ``drain_seconds``. Closing an idle HTTP/1.1 connection always
+  races with a client that writes on it at that instant: this narrows the race, it cannot end
+  it. The operator stops after the drain: answers still need it.
 - **A renewed certificate is used without a restart.** The mounted files (cert-manager renews
   the Secret) are read every ``certificate_check_seconds``; a set that loads becomes the TLS
   context of the next handshakes, and open connections go on. kopf restarts its server for it,
@@ -20,13 +22,16 @@ admission handlers the same way, and differs in how it stops and renews its cert
 
 from __future__ import annotations
 
+import array
 import asyncio
 import base64
+import fcntl
 import ipaddress
 import json
 import logging
 import socket
 import ssl
+import termios
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -39,7 +44,8 @@ from siteplane.kube.webhook_tls import WebhookCertificates
 
 log = logging.getLogger(__name__)
 
-QUIET_SECONDS = 1.0
+QUIET_SECONDS = 2.0
+SETTLE_SECONDS = 0.5  # the drain ends only once no request has arrived for this long
 CERTIFICATE_CHECK_SECONDS = 10.0
 # An AdmissionReview carries the object and its old version, each up to etcd's 1.5 MiB.
 MAX_REVIEW_BYTES = 4 * 1024 * 1024
@@ -53,6 +59,31 @@ class _Connection:
     transport: asyncio.BaseTransport
     in_flight: int = 0
     idle_since: float = field(default_factory=time.monotonic)
+    marked_idle_since: float | None = None  # idle_since when a drain step found it quiet
+
+    def close_if_silent(self) -> None:
+        """Close, in two steps, unless the client has sent something: closing with a request
+        unanswered drops it (the apiserver's "EOF"); its answer will close the connection instead.
+        A first call only marks it; the next one (a drain step later) closes the socket if no
+        request has started since (one aiohttp had read but not yet handed over has by then) and
+        no bytes wait unread."""
+        if self._bytes_unread():
+            self.marked_idle_since = None
+        elif self.marked_idle_since != self.idle_since:
+            self.marked_idle_since = self.idle_since
+        else:
+            self.transport.close()
+
+    def _bytes_unread(self) -> bool:
+        sock = self.transport.get_extra_info("socket")
+        if sock is None:
+            return False
+        pending = array.array("i", [0])
+        try:
+            fcntl.ioctl(sock.fileno(), termios.FIONREAD, pending)
+        except OSError:
+            return False  # already closed
+        return pending[0] > 0
 
 
 @dataclass(frozen=True)
@@ -111,6 +142,7 @@ class AdmissionServer:
         self._runner: web.AppRunner | None = None
         self._connections: dict[asyncio.BaseTransport, _Connection] = {}
         self._draining = False
+        self._last_request = 0.0  # monotonic time the last request arrived
         self._stopping: asyncio.Future[None] | None = None
 
     @property
@@ -189,6 +221,7 @@ class AdmissionServer:
     async def _review(self, request: web.Request) -> web.StreamResponse:
         connection = self._connection_of(request)
         connection.in_flight += 1
+        self._last_request = time.monotonic()
         try:
             response = await self._answer(request)
         finally:
@@ -235,10 +268,11 @@ class AdmissionServer:
             for transport, connection in list(self._connections.items()):
                 quiet = connection.in_flight == 0 and now - connection.idle_since >= self._quiet_seconds
                 if quiet and not transport.is_closing():
-                    transport.close()
+                    connection.close_if_silent()
                 if transport.is_closing():
                     del self._connections[transport]
-            if not self._connections or now - started >= self._drain_seconds:
+            settled = now - self._last_request >= SETTLE_SECONDS  # no new connection still being sent here
+            if (not self._connections and settled) or now - started >= self._drain_seconds:
                 break
             await asyncio.sleep(min(0.1, self._quiet_seconds))
         left = len(self._connections)
